@@ -1,0 +1,55 @@
+"""The operations CLI every service exposes: `python -m <service> serve | migrate | dlq`."""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from .dlq import list_dead_letters, replay_dead_letters
+from .migrations import upgrade
+from .observability import configure_logging
+from .settings import ServiceSettings
+
+
+def run(
+    service: str,
+    load_settings: Callable[[], ServiceSettings],
+    create_app: Callable[[ServiceSettings], FastAPI],
+    migrations: Path,
+    argv: list[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {service}", description=f"{service} service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the HTTP API, consumers and outbox relay")
+    sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    dlq = sub.add_parser("dlq", help="inspect or replay this service's dead letters")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_sub.add_parser("list", help="print dead letters as JSON lines")
+    replay = dlq_sub.add_parser("replay", help="send dead letters back to their topics")
+    replay.add_argument("--offset", type=int, action="append", help="only these DLQ offsets")
+    args = parser.parse_args(argv)
+
+    settings = load_settings()
+    configure_logging(service, settings.log_level)
+    if args.command == "serve":
+        uvicorn.run(
+            create_app(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+        )
+    elif args.command == "migrate":
+        upgrade(settings.database_url, migrations)
+    elif args.dlq_command == "list":
+        for line in asyncio.run(list_dead_letters(settings.kafka_bootstrap_servers, service)):
+            sys.stdout.write(line + "\n")
+    else:
+        count = asyncio.run(
+            replay_dead_letters(settings.kafka_bootstrap_servers, service, args.offset)
+        )
+        sys.stdout.write(f"replayed {count} dead letter(s)\n")

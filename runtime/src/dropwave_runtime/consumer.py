@@ -1,0 +1,144 @@
+"""Consuming events: inbox dedup, bounded retries with backoff, then the dead-letter topic.
+
+A handler runs inside one unit of work together with the inbox record, so a duplicate
+delivery has no second effect. A handler that keeps failing is retried a bounded number
+of times and then its message is copied to the service's dead-letter topic with the error;
+only then is the offset committed, so the partition moves on and nothing is silently lost.
+If even the dead-letter publish fails, the exception propagates and the message is
+redelivered.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from dropwave_contracts.envelope import Event
+from dropwave_contracts.topics import dead_letter_topic, parse_event
+from pydantic import ValidationError
+
+from .db import Database, UnitOfWork
+from .metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, HANDLER_SECONDS
+from .observability import correlation_id_var, new_traceparent, traceparent_var
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Record:
+    """The parts of a Kafka record the consumer needs (broker-independent)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Sequence[tuple[str, bytes]]
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k == name:
+                return v.decode(errors="replace")
+        return None
+
+
+class DeadLetterSink(Protocol):
+    async def dead_letter(
+        self, topic: str, key: bytes | None, value: bytes, headers: Mapping[str, str]
+    ) -> None: ...
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        service: str,
+        db: Database,
+        handlers: Mapping[type[Event], Handler],
+        sink: DeadLetterSink,
+        max_attempts: int = 4,
+        backoff_base_s: float = 0.2,
+        backoff_max_s: float = 5.0,
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.handlers = {cls.model_fields["event_type"].default: h for cls, h in handlers.items()}
+        self.sink = sink
+        self.max_attempts = max_attempts
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.dead_letter_topic = dead_letter_topic(service).name
+
+    async def handle(self, record: Record) -> None:
+        try:
+            event = parse_event(record.value)
+        except (ValueError, ValidationError) as exc:
+            await self._dead_letter(record, f"unparseable: {exc}", attempts=0)
+            return
+        handler = self.handlers.get(event.event_type)
+        if handler is None:
+            EVENTS_CONSUMED.labels(self.service, event.event_type, "ignored").inc()
+            return
+        correlation_id_var.set(event.correlation_id)
+        traceparent_var.set(new_traceparent(record.header("traceparent")))
+        for attempt in range(1, self.max_attempts + 1):
+            started = time.perf_counter()
+            try:
+                outcome = await self._apply(event, handler)
+            except Exception as exc:
+                log.warning(
+                    "handler failed",
+                    exc_info=True,
+                    extra={
+                        "event_type": event.event_type,
+                        "event_id": str(event.event_id),
+                        "attempt": attempt,
+                    },
+                )
+                if attempt == self.max_attempts:
+                    await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempt)
+                    return
+                await asyncio.sleep(
+                    min(self.backoff_base_s * 2 ** (attempt - 1), self.backoff_max_s)
+                )
+            else:
+                HANDLER_SECONDS.labels(self.service, event.event_type).observe(
+                    time.perf_counter() - started
+                )
+                EVENTS_CONSUMED.labels(self.service, event.event_type, outcome).inc()
+                return
+
+    async def _apply(self, event: Event, handler: Handler) -> str:
+        async with self.db.unit_of_work() as uow:
+            if not await uow.claim(self.service, event.event_id):
+                return "duplicate"
+            await handler(event, uow)
+            return "handled"
+
+    async def _dead_letter(self, record: Record, error: str, attempts: int) -> None:
+        headers = {k: v.decode(errors="replace") for k, v in record.headers}
+        headers.update(
+            {
+                "dlq-consumer": self.service,
+                "dlq-original-topic": record.topic,
+                "dlq-original-partition": str(record.partition),
+                "dlq-original-offset": str(record.offset),
+                "dlq-attempts": str(attempts),
+                "dlq-error": error[:1000],
+                "dlq-at": str(time.time()),
+            }
+        )
+        await self.sink.dead_letter(self.dead_letter_topic, record.key, record.value, headers)
+        EVENTS_DEAD_LETTERED.labels(self.service).inc()
+        log.error(
+            "message dead-lettered",
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "error_kind": error.split(":", 1)[0],
+            },
+        )

@@ -1,0 +1,127 @@
+"""Database plumbing: engine factory, the outbox and inbox tables, and the unit of work.
+
+Every service owns its own database; these two tables live in each of them so a state
+change, the events it emits (outbox) and the events it has consumed (inbox) commit together.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from dropwave_contracts.envelope import Event
+from dropwave_contracts.topics import serialize, topic_for
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Uuid,
+    func,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from .observability import current_trace_headers
+
+plumbing_metadata = MetaData()
+
+outbox_table = Table(
+    "outbox",
+    plumbing_metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("topic", String(255), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("headers", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+inbox_table = Table(
+    "inbox",
+    plumbing_metadata,
+    Column("consumer", String(100), nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("consumer", "event_id"),
+)
+
+OUTBOX_CHANNEL = "outbox_insert"
+
+
+def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(database_url, pool_size=pool_size, pool_pre_ping=True)
+
+
+class UnitOfWork:
+    """One transaction: the state change plus the events it emits, committed together."""
+
+    def __init__(self, session: AsyncSession, producer: str) -> None:
+        self.session = session
+        self.producer = producer
+        self.emitted: list[Event] = []
+
+    async def emit(self, event: Event) -> None:
+        """Stage an event in the outbox; the relay publishes it after commit."""
+        topic = topic_for(event)
+        await self.session.execute(
+            insert(outbox_table).values(
+                event_id=event.event_id,
+                topic=topic.name,
+                key=event.key,
+                payload=serialize(event),
+                headers=current_trace_headers(),
+            )
+        )
+        self.emitted.append(event)
+
+    async def claim(self, consumer: str, event_id: Any) -> bool:
+        """Record a consumed event; False when it was already processed (a duplicate)."""
+        result = await self.session.execute(
+            pg_insert(inbox_table)
+            .values(consumer=consumer, event_id=event_id)
+            .on_conflict_do_nothing()
+            .returning(inbox_table.c.event_id)
+        )
+        return result.first() is not None
+
+
+class Database:
+    """Engine and session factory of one service, created on start, never at import."""
+
+    def __init__(self, database_url: str, service: str, pool_size: int = 10) -> None:
+        self.engine = create_engine(database_url, pool_size)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.service = service
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """Commit on success, roll back on any exception (which propagates)."""
+        async with self.sessions() as session, session.begin():
+            yield UnitOfWork(session, self.service)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def now(self) -> datetime:
+        async with self.engine.connect() as conn:
+            value: datetime = (await conn.execute(text("SELECT now()"))).scalar_one()
+            return value
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

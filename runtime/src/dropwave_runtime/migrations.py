@@ -1,0 +1,63 @@
+"""Alembic glue shared by every service: the plumbing tables and the async env runner."""
+
+import asyncio
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command, context
+from alembic.config import Config
+from alembic.operations import Operations
+from sqlalchemy import Connection, MetaData, pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from .db import OUTBOX_CHANNEL, plumbing_metadata
+
+
+def create_plumbing(op: Operations) -> None:
+    """Outbox and inbox tables, and the trigger that wakes the relay on insert."""
+    bind = op.get_bind()
+    plumbing_metadata.create_all(bind)
+    op.execute(
+        sa.text(
+            f"""
+            CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL; END $$;
+            CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+                FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+            """
+        )
+    )
+
+
+def drop_plumbing(op: Operations) -> None:
+    op.execute(sa.text("DROP TRIGGER IF EXISTS outbox_notify ON outbox"))
+    op.execute(sa.text("DROP FUNCTION IF EXISTS outbox_notify()"))
+    plumbing_metadata.drop_all(op.get_bind())
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """Body of each service's env.py: run migrations online over asyncpg."""
+    config = context.config
+    url = config.get_main_option("sqlalchemy.url")
+    assert url, "sqlalchemy.url must be set"
+    metadata = [target_metadata, plumbing_metadata]
+
+    def do_run(connection: Connection) -> None:
+        context.configure(connection=connection, target_metadata=metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as conn:
+            await conn.run_sync(do_run)
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def upgrade(database_url: str, script_location: Path, revision: str = "head") -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    command.upgrade(cfg, revision)

@@ -1,0 +1,65 @@
+"""JSON logs that carry the correlation id, and W3C trace context for Kafka headers.
+
+The trace context is propagated by hand (traceparent is a four-field string) so every
+hop, HTTP or Kafka, keeps one trace id without requiring an OpenTelemetry SDK at run time.
+"""
+
+import logging
+import secrets
+import sys
+from contextvars import ContextVar
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None)
+
+
+class _ContextFilter(logging.Filter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        record.correlation_id = correlation_id_var.get()
+        tp = traceparent_var.get()
+        record.trace_id = tp.split("-")[1] if tp else None
+        return True
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """Send JSON lines to stderr; safe to call more than once."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "asctime": "time"},
+        )
+    )
+    handler.addFilter(_ContextFilter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def new_traceparent(parent: str | None = None) -> str:
+    """A child span of `parent` (same trace id, new span id), or a new trace."""
+    trace_id = secrets.token_hex(16)
+    if parent:
+        parts = parent.split("-")
+        if len(parts) == 4 and len(parts[1]) == 32:
+            trace_id = parts[1]
+    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+def current_trace_headers() -> dict[str, str]:
+    """Headers for an outgoing message: a child of the current span."""
+    return {"traceparent": new_traceparent(traceparent_var.get())}
+
+
+def log_extra(**fields: Any) -> dict[str, Any]:
+    return {"extra": fields}

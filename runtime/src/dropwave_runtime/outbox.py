@@ -1,0 +1,130 @@
+"""The outbox relay: publishes committed events from the outbox table to Kafka.
+
+Safe with several instances: a round runs under a transaction-scoped advisory lock, so at
+most one instance relays at a time and events leave in commit-id order, which keeps
+per-key (per-campaign) order. A crash after publishing but before deleting re-sends the
+batch on the next round: delivery is at-least-once and consumers dedupe by event id.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from typing import Protocol
+
+from sqlalchemy import delete, func, select, text
+
+from .db import OUTBOX_CHANNEL, Database, outbox_table
+from .metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
+
+log = logging.getLogger(__name__)
+
+# Any fixed 64-bit number; one relay lock per database.
+_RELAY_LOCK = 0x0D20_0BE1A7
+
+
+class Publisher(Protocol):
+    async def enqueue(
+        self, topic: str, key: bytes, value: bytes, headers: dict[str, str]
+    ) -> Awaitable[object]:
+        """Hand one record to the producer in call order; await the result for the ack."""
+        ...
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        db: Database,
+        publisher: Publisher,
+        batch_size: int = 500,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many events left the outbox (0 if locked out)."""
+        async with self.db.engine.begin() as conn:
+            locked = (
+                await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK})
+            ).scalar_one()
+            if not locked:
+                return 0
+            rows = (
+                await conn.execute(
+                    select(
+                        outbox_table.c.id,
+                        outbox_table.c.topic,
+                        outbox_table.c.key,
+                        outbox_table.c.payload,
+                        outbox_table.c.headers,
+                    )
+                    .order_by(outbox_table.c.id)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_PENDING.set(0)
+                return 0
+            # Enqueue in id order (the producer keeps per-partition order), then await acks.
+            acks = [
+                await self.publisher.enqueue(r.topic, r.key.encode(), r.payload, r.headers)
+                for r in rows
+            ]
+            await asyncio.gather(*acks)
+            # Exact ids: a lower id committed meanwhile must stay for the next round.
+            await conn.execute(
+                delete(outbox_table).where(outbox_table.c.id.in_([r.id for r in rows]))
+            )
+            pending = (
+                await conn.execute(select(func.count()).select_from(outbox_table))
+            ).scalar_one()
+        OUTBOX_PUBLISHED.inc(len(rows))
+        OUTBOX_PENDING.set(pending)
+        return len(rows)
+
+    async def run(self) -> None:
+        """Relay until cancelled: woken by LISTEN/NOTIFY, polling as a fallback."""
+        listener = asyncio.create_task(self._listen())
+        try:
+            backoff = self.poll_interval_s
+            while True:
+                self._wake.clear()
+                try:
+                    sent = await self.relay_once()
+                    backoff = self.poll_interval_s
+                except Exception:
+                    OUTBOX_RELAY_ERRORS.inc()
+                    log.exception("outbox relay round failed; retrying")
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                if sent >= self.batch_size:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+        finally:
+            listener.cancel()
+
+    async def _listen(self) -> None:
+        """Hold one connection that LISTENs for outbox inserts; reconnect on failure."""
+        while True:
+            try:
+                async with self.db.engine.connect() as conn:
+                    raw = await conn.get_raw_connection()
+                    driver = raw.driver_connection
+                    assert driver is not None
+                    lost = asyncio.Event()
+                    driver.add_termination_listener(lambda *_, ev=lost: ev.set())
+                    await driver.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
+                    self._wake.set()  # catch up on anything inserted while not listening
+                    await lost.wait()
+                    raise ConnectionError("listener connection closed")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("outbox listener lost; polling until it reconnects", exc_info=True)
+                await asyncio.sleep(self.poll_interval_s)

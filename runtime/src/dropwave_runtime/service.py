@@ -1,0 +1,195 @@
+"""One service process: HTTP app, Kafka consumer, outbox relay, health and metrics, wired once.
+
+Services declare their settings, routers and event handlers; this module owns the
+lifecycle. Nothing connects at import or construction time: connections open in the
+FastAPI lifespan and close on shutdown.
+"""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Annotated, Any, TypeVar, cast
+
+from aiokafka.structs import ConsumerRecord
+from dropwave_contracts.envelope import Event
+from dropwave_contracts.topics import topic_for
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .consumer import EventConsumer, Handler, Record
+from .db import Database, UnitOfWork
+from .observability import (
+    configure_logging,
+    correlation_id_var,
+    new_traceparent,
+    traceparent_var,
+)
+from .outbox import OutboxRelay
+from .problems import install_problem_handlers, problem_response
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
+
+
+class KafkaPublisher:
+    """Adapter from the FastStream broker to the relay's and consumer's publishing needs."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+
+    async def enqueue(
+        self, topic: str, key: bytes, value: bytes, headers: dict[str, str]
+    ) -> Awaitable[object]:
+        return await self.broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
+
+    async def dead_letter(
+        self, topic: str, key: bytes | None, value: bytes, headers: Mapping[str, str]
+    ) -> None:
+        await self.broker.publish(value, topic, key=key, headers=dict(headers))
+
+
+class ServiceRuntime:
+    def __init__(self, service: str, settings: ServiceSettings) -> None:
+        self.service = service
+        self.settings = settings
+        self.db = Database(settings.database_url, service, settings.db_pool_size)
+        self.broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=service)
+        self.publisher = KafkaPublisher(self.broker)
+        self.relay = OutboxRelay(
+            self.db,
+            self.publisher,
+            settings.outbox_batch_size,
+            settings.outbox_poll_interval_s,
+        )
+        self._background: list[BackgroundTask] = []
+        self._handlers: dict[type[Event], Handler] = {}
+        self.consumer: EventConsumer | None = None
+
+    def on(self, event_cls: type[E], handler: Callable[[E, UnitOfWork], Awaitable[None]]) -> None:
+        """Handle `event_cls` events (inbox-deduped, retried, dead-lettered on failure)."""
+        self._handlers[event_cls] = cast(Handler, handler)
+
+    def _subscribe(self) -> None:
+        """Subscribe, as this service's consumer group, to the topics of the handled events."""
+        s = self.settings
+        consumer = self.consumer = EventConsumer(
+            self.service,
+            self.db,
+            self._handlers,
+            self.publisher,
+            s.consumer_max_attempts,
+            s.consumer_backoff_base_s,
+            s.consumer_backoff_max_s,
+        )
+        topics = sorted({topic_for(cls).name for cls in self._handlers})
+
+        @self.broker.subscriber(
+            *topics,
+            group_id=self.service,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            session_timeout_ms=s.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(s.kafka_session_timeout_ms // 3, 1000),
+        )
+        async def on_message(msg: KafkaMessage) -> None:
+            raw = msg.raw_message
+            assert isinstance(raw, ConsumerRecord)
+            await consumer.handle(
+                Record(raw.topic, raw.partition, raw.offset, raw.key, raw.value, raw.headers)
+            )
+
+    def background(self, task: BackgroundTask) -> None:
+        """Run `task(runtime)` for the life of the process (e.g. a scheduler)."""
+        self._background.append(task)
+
+    def create_app(self, routers: Sequence[APIRouter], title: str) -> FastAPI:
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            if self._handlers and self.consumer is None:
+                self._subscribe()
+            await self.broker.start()
+            tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
+            tasks += [asyncio.create_task(t(self), name=t.__name__) for t in self._background]
+            log.info("service started", extra={"port": self.settings.http_port})
+            try:
+                yield
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await self.broker.stop()
+                await self.db.dispose()
+
+        app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
+        app.state.runtime = self
+        install_problem_handlers(app)
+        app.middleware("http")(_request_context)
+        for router in routers:
+            app.include_router(router)
+        app.include_router(self._ops_router())
+        return app
+
+    def _ops_router(self) -> APIRouter:
+        router = APIRouter(tags=["operations"])
+
+        @router.get("/healthz")
+        async def healthz() -> dict[str, str]:
+            """Liveness: the process answers."""
+            return {"status": "ok", "service": self.service}
+
+        @router.get("/readyz", response_model=None)
+        async def readyz() -> Response | dict[str, Any]:
+            """Readiness: the database and the broker answer."""
+            checks: dict[str, str] = {}
+            try:
+                await asyncio.wait_for(self.db.ping(), 2)
+                checks["database"] = "ok"
+            except Exception as exc:
+                checks["database"] = type(exc).__name__
+            try:
+                ok = await self.broker.ping(timeout=2)
+                checks["broker"] = "ok" if ok else "unreachable"
+            except Exception as exc:
+                checks["broker"] = type(exc).__name__
+            if all(v == "ok" for v in checks.values()):
+                return {"status": "ready", "service": self.service, "checks": checks}
+            return problem_response(503, "not_ready", "Service not ready", checks=checks)
+
+        @router.get("/metrics")
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        return router
+
+
+async def _request_context(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Correlation id and trace context for every request, echoed in the response."""
+    request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+    correlation_id_var.set(request_id[:128])
+    traceparent_var.set(new_traceparent(request.headers.get("traceparent")))
+    response = await call_next(request)
+    response.headers["X-Request-Id"] = request_id[:128]
+    return response
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def configure(service: str, settings: ServiceSettings) -> ServiceRuntime:
+    configure_logging(service, settings.log_level)
+    return ServiceRuntime(service, settings)

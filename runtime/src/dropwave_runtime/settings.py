@@ -1,0 +1,26 @@
+"""Settings every service shares; each service subclasses and adds its own.
+
+Values come from the environment (12-factor). Required values have no default so a
+misconfigured process fails at start-up with a clear message, not at the first request.
+"""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    database_url: str = Field(description="SQLAlchemy URL, postgresql+asyncpg://...")
+    kafka_bootstrap_servers: str = Field(description="host:port[,host:port]")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    kafka_session_timeout_ms: int = Field(10_000, ge=6_000)
+    # Bounded retries before a message goes to the dead-letter topic.
+    consumer_max_attempts: int = Field(4, ge=1, le=20)
+    consumer_backoff_base_s: float = Field(0.2, gt=0)
+    consumer_backoff_max_s: float = Field(5.0, gt=0)
+    outbox_batch_size: int = Field(500, ge=1, le=10_000)
+    outbox_poll_interval_s: float = Field(1.0, gt=0)
+    db_pool_size: int = Field(10, ge=1)
