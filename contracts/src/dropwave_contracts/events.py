@@ -1,0 +1,342 @@
+"""Every DropWave event (schema version 1).
+
+All events are campaign-scoped (keyed by ``campaign_id``). Money is in integer minor
+units (cents) with a 3-letter lowercase ISO 4217 ``currency`` (Stripe's convention).
+Datetimes are timezone-aware.
+
+Validation here is deliberately loose: services validate user input against the
+product rules; a wire model only rejects what no producer of ours can legitimately send.
+Fields that are nullable in v1 have no default: producers must state them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from .envelope import CampaignEvent
+
+__all__ = [
+    "ALL_EVENTS",
+    "BuyerNumber",
+    "CampaignCancelled",
+    "CampaignFailed",
+    "CampaignMilestoneReached",
+    "CampaignPublished",
+    "CampaignSucceeded",
+    "CampaignTipped",
+    "Cents",
+    "Count",
+    "Currency",
+    "MinOrders",
+    "NonEmptyStr",
+    "NonNegativeCents",
+    "NotificationSent",
+    "OrderCancelled",
+    "OrderConfirmed",
+    "OrderPlaced",
+    "PaymentActionRequired",
+    "PaymentAuthorized",
+    "PaymentCaptureFailed",
+    "PaymentCaptured",
+    "PaymentFailed",
+    "PaymentRefunded",
+    "PaymentReleased",
+]
+
+Cents = Annotated[int, Field(gt=0)]
+"""A positive amount in minor units (cents)."""
+NonNegativeCents = Annotated[int, Field(ge=0)]
+"""An amount in minor units that may be zero (e.g. a fee)."""
+Currency = Annotated[str, StringConstraints(to_lower=True, pattern=r"^[A-Za-z]{3}$")]
+"""ISO 4217 code, lowercase (``eur``). Readers also accept upper case and normalise it to
+lowercase, so events built here always carry lowercase."""
+Count = Annotated[int, Field(ge=0)]
+"""A number of orders."""
+MinOrders = Annotated[int, Field(ge=1)]
+"""A campaign's minimum number of orders."""
+BuyerNumber = Annotated[int, Field(ge=1)]
+"""The buyer's rank in the campaign ("you're buyer #24"), from 1."""
+NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
+
+
+# --- campaigns.events.v1 (producer: campaigns) ------------------------------------------
+
+
+class CampaignPublished(CampaignEvent):
+    """A creator published a draft; the campaign is active. Emitted by campaigns."""
+
+    event_type: Literal["CampaignPublished"] = "CampaignPublished"
+    schema_version: Literal[1] = 1
+
+    creator_id: NonEmptyStr
+    """The creator's id (the OIDC subject)."""
+    slug: NonEmptyStr
+    title: NonEmptyStr
+    price_cents: Cents
+    currency: Currency
+    min_orders: MinOrders
+    deadline: AwareDatetime
+    published_at: AwareDatetime
+
+
+class CampaignMilestoneReached(CampaignEvent):
+    """Confirmed orders crossed 25/50/75/100 % of the minimum. Emitted by campaigns, once per
+    milestone and campaign."""
+
+    event_type: Literal["CampaignMilestoneReached"] = "CampaignMilestoneReached"
+    schema_version: Literal[1] = 1
+
+    percent: Literal[25, 50, 75, 100]
+    current_orders: Count
+    min_orders: MinOrders
+
+
+class CampaignTipped(CampaignEvent):
+    """Confirmed orders reached the minimum: the drop will happen if it holds until the
+    deadline. Emitted by campaigns, once per campaign."""
+
+    event_type: Literal["CampaignTipped"] = "CampaignTipped"
+    schema_version: Literal[1] = 1
+
+    current_orders: Count
+    min_orders: MinOrders
+    tipped_at: AwareDatetime
+
+
+class CampaignSucceeded(CampaignEvent):
+    """The deadline passed with at least ``min_orders`` confirmed orders: payments captures
+    every authorization. Emitted by campaigns' deadline scheduler."""
+
+    event_type: Literal["CampaignSucceeded"] = "CampaignSucceeded"
+    schema_version: Literal[1] = 1
+
+    confirmed_orders: Count
+    min_orders: MinOrders
+    closed_at: AwareDatetime
+
+
+class CampaignFailed(CampaignEvent):
+    """The deadline passed below the minimum: payments releases every authorization.
+    Emitted by campaigns' deadline scheduler."""
+
+    event_type: Literal["CampaignFailed"] = "CampaignFailed"
+    schema_version: Literal[1] = 1
+
+    confirmed_orders: Count
+    min_orders: MinOrders
+    closed_at: AwareDatetime
+
+
+class CampaignCancelled(CampaignEvent):
+    """The creator cancelled an active campaign: payments releases every authorization.
+    Emitted by campaigns."""
+
+    event_type: Literal["CampaignCancelled"] = "CampaignCancelled"
+    schema_version: Literal[1] = 1
+
+    reason: str | None
+    cancelled_at: AwareDatetime
+
+
+# --- orders.events.v1 (producer: orders) ------------------------------------------------
+
+
+class OrderPlaced(CampaignEvent):
+    """A buyer placed an order (buyer number assigned); payments authorizes it next.
+    Emitted by orders."""
+
+    event_type: Literal["OrderPlaced"] = "OrderPlaced"
+    schema_version: Literal[1] = 1
+
+    order_id: UUID
+    buyer_number: BuyerNumber
+    amount_cents: Cents
+    currency: Currency
+    buyer_email: NonEmptyStr
+    buyer_phone: str | None
+    """E.164 phone number for SMS, if the buyer gave one."""
+    payment_method_id: str | None
+    """Stripe PaymentMethod id (``pm_...``); ``None``: the client confirms with the
+    ``client_secret`` itself."""
+
+
+class OrderConfirmed(CampaignEvent):
+    """The order's payment is authorized: it counts towards the minimum. Emitted by orders.
+
+    Carries the campaign facts notifications needs (event-carried state), so consumers need
+    no lookup."""
+
+    event_type: Literal["OrderConfirmed"] = "OrderConfirmed"
+    schema_version: Literal[1] = 1
+
+    order_id: UUID
+    buyer_number: BuyerNumber
+    amount_cents: Cents
+    currency: Currency
+    buyer_email: NonEmptyStr
+    buyer_phone: str | None
+    campaign_title: NonEmptyStr
+    campaign_min_orders: MinOrders
+    campaign_deadline: AwareDatetime
+
+
+class OrderCancelled(CampaignEvent):
+    """The order was cancelled (by the buyer before the deadline, or after its payment
+    failed). Emitted by orders."""
+
+    event_type: Literal["OrderCancelled"] = "OrderCancelled"
+    schema_version: Literal[1] = 1
+
+    order_id: UUID
+    buyer_number: BuyerNumber
+    reason: str | None
+    was_confirmed: bool
+    """Whether the order had been confirmed (counted); campaigns decrements only then."""
+
+
+# --- payments.events.v1 (producer: payments) --------------------------------------------
+
+
+class PaymentAuthorized(CampaignEvent):
+    """The card was authorized (PaymentIntent ``requires_capture``), not charged.
+    Emitted by payments."""
+
+    event_type: Literal["PaymentAuthorized"] = "PaymentAuthorized"
+    schema_version: Literal[1] = 1
+
+    order_id: UUID
+    payment_intent_id: NonEmptyStr
+    amount_cents: Cents
+    currency: Currency
+    capture_before: AwareDatetime | None
+    """When the authorization expires (Stripe's ``capture_before``), if known."""
+
+
+class PaymentFailed(CampaignEvent):
+    """The authorization failed (declined, error). Emitted by payments."""
+
+    event_type: Literal["PaymentFailed"] = "PaymentFailed"
+    schema_version: Literal[1] = 1
+
+    order_id: UUID
+    payment_intent_id: str | None
+    """``None`` when the PaymentIntent could not even be created."""
+    failure_code: str | None
+    """Stripe error code, e.g. ``card_declined``."""
+    decline_code: str | None
+    """Stripe decline code, e.g. ``insufficient_funds``."""
+    message: str
+    """A message safe to show the buyer."""
+
+
+class PaymentActionRequired(CampaignEvent):
+    """The buyer must act (3-D Secure): the client finishes with ``client_secret``.
+    Emitted by payments."""
+
+    event_type: Literal["PaymentActionRequired"] = "PaymentActionRequired"
+    schema_version: Literal[1] = 1
+
+    order_id: UUID
+    payment_intent_id: NonEmptyStr
+    client_secret: NonEmptyStr
+    next_action: str | None
+    """Stripe's ``next_action.type``, e.g. ``use_stripe_sdk``."""
+
+
+class PaymentCaptured(CampaignEvent):
+    """The authorization was captured at settlement; the creator is paid through Connect.
+    Emitted by payments."""
+
+    event_type: Literal["PaymentCaptured"] = "PaymentCaptured"
+    schema_version: Literal[1] = 1
+
+    order_id: UUID
+    payment_intent_id: NonEmptyStr
+    amount_cents: Cents
+    currency: Currency
+    application_fee_cents: NonNegativeCents
+    """The platform fee kept from the amount."""
+
+
+class PaymentCaptureFailed(CampaignEvent):
+    """Capture at settlement failed; the campaign stays successful and the buyer gets a
+    pay-later link. Emitted by payments."""
+
+    event_type: Literal["PaymentCaptureFailed"] = "PaymentCaptureFailed"
+    schema_version: Literal[1] = 1
+
+    order_id: UUID
+    payment_intent_id: NonEmptyStr
+    failure_code: str | None
+    message: str
+    pay_later_until: AwareDatetime | None
+    """End of the grace period to pay through the link; ``None``: no link offered."""
+
+
+class PaymentReleased(CampaignEvent):
+    """The authorization was released (campaign failed/cancelled, order cancelled).
+    Emitted by payments."""
+
+    event_type: Literal["PaymentReleased"] = "PaymentReleased"
+    schema_version: Literal[1] = 1
+
+    order_id: UUID
+    payment_intent_id: NonEmptyStr
+
+
+class PaymentRefunded(CampaignEvent):
+    """A captured payment was refunded, fully or partly. Emitted by payments."""
+
+    event_type: Literal["PaymentRefunded"] = "PaymentRefunded"
+    schema_version: Literal[1] = 1
+
+    order_id: UUID
+    payment_intent_id: NonEmptyStr
+    refund_id: NonEmptyStr
+    amount_cents: Cents
+    """The amount refunded by this refund."""
+    currency: Currency
+
+
+# --- notifications.events.v1 (producer: notifications) ----------------------------------
+
+
+class NotificationSent(CampaignEvent):
+    """A message was handed to the email/SMS provider. Emitted by notifications.
+
+    Deliberately carries no personal data (no address, no content)."""
+
+    event_type: Literal["NotificationSent"] = "NotificationSent"
+    schema_version: Literal[1] = 1
+
+    notification_id: UUID
+    source_event_id: UUID
+    """The event that triggered the message."""
+    channel: Literal["email", "sms"]
+    template: NonEmptyStr
+    recipient_kind: Literal["buyer", "creator"]
+
+
+ALL_EVENTS: tuple[type[CampaignEvent], ...] = (
+    CampaignPublished,
+    CampaignMilestoneReached,
+    CampaignTipped,
+    CampaignSucceeded,
+    CampaignFailed,
+    CampaignCancelled,
+    OrderPlaced,
+    OrderConfirmed,
+    OrderCancelled,
+    PaymentAuthorized,
+    PaymentFailed,
+    PaymentActionRequired,
+    PaymentCaptured,
+    PaymentCaptureFailed,
+    PaymentReleased,
+    PaymentRefunded,
+    NotificationSent,
+)
+"""Every event class defined here, in declaration order."""
