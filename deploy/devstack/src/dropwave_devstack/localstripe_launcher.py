@@ -1,0 +1,85 @@
+"""Run localstripe with its hard-coded ``/tmp/localstripe.pickle`` store file patched out.
+
+Upstream localstripe pickles its *whole* store to ``/tmp/localstripe.pickle`` after every
+write: concurrent instances (parallel test workers, two dev stacks) all write that one file,
+and the rewrite makes it slower with every object created. This launcher keeps the store in
+memory (or, with ``--store PATH``, persists it atomically to ``PATH`` instead), and binds to
+an IPv4 address (upstream binds ``::``, which fails where IPv6 is disabled).
+
+    python -m dropwave_devstack.localstripe_launcher --port 8420 [--host 127.0.0.1]
+        [--store PATH] [--from-scratch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pickle
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _patch_store(store_path: Path | None) -> None:
+    from localstripe import resources
+
+    def dump_to_disk(self: Any) -> None:
+        if store_path is None:
+            return
+        tmp = store_path.with_name(f".{store_path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(dict(self), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, store_path)
+
+    def try_load_from_disk(self: Any) -> None:
+        if store_path is None:
+            return
+        try:
+            with open(store_path, "rb") as f:
+                old = pickle.load(f)  # noqa: S301 - our own file in our own data dir
+        except FileNotFoundError:
+            return
+        dict.clear(self)
+        dict.update(self, old)
+
+    resources.Store.dump_to_disk = dump_to_disk
+    resources.Store.try_load_from_disk = try_load_from_disk
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dropwave_devstack.localstripe_launcher")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8420)
+    parser.add_argument("--store", type=Path, default=None, help="persist the store here")
+    parser.add_argument("--from-scratch", action="store_true", help="ignore a persisted store")
+    args = parser.parse_args(argv)
+
+    _patch_store(args.store)
+
+    from aiohttp import web
+    from localstripe import resources, server
+
+    if args.store is not None and not args.from_scratch:
+        resources.store.try_load_from_disk()
+
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+
+    access = logging.getLogger("aiohttp.access")
+    access.setLevel(logging.DEBUG)
+    access.addHandler(logging.StreamHandler())
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+
+    print(f"localstripe listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    web.run_app(server.app, sock=sock, access_log=access, print=None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

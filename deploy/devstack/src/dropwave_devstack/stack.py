@@ -1,0 +1,421 @@
+"""The whole DropWave dev stack: infrastructure, the four services and the gateway.
+
+Start order: postgres -> one database per service -> broker + topics -> localstripe -> SMTP
+sink -> each service's migrations -> the services (each waited on until ``GET /readyz`` is
+200) -> gateway. Stop order is the reverse; a failure while starting stops what was started.
+
+Every external part can be replaced by a real one through the environment:
+
+* ``DATABASE_URL_TEMPLATE`` (SQLAlchemy URL containing ``{db}``): no embedded postgres; the
+  per-service databases are still created (through the ``postgres`` maintenance database).
+* ``KAFKA_BOOTSTRAP_SERVERS``: no Tansu; topics are still created.
+* ``STRIPE_API_BASE`` and/or ``STRIPE_SECRET_KEY``: no localstripe (the base defaults to
+  ``https://api.stripe.com``; ``STRIPE_WEBHOOK_SECRET`` should then be set too).
+* ``SMTP_HOST`` (+ ``SMTP_PORT``, default 25): no SMTP sink.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, Self
+
+from ._process import ManagedProcess, PartFailedError, child_env
+from .broker import TansuBroker, TopicSpecLike, create_topics
+from .gateway import CaddyGateway, Route
+from .ports import free_port
+from .postgres import EmbeddedPostgres, admin_dsn_from_url, ensure_database
+from .smtp_sink import SmtpSink
+from .stripe_emulator import LocalStripe, register_webhook
+
+__all__ = [
+    "DEFAULT_SERVICES",
+    "DevStack",
+    "ServiceProcess",
+    "ServiceSpec",
+    "default_services",
+    "default_topics",
+]
+
+logger = logging.getLogger("dropwave_devstack")
+
+DEV_STRIPE_SECRET_KEY = "sk_test_devstack"  # noqa: S105 - the emulator accepts any sk_ key
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_devstack"  # noqa: S105 - a fixed dev-only value
+DEV_MAIL_FROM = "drops@dropwave.test"
+STRIPE_WEBHOOK_PATH = "/api/v1/webhooks/stripe"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service: its name (also its database name), its Python module (run as
+    ``python -m <module> migrate`` / ``serve``) and the gateway path matchers it owns."""
+
+    name: str
+    module: str
+    routes: Sequence[str] = field(default_factory=tuple)
+
+
+DEFAULT_SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("campaigns", "campaigns", ("/api/v1/campaigns*",)),
+    ServiceSpec("orders", "orders", ("/api/v1/campaigns/*/orders", "/api/v1/orders/*")),
+    ServiceSpec("payments", "payments", ("/api/v1/webhooks/stripe*",)),
+    ServiceSpec("notifications", "notifications", ()),
+)
+
+
+def default_services() -> list[ServiceSpec]:
+    return list(DEFAULT_SERVICES)
+
+
+def default_topics() -> list[TopicSpecLike]:
+    """``dropwave_contracts.topics.all_topic_specs()``, or no topics if contracts is missing."""
+    try:
+        from dropwave_contracts.topics import all_topic_specs
+    except ImportError:
+        logger.warning("dropwave_contracts.topics not importable: creating no topics")
+        return []
+    return list(all_topic_specs())
+
+
+def gateway_routes(services: Iterable[ServiceSpec], ports: Mapping[str, int]) -> list[Route]:
+    """Gateway routes, most specific first.
+
+    Matchers are ordered by their literal prefix (the part before the first ``*``), longest
+    first, so ``/api/v1/campaigns/*/orders`` is tried before ``/api/v1/campaigns*``.
+    """
+    routes: list[tuple[str, str]] = [
+        (matcher, f"127.0.0.1:{ports[spec.name]}") for spec in services for matcher in spec.routes
+    ]
+
+    def specificity(route: Route) -> tuple[int, int]:
+        matcher = route[0]
+        literal = matcher.split("*", 1)[0]
+        return (-len(literal), -len(matcher))
+
+    return sorted(routes, key=specificity)
+
+
+class _Startable(Protocol):
+    def stop(self) -> None: ...
+
+
+class ServiceProcess(ManagedProcess):
+    """One DropWave service: ``python -m <module> migrate`` then ``... serve``."""
+
+    stop_timeout = 15.0
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        spec: ServiceSpec,
+        env: Mapping[str, str],
+        *,
+        port: int,
+        python: str = sys.executable,
+    ) -> None:
+        super().__init__(data_dir)
+        self.spec = spec
+        self.name = spec.name
+        self.env = dict(env)
+        self.port = port
+        self.python = python
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def migrate(self, timeout: float = 180.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [self.python, "-m", self.spec.module, "migrate"]
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- {time.strftime('%H:%M:%S')} running: {' '.join(argv)}\n".encode())
+            log.flush()
+            try:
+                result = subprocess.run(  # noqa: S603
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    cwd=self.data_dir,
+                    timeout=timeout,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise self._fail(f"migrations did not finish within {timeout}s") from None
+        if result.returncode != 0:
+            raise self._fail(f"migrations failed with exit code {result.returncode}")
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._spawn([self.python, "-m", self.spec.module, "serve"], env=self.env)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while True:
+            self._check_alive("start-up")
+            try:
+                response = httpx.get(f"{self.base_url}/readyz", timeout=2.0)
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}: {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() >= deadline:
+                raise self._fail(f"GET /readyz not 200 after {timeout}s (last: {last})")
+            time.sleep(0.1)
+
+
+class DevStack:
+    """Everything DropWave needs, on free ports under ``data_dir``. A context manager.
+
+    After ``start()``: ``base_url`` (the gateway), ``database_url_template``,
+    ``kafka_bootstrap_servers``, ``stripe_api_base``, ``smtp_host``/``smtp_port``,
+    ``services`` (name -> :class:`ServiceProcess`) and ``addresses()``.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        services: Sequence[ServiceSpec] | None = None,
+        *,
+        topics: Sequence[TopicSpecLike] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        on_event: Callable[[str], None] | None = None,
+        python: str = sys.executable,
+        ready_timeout: float = 60.0,
+        with_gateway: bool = True,
+    ) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.service_specs: list[ServiceSpec] = (
+            default_services() if services is None else list(services)
+        )
+        self._topics = topics
+        self.extra_env: dict[str, str] = dict(extra_env or {})
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self._on_event = on_event
+        self.python = python
+        self.ready_timeout = ready_timeout
+        self.with_gateway = with_gateway
+
+        self.postgres: EmbeddedPostgres | None = None
+        self.broker: TansuBroker | None = None
+        self.stripe: LocalStripe | None = None
+        self.smtp: SmtpSink | None = None
+        self.gateway: CaddyGateway | None = None
+        self.services: dict[str, ServiceProcess] = {}
+
+        self.database_url_template = ""
+        self.kafka_bootstrap_servers = ""
+        self.stripe_api_base = ""
+        self.stripe_secret_key = ""
+        self.stripe_webhook_secret = ""
+        self.smtp_host = ""
+        self.smtp_port = 0
+        self._started: list[_Startable] = []
+
+    # -- public ------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self.gateway is None:
+            raise RuntimeError("the gateway is not running")
+        return self.gateway.base_url
+
+    def database_url(self, service: str) -> str:
+        return self.database_url_template.replace("{db}", service)
+
+    def addresses(self) -> dict[str, str]:
+        """Human-readable address of every part (for printing)."""
+        out: dict[str, str] = {}
+        if self.gateway is not None:
+            out["gateway"] = self.gateway.base_url
+        out["postgres"] = self.database_url_template
+        out["kafka"] = self.kafka_bootstrap_servers
+        out["stripe"] = self.stripe_api_base
+        out["smtp"] = f"{self.smtp_host}:{self.smtp_port}"
+        if self.smtp is not None:
+            out["mail"] = str(self.smtp.maildir)
+        for name, svc in self.services.items():
+            out[f"service {name}"] = svc.base_url
+        return out
+
+    def service_env(self, spec: ServiceSpec, port: int) -> dict[str, str]:
+        """The environment a service process gets."""
+        env = child_env()
+        env.update(
+            {
+                "DATABASE_URL": self.database_url(spec.name),
+                "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+                "KAFKA_SESSION_TIMEOUT_MS": self.environ.get("KAFKA_SESSION_TIMEOUT_MS", "6000"),
+                "HTTP_HOST": "127.0.0.1",
+                "HTTP_PORT": str(port),
+                "LOG_LEVEL": self.environ.get("LOG_LEVEL", "INFO"),
+                "STRIPE_SECRET_KEY": self.stripe_secret_key,
+                "STRIPE_API_BASE": self.stripe_api_base,
+                "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
+                "SMTP_HOST": self.smtp_host,
+                "SMTP_PORT": str(self.smtp_port),
+                "MAIL_FROM": self.environ.get("MAIL_FROM", DEV_MAIL_FROM),
+                "SERVICE_NAME": spec.name,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self._event("start failed: stopping what was started")
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop every started part, in reverse order. Idempotent."""
+        while self._started:
+            part = self._started.pop()
+            try:
+                part.stop()
+            except Exception:
+                logger.exception("stopping %r failed", part)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _event(self, message: str) -> None:
+        if self._on_event is not None:
+            self._on_event(message)
+        else:
+            logger.info("%s", message)
+
+    def _started_part(self, part: ManagedProcess, label: str) -> None:
+        self._started.append(part)  # registered first: stop() also cleans up half-starts
+        t0 = time.monotonic()
+        part.start()
+        self._event(f"{label} ready ({time.monotonic() - t0:.2f}s)")
+
+    def _start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = self.environ
+
+        # 1. PostgreSQL + one database per service
+        template = env.get("DATABASE_URL_TEMPLATE")
+        if template:
+            if "{db}" not in template:
+                raise ValueError("DATABASE_URL_TEMPLATE must contain '{db}'")
+            self._event("postgres: using DATABASE_URL_TEMPLATE")
+            self.database_url_template = template
+        else:
+            self._event("postgres: starting embedded PostgreSQL")
+            self.postgres = EmbeddedPostgres(self.data_dir / "postgres")
+            self._started_part(self.postgres, "postgres")
+            self.database_url_template = self.postgres.url_template
+        admin_dsn = admin_dsn_from_url(self.database_url_template.replace("{db}", "postgres"))
+        for spec in self.service_specs:
+            created = ensure_database(admin_dsn, spec.name)
+            self._event(f"database {spec.name}: {'created' if created else 'exists'}")
+
+        # 2. Broker + topics
+        bootstrap = env.get("KAFKA_BOOTSTRAP_SERVERS")
+        if bootstrap:
+            self._event(f"kafka: using KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
+            self.kafka_bootstrap_servers = bootstrap
+        else:
+            self._event("kafka: starting Tansu")
+            self.broker = TansuBroker(self.data_dir / "tansu")
+            self._started_part(self.broker, "tansu")
+            self.kafka_bootstrap_servers = self.broker.bootstrap_servers
+        topics = default_topics() if self._topics is None else list(self._topics)
+        created_topics = create_topics(self.kafka_bootstrap_servers, topics)
+        self._event(f"topics: {len(topics)} wanted, {len(created_topics)} created")
+
+        # 3. Stripe
+        self.stripe_webhook_secret = env.get("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET)
+        if env.get("STRIPE_API_BASE") or env.get("STRIPE_SECRET_KEY"):
+            self.stripe_api_base = env.get("STRIPE_API_BASE") or "https://api.stripe.com"
+            self.stripe_secret_key = env.get("STRIPE_SECRET_KEY") or DEV_STRIPE_SECRET_KEY
+            self._event(f"stripe: using {self.stripe_api_base}")
+        else:
+            self._event("stripe: starting localstripe")
+            self.stripe = LocalStripe(self.data_dir / "localstripe")
+            self._started_part(self.stripe, "localstripe")
+            self.stripe_api_base = self.stripe.api_base
+            self.stripe_secret_key = DEV_STRIPE_SECRET_KEY
+
+        # 4. SMTP
+        smtp_host = env.get("SMTP_HOST")
+        if smtp_host:
+            self.smtp_host = smtp_host
+            self.smtp_port = int(env.get("SMTP_PORT", "25"))
+            self._event(f"smtp: using {self.smtp_host}:{self.smtp_port}")
+        else:
+            self._event("smtp: starting the SMTP sink")
+            self.smtp = SmtpSink(self.data_dir / "smtp", maildir=self.data_dir / "mail")
+            self._started_part(self.smtp, "smtp sink")
+            self.smtp_host, self.smtp_port = self.smtp.host, self.smtp.port
+
+        # 5. Services: migrations, then all started, then each waited on
+        service_dir = self.data_dir / "services"
+        for spec in self.service_specs:
+            port = free_port()
+            self.services[spec.name] = ServiceProcess(
+                service_dir, spec, self.service_env(spec, port), port=port, python=self.python
+            )
+        for svc in self.services.values():
+            self._event(f"{svc.name}: migrating")
+            svc.migrate()
+        for svc in self.services.values():
+            self._event(f"{svc.name}: starting on {svc.base_url}")
+            self._started.append(svc)
+            svc.start()
+        for svc in self.services.values():
+            t0 = time.monotonic()
+            svc.wait_ready(self.ready_timeout)
+            self._event(f"{svc.name} ready ({time.monotonic() - t0:.2f}s)")
+
+        # 6. Gateway
+        if self.with_gateway:
+            routes = gateway_routes(
+                self.service_specs, {n: s.port for n, s in self.services.items()}
+            )
+            self._event("gateway: starting Caddy")
+            self.gateway = CaddyGateway(self.data_dir / "gateway", routes)
+            self._started_part(self.gateway, "gateway")
+            if self.stripe is not None and any(
+                any(r.startswith(STRIPE_WEBHOOK_PATH) for r in s.routes) for s in self.service_specs
+            ):
+                url = f"{self.gateway.base_url}{STRIPE_WEBHOOK_PATH}"
+                register_webhook(self.stripe_api_base, url, self.stripe_webhook_secret)
+                self._event(f"localstripe: webhooks -> {url}")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One readable message for a start failure (the log tail is in PartFailedError)."""
+    if isinstance(exc, PartFailedError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
