@@ -5,6 +5,7 @@ import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -14,11 +15,13 @@ from .migrations import upgrade
 from .observability import configure_logging
 from .settings import ServiceSettings
 
+S = TypeVar("S", bound=ServiceSettings)
+
 
 def run(
     service: str,
-    load_settings: Callable[[], ServiceSettings],
-    create_app: Callable[[ServiceSettings], FastAPI],
+    load_settings: Callable[[], S],
+    create_app: Callable[[S], FastAPI],
     migrations: Path,
     argv: list[str] | None = None,
 ) -> None:

@@ -2,18 +2,26 @@
 
 import asyncio
 from pathlib import Path
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
-from alembic.operations import Operations
 from sqlalchemy import Connection, MetaData, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .db import OUTBOX_CHANNEL, plumbing_metadata
 
 
-def create_plumbing(op: Operations) -> None:
+class Ops(Protocol):
+    """What a migration needs of alembic's `op` (the module proxy or an Operations)."""
+
+    def get_bind(self) -> Connection: ...
+
+    def execute(self, sqltext: Any, *, execution_options: dict[str, Any] | None = None) -> None: ...
+
+
+def create_plumbing(op: Ops) -> None:
     """Outbox and inbox tables, and the trigger that wakes the relay on insert."""
     bind = op.get_bind()
     plumbing_metadata.create_all(bind)
@@ -29,7 +37,7 @@ def create_plumbing(op: Operations) -> None:
     )
 
 
-def drop_plumbing(op: Operations) -> None:
+def drop_plumbing(op: Ops) -> None:
     op.execute(sa.text("DROP TRIGGER IF EXISTS outbox_notify ON outbox"))
     op.execute(sa.text("DROP FUNCTION IF EXISTS outbox_notify()"))
     plumbing_metadata.drop_all(op.get_bind())

@@ -1,0 +1,8 @@
+from pathlib import Path
+
+from dropwave_runtime import cli
+
+from .app import create_app
+from .settings import Settings
+
+cli.run("campaigns", Settings, create_app, Path(__file__).parent / "migrations")

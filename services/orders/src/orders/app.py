@@ -1,0 +1,26 @@
+from dropwave_contracts.events import (
+    CampaignCancelled,
+    CampaignFailed,
+    CampaignPublished,
+    CampaignSucceeded,
+    PaymentActionRequired,
+    PaymentAuthorized,
+    PaymentFailed,
+)
+from dropwave_runtime.service import configure
+from fastapi import FastAPI
+
+from . import api, handlers
+from .settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    rt = configure("orders", settings)
+    rt.on(CampaignPublished, handlers.on_campaign_published)
+    rt.on(CampaignSucceeded, handlers.on_campaign_succeeded)
+    rt.on(CampaignFailed, handlers.on_campaign_failed)
+    rt.on(CampaignCancelled, handlers.on_campaign_cancelled)
+    rt.on(PaymentAuthorized, handlers.on_payment_authorized)
+    rt.on(PaymentActionRequired, handlers.on_payment_action_required)
+    rt.on(PaymentFailed, handlers.on_payment_failed)
+    return rt.create_app([api.router], title="DropWave orders")

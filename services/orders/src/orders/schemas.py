@@ -1,0 +1,36 @@
+"""HTTP request and response bodies (the public API v1)."""
+
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
+
+Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
+PaymentMethodId = Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]{1,250}$")]
+ShortCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    phone: Phone | None = None
+    payment_method_id: PaymentMethodId | None = None
+    referral_code: ShortCode | None = None
+    source: ShortCode | None = None
+
+
+class OrderView(BaseModel):
+    id: UUID
+    campaign_id: UUID
+    buyer_number: int
+    status: str
+    amount_cents: int
+    currency: str
+    client_secret: str | None = None
+    failure_code: str | None = None
+    decline_code: str | None = None
+
+
+class PlacedOrder(OrderView):
+    order_token: str
