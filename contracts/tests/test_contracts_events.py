@@ -1,0 +1,324 @@
+"""Event models on the wire: round trips, old payloads, envelope rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from dropwave_contracts import (
+    ALL_EVENTS,
+    EVENT_TYPES,
+    CampaignCancelled,
+    CampaignFailed,
+    CampaignMilestoneReached,
+    CampaignPublished,
+    CampaignSucceeded,
+    CampaignTipped,
+    Event,
+    NotificationSent,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderPlaced,
+    PaymentActionRequired,
+    PaymentAuthorized,
+    PaymentCaptured,
+    PaymentCaptureFailed,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentReleased,
+    UnknownEventType,
+    UnsupportedSchemaVersion,
+    event_type_of,
+    follow,
+    parse_event,
+    serialize,
+)
+from pydantic import ValidationError
+
+FIXTURES_V1 = Path(__file__).parent / "fixtures" / "v1"
+
+CAMPAIGN = UUID("7d1f5b0e-3c1a-4a5e-9f2b-2f6f0c1d9a10")
+ORDER = uuid4()
+NOW = datetime(2025, 3, 2, 10, 15, tzinfo=UTC)
+DEADLINE = NOW + timedelta(days=13)
+ENVELOPE: dict[str, Any] = {"correlation_id": f"order-{ORDER}", "campaign_id": CAMPAIGN}
+
+
+def _samples() -> list[Event]:
+    pi = "pi_123"
+    money: dict[str, Any] = {"amount_cents": 3500, "currency": "eur"}
+    buyer: dict[str, Any] = {"buyer_email": "ada@example.com", "buyer_phone": "+4915112345678"}
+    return [
+        CampaignPublished(
+            producer="campaigns",
+            **ENVELOPE,
+            creator_id="user_1",
+            slug="mugs",
+            title="Mugs",
+            price_cents=3500,
+            currency="eur",
+            min_orders=40,
+            deadline=DEADLINE,
+            published_at=NOW,
+        ),
+        CampaignMilestoneReached(
+            producer="campaigns", **ENVELOPE, percent=50, current_orders=20, min_orders=40
+        ),
+        CampaignTipped(
+            producer="campaigns", **ENVELOPE, current_orders=40, min_orders=40, tipped_at=NOW
+        ),
+        CampaignSucceeded(
+            producer="campaigns", **ENVELOPE, confirmed_orders=41, min_orders=40, closed_at=NOW
+        ),
+        CampaignFailed(
+            producer="campaigns", **ENVELOPE, confirmed_orders=0, min_orders=40, closed_at=NOW
+        ),
+        CampaignCancelled(producer="campaigns", **ENVELOPE, reason=None, cancelled_at=NOW),
+        OrderPlaced(
+            producer="orders",
+            **ENVELOPE,
+            order_id=ORDER,
+            buyer_number=1,
+            **money,
+            **buyer,
+            payment_method_id=None,
+        ),
+        OrderConfirmed(
+            producer="orders",
+            **ENVELOPE,
+            order_id=ORDER,
+            buyer_number=1,
+            **money,
+            **buyer,
+            campaign_title="Mugs",
+            campaign_min_orders=40,
+            campaign_deadline=DEADLINE,
+        ),
+        OrderCancelled(
+            producer="orders",
+            **ENVELOPE,
+            order_id=ORDER,
+            buyer_number=1,
+            reason="changed my mind",
+            was_confirmed=False,
+        ),
+        PaymentAuthorized(
+            producer="payments",
+            **ENVELOPE,
+            order_id=ORDER,
+            payment_intent_id=pi,
+            **money,
+            capture_before=NOW + timedelta(days=7),
+        ),
+        PaymentFailed(
+            producer="payments",
+            **ENVELOPE,
+            order_id=ORDER,
+            payment_intent_id=None,
+            failure_code="card_declined",
+            decline_code=None,
+            message="Your card was declined.",
+        ),
+        PaymentActionRequired(
+            producer="payments",
+            **ENVELOPE,
+            order_id=ORDER,
+            payment_intent_id=pi,
+            client_secret=f"{pi}_secret_x",
+            next_action="use_stripe_sdk",
+        ),
+        PaymentCaptured(
+            producer="payments",
+            **ENVELOPE,
+            order_id=ORDER,
+            payment_intent_id=pi,
+            **money,
+            application_fee_cents=0,
+        ),
+        PaymentCaptureFailed(
+            producer="payments",
+            **ENVELOPE,
+            order_id=ORDER,
+            payment_intent_id=pi,
+            failure_code=None,
+            message="expired",
+            pay_later_until=None,
+        ),
+        PaymentReleased(producer="payments", **ENVELOPE, order_id=ORDER, payment_intent_id=pi),
+        PaymentRefunded(
+            producer="payments",
+            **ENVELOPE,
+            order_id=ORDER,
+            payment_intent_id=pi,
+            refund_id="re_1",
+            **money,
+        ),
+        NotificationSent(
+            producer="notifications",
+            **ENVELOPE,
+            notification_id=uuid4(),
+            source_event_id=uuid4(),
+            channel="sms",
+            template="campaign_tipped",
+            recipient_kind="creator",
+        ),
+    ]
+
+
+SAMPLES = _samples()
+
+
+def test_samples_cover_every_event_class() -> None:
+    assert sorted(type(e).__name__ for e in SAMPLES) == sorted(c.__name__ for c in ALL_EVENTS)
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
+def test_round_trip(event: Event) -> None:
+    raw = serialize(event)
+    assert isinstance(raw, bytes)
+    for wire in (raw, raw.decode("utf-8"), json.loads(raw)):
+        parsed = parse_event(wire)
+        assert type(parsed) is type(event)
+        assert parsed == event
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
+def test_key_is_campaign_id(event: Event) -> None:
+    assert event.key == str(CAMPAIGN)
+
+
+@pytest.mark.parametrize("event_cls", ALL_EVENTS, ids=lambda c: c.__name__)
+def test_v1_fixture_parses(event_cls: type[Event]) -> None:
+    path = FIXTURES_V1 / f"{event_type_of(event_cls)}.json"
+    assert path.is_file(), f"write a hand-made v1 fixture {path.name}"
+    raw = path.read_bytes()
+    event = parse_event(raw)
+    assert type(event) is event_cls
+    sent = json.loads(raw)
+    assert event.event_id == UUID(sent["event_id"])
+    assert event.key == sent["campaign_id"]
+    # every field a v1 producer sent is read back with the same JSON value
+    assert json.loads(serialize(event)).keys() == sent.keys()
+
+
+def test_every_fixture_is_a_known_event() -> None:
+    for path in FIXTURES_V1.glob("*.json"):
+        assert type(parse_event(path.read_text())).__name__ in EVENT_TYPES
+
+
+def test_unknown_fields_are_ignored() -> None:
+    raw = (FIXTURES_V1 / "OrderPlaced.with-unknown-fields.json").read_bytes()
+    event = parse_event(raw)
+    assert isinstance(event, OrderPlaced)
+    assert event.currency == "eur"  # readers normalise upper case codes
+    assert event.causation_id is None  # may be left out
+    assert event.payment_method_id is None
+    dumped = json.loads(serialize(event))
+    assert "referral_code" not in dumped
+    assert "tenant" not in dumped
+
+
+def test_unknown_event_type() -> None:
+    payload = json.loads(serialize(SAMPLES[0])) | {"event_type": "CampaignExploded"}
+    with pytest.raises(UnknownEventType, match="CampaignExploded") as info:
+        parse_event(payload)
+    assert isinstance(info.value, ValueError)
+    assert info.value.event_type == "CampaignExploded"
+
+
+def test_newer_schema_version_is_not_silently_accepted() -> None:
+    payload = json.loads(serialize(SAMPLES[0])) | {"schema_version": 2}
+    with pytest.raises(UnsupportedSchemaVersion, match="schema_version 2"):
+        parse_event(payload)
+    # a model validated directly also refuses a version it does not implement
+    with pytest.raises(ValidationError):
+        CampaignPublished.model_validate(payload)
+
+
+@pytest.mark.parametrize(
+    "field", ["event_id", "event_type", "schema_version", "occurred_at", "producer"]
+)
+def test_wire_envelope_fields_are_required(field: str) -> None:
+    payload = json.loads(serialize(SAMPLES[6]))
+    del payload[field]
+    with pytest.raises(ValidationError, match=field):
+        parse_event(payload)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"amount_cents": 0},
+        {"amount_cents": -100},
+        {"currency": "euro"},
+        {"buyer_number": 0},
+        {"order_id": "not-a-uuid"},
+        {"occurred_at": "2025-03-02T10:15:00"},  # naive datetime
+        {"correlation_id": ""},
+        {"correlation_id": "x" * 129},
+    ],
+)
+def test_bad_payloads_raise_validation_error(change: dict[str, Any]) -> None:
+    payload = json.loads(serialize(SAMPLES[6])) | change
+    with pytest.raises(ValidationError):
+        parse_event(json.dumps(payload))
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[]", b'"OrderPlaced"', {}])
+def test_garbage_raises_validation_error(raw: bytes | dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        parse_event(raw)
+
+
+def test_events_are_frozen() -> None:
+    with pytest.raises(ValidationError):
+        SAMPLES[0].producer = "someone else"  # type: ignore[misc]
+
+
+def test_envelope_defaults() -> None:
+    a, b = _samples()[0], _samples()[0]
+    assert a.event_id != b.event_id
+    assert a.schema_version == 1
+    assert a.event_type == "CampaignPublished"
+    assert a.occurred_at.tzinfo is not None
+    assert a.causation_id is None
+
+
+def test_follow_copies_correlation_and_sets_causation() -> None:
+    placed = SAMPLES[6]
+    assert isinstance(placed, OrderPlaced)
+    authorized = follow(
+        placed,
+        PaymentAuthorized,
+        producer="payments",
+        campaign_id=placed.campaign_id,
+        order_id=placed.order_id,
+        payment_intent_id="pi_9",
+        amount_cents=placed.amount_cents,
+        currency=placed.currency,
+        capture_before=None,
+    )
+    assert isinstance(authorized, PaymentAuthorized)
+    assert authorized.correlation_id == placed.correlation_id
+    assert authorized.causation_id == str(placed.event_id)
+    assert authorized.producer == "payments"
+    assert authorized.event_id != placed.event_id
+
+    released = PaymentReleased.caused_by(
+        authorized,
+        producer="payments",
+        campaign_id=authorized.campaign_id,
+        order_id=authorized.order_id,
+        payment_intent_id=authorized.payment_intent_id,
+    )
+    assert released.correlation_id == placed.correlation_id
+    assert released.causation_id == str(authorized.event_id)
+
+
+def test_follow_refuses_to_override_correlation() -> None:
+    with pytest.raises(TypeError, match="correlation_id"):
+        follow(SAMPLES[0], CampaignTipped, producer="campaigns", correlation_id="other")
