@@ -21,20 +21,26 @@ class Ops(Protocol):
     def execute(self, sqltext: Any, *, execution_options: dict[str, Any] | None = None) -> None: ...
 
 
-def create_plumbing(op: Ops) -> None:
+def install_plumbing(connection: Connection) -> None:
     """Outbox and inbox tables, and the trigger that wakes the relay on insert."""
-    bind = op.get_bind()
-    plumbing_metadata.create_all(bind)
-    op.execute(
+    plumbing_metadata.create_all(connection)
+    connection.execute(
         sa.text(
-            f"""
-            CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL; END $$;
-            CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-                FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
-            """
+            "CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL; END $$"
         )
     )
+    connection.execute(
+        sa.text(
+            "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
+            "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()"
+        )
+    )
+
+
+def create_plumbing(op: Ops) -> None:
+    """Call from a service's first migration."""
+    install_plumbing(op.get_bind())
 
 
 def drop_plumbing(op: Ops) -> None:

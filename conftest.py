@@ -1,0 +1,83 @@
+"""Test harness shared by every test in the repo: real PostgreSQL and a real Kafka-protocol
+broker, started once per session on free ports.
+
+Overrides: TEST_DATABASE_URL (an existing server; databases are created on it) and
+KAFKA_BOOTSTRAP_SERVERS (an existing broker; topics are created on it).
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from dropwave_contracts.topics import all_topic_specs
+from dropwave_devstack.broker import TansuBroker, create_topics
+from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, ensure_database
+from dropwave_runtime.migrations import install_plumbing
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+class PostgresServer:
+    """Hands out fresh databases on one server."""
+
+    def __init__(self, url_template: str) -> None:
+        self.url_template = url_template
+
+    def create(self, prefix: str = "t") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        ensure_database(admin_dsn_from_url(self.url_template.replace("{db}", "postgres")), name)
+        return self.url_template.replace("{db}", name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        base, _, _ = url.rpartition("/")
+        yield PostgresServer(base + "/{db}")
+        return
+    with EmbeddedPostgres(tmp_path_factory.mktemp("pg")) as pg:
+        yield PostgresServer(pg.url_template)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if bootstrap:
+        create_topics(bootstrap, all_topic_specs())
+        yield bootstrap
+        return
+    with TansuBroker(tmp_path_factory.mktemp("kafka")) as broker:
+        broker.create_topics(all_topic_specs())
+        yield broker.bootstrap_servers
+
+
+@pytest.fixture
+def plumbing_database(postgres_server: PostgresServer) -> str:
+    """A fresh database with the outbox and inbox installed; returns its URL."""
+    url = postgres_server.create("plumbing")
+
+    async def install() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(install_plumbing)
+        await engine.dispose()
+
+    asyncio.run(install())
+    return url
+
+
+@pytest.fixture
+def service_database(postgres_server: PostgresServer) -> Callable[[str], str]:
+    """`service_database("orders")`: a fresh database migrated with that service's migrations."""
+    from dropwave_runtime.migrations import upgrade
+
+    def make(service: str) -> str:
+        url = postgres_server.create(service)
+        module = __import__(service)
+        upgrade(url, Path(module.__file__).parent / "migrations")
+        return url
+
+    return make
