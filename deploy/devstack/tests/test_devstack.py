@@ -1,0 +1,459 @@
+"""Every devstack part started for real and exercised the way DropWave uses it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import smtplib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+from dropwave_devstack.broker import TansuBroker
+from dropwave_devstack.gateway import CaddyGateway
+from dropwave_devstack.ports import free_port, wait_for_tcp
+from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, to_asyncpg_dsn
+from dropwave_devstack.smtp_sink import SmtpSink
+from dropwave_devstack.stack import DevStack, ServiceSpec, gateway_routes
+from dropwave_devstack.stripe_emulator import LocalStripe
+
+pytestmark = pytest.mark.timeout(60)
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+
+
+# -- fixtures: one instance of each part for the whole module ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    with EmbeddedPostgres(tmp_path_factory.mktemp("pg")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
+    with TansuBroker(tmp_path_factory.mktemp("tansu")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
+    with LocalStripe(tmp_path_factory.mktemp("localstripe")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSink]:
+    with SmtpSink(tmp_path_factory.mktemp("smtp")) as server:
+        yield server
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Replies with JSON naming the server (``server.tag``) and what it received."""
+
+    def do_GET(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.received.append((self.path, dict(self.headers), body))  # type: ignore[attr-defined]
+        data = json.dumps(
+            {
+                "tag": self.server.tag,  # type: ignore[attr-defined]
+                "path": self.path,
+                "request_id": self.headers.get("X-Request-Id"),
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def http_servers() -> Iterator[dict[str, ThreadingHTTPServer]]:
+    servers: dict[str, ThreadingHTTPServer] = {}
+    for tag in ("orders", "payments", "campaigns"):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+        server.tag = tag  # type: ignore[attr-defined]
+        server.received = []  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers[tag] = server
+    yield servers
+    for server in servers.values():
+        server.shutdown()
+        server.server_close()
+
+
+def _addr(server: ThreadingHTTPServer) -> str:
+    return f"127.0.0.1:{server.server_address[1]}"
+
+
+# -- ports -------------------------------------------------------------------------------------
+
+
+def test_free_port_and_wait_for_tcp() -> None:
+    port = free_port()
+    assert 1024 < port < 65536
+    with pytest.raises(TimeoutError):
+        wait_for_tcp("127.0.0.1", port, timeout=0.2)
+
+
+# -- postgres ----------------------------------------------------------------------------------
+
+
+async def test_postgres_accepts_queries_per_database(pg: EmbeddedPostgres) -> None:
+    import asyncpg  # type: ignore[import-untyped,unused-ignore]
+
+    assert pg.create_database("orders") is True
+    assert pg.create_database("orders") is False  # idempotent
+    url = pg.url("orders")
+    assert url == f"postgresql+asyncpg://postgres@127.0.0.1:{pg.port}/orders"
+    conn = await asyncpg.connect(to_asyncpg_dsn(url))
+    try:
+        assert await conn.fetchval("SELECT current_database()") == "orders"
+        await conn.execute("CREATE TABLE t (id int primary key)")
+        await conn.execute("INSERT INTO t VALUES (1)")
+        assert await conn.fetchval("SELECT count(*) FROM t") == 1
+    finally:
+        await conn.close()
+
+
+def test_postgres_restarts_on_existing_cluster(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path)
+    server.start()
+    server.create_database("kept")
+    server.stop()
+    server.stop()  # idempotent
+    assert not server.running
+    with EmbeddedPostgres(tmp_path) as again:
+        assert again.create_database("kept") is False
+
+
+def test_admin_dsn_from_url() -> None:
+    assert (
+        admin_dsn_from_url("postgresql+asyncpg://u:p@h:5/orders?ssl=require")
+        == "postgresql://u:p@h:5/postgres?ssl=require"
+    )
+
+
+# -- tansu -------------------------------------------------------------------------------------
+
+
+async def test_tansu_topics_produce_consume(broker: TansuBroker) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    specs = [Topic("devstack.test", 3), Topic("devstack.other", 1)]
+    assert sorted(broker.create_topics(specs)) == ["devstack.other", "devstack.test"]
+    assert broker.create_topics(specs) == []  # idempotent
+
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait("devstack.test", b"hello", key=b"campaign-1")
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        "devstack.test",
+        bootstrap_servers=broker.bootstrap_servers,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        msg = await asyncio.wait_for(consumer.getone(), 10)
+    finally:
+        await consumer.stop()
+    assert (msg.key, msg.value) == (b"campaign-1", b"hello")
+
+
+def test_tansu_refuses_taken_port(broker: TansuBroker, tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="exited"):
+        TansuBroker(tmp_path, port=broker.port).start()
+
+
+# -- localstripe -------------------------------------------------------------------------------
+
+PI: Any = {
+    "amount": 2500,
+    "currency": "usd",
+    "payment_method": "pm_card_visa",
+    "capture_method": "manual",
+    "confirm": True,
+}
+
+
+def _shared_pickle_mtime() -> float | None:
+    shared = Path("/tmp/localstripe.pickle")  # noqa: S108 - upstream's hard-coded path
+    return shared.stat().st_mtime if shared.exists() else None
+
+
+def test_localstripe_manual_capture_with_real_sdk(localstripe: LocalStripe) -> None:
+    pickle_before = _shared_pickle_mtime()
+    client = stripe.StripeClient(
+        api_key="sk_test_devstack", base_addresses={"api": localstripe.api_base}
+    )
+    intent = client.v1.payment_intents.create(params=PI)
+    assert intent.status == "requires_capture"
+    captured = client.v1.payment_intents.capture(intent.id)
+    assert captured.status == "succeeded"
+
+    other = client.v1.payment_intents.create(params=PI)
+    assert client.v1.payment_intents.cancel(other.id).status == "canceled"
+
+    with pytest.raises(stripe.CardError) as declined:
+        client.v1.payment_intents.create(
+            params={
+                "amount": 2500,
+                "currency": "usd",
+                "payment_method": "pm_card_chargeCustomerFail",
+                "capture_method": "manual",
+                "confirm": True,
+            }
+        )
+    assert declined.value.http_status == 402
+    assert declined.value.code == "card_declined"
+    # The launcher keeps the store in memory: upstream's shared pickle file is not touched.
+    assert _shared_pickle_mtime() == pickle_before
+
+
+async def test_localstripe_async_sdk(localstripe: LocalStripe) -> None:
+    client = stripe.StripeClient(
+        api_key="sk_test_devstack",
+        base_addresses={"api": localstripe.api_base},
+        http_client=stripe.HTTPXClient(),
+    )
+    intent = await client.v1.payment_intents.create_async(params=PI)
+    assert intent.status == "requires_capture"
+    captured = await client.v1.payment_intents.capture_async(intent.id)
+    assert captured.status == "succeeded"
+
+
+def test_localstripe_signed_webhook(
+    localstripe: LocalStripe, http_servers: dict[str, ThreadingHTTPServer]
+) -> None:
+    target = http_servers["payments"]
+    localstripe.register_webhook(
+        f"http://{_addr(target)}/api/v1/webhooks/stripe",
+        "whsec_test",
+        events=["payment_intent.succeeded"],
+    )
+    client = stripe.StripeClient(api_key="sk_test_x", base_addresses={"api": localstripe.api_base})
+    intent = client.v1.payment_intents.create(params=PI)
+    client.v1.payment_intents.capture(intent.id)
+    received: list[tuple[str, dict[str, str], bytes]] = target.received  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    ours: list[stripe.Event] = []
+    while not ours and time.monotonic() < deadline:
+        time.sleep(0.05)
+        # Events of earlier tests may arrive too (localstripe delivers ~1 s after the fact).
+        for _path, headers, body in list(received):
+            event = stripe.Webhook.construct_event(body, headers["Stripe-Signature"], "whsec_test")
+            if event.data.object["id"] == intent.id:
+                ours.append(event)
+    assert ours, f"no webhook for {intent.id} delivered"
+    assert ours[0].type == "payment_intent.succeeded"
+    assert ours[0].data.object["status"] == "succeeded"
+
+
+# -- smtp sink ---------------------------------------------------------------------------------
+
+
+def test_smtp_sink_stores_mail(smtp: SmtpSink) -> None:
+    msg = EmailMessage()
+    msg["From"] = "drops@dropwave.test"
+    msg["To"] = "buyer@example.test"
+    msg["Subject"] = "Your order ✓"
+    msg.set_content("Thanks for joining the drop.")
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as client:
+        client.send_message(msg)
+    messages = smtp.messages()
+    assert len(messages) == 1
+    got = messages[0]
+    assert got["Subject"] == "Your order ✓"
+    assert got["X-Envelope-To"] == "buyer@example.test"
+    body = got.get_body(("plain",))
+    assert body is not None
+    assert "Thanks for joining" in body.get_content()
+    assert not list(smtp.maildir.glob(".*.tmp"))
+
+
+# -- caddy -------------------------------------------------------------------------------------
+
+
+def test_gateway_routes_by_path(
+    tmp_path: Path, http_servers: dict[str, ThreadingHTTPServer]
+) -> None:
+    orders, payments, campaigns = (
+        _addr(http_servers[t]) for t in ("orders", "payments", "campaigns")
+    )
+    routes = [
+        ("/api/v1/campaigns/*/orders", orders),
+        ("/api/v1/orders/*", orders),
+        ("/api/v1/webhooks/stripe*", payments),
+        ("/api/v1/campaigns*", campaigns),
+    ]
+    expected = {
+        "/api/v1/campaigns": "campaigns",
+        "/api/v1/campaigns/c1": "campaigns",
+        "/api/v1/campaigns/c1/orders": "orders",
+        "/api/v1/campaigns/c1/orders?limit=5": "orders",
+        "/api/v1/orders/o1": "orders",
+        "/api/v1/webhooks/stripe": "payments",
+    }
+    gw = CaddyGateway(tmp_path, routes)
+    with gw, httpx.Client(base_url=gw.base_url, timeout=5) as http:
+        assert http.get("/healthz").status_code == 200
+        for path, tag in expected.items():
+            response = http.get(path)
+            assert response.status_code == 200, path
+            assert response.json()["tag"] == tag, path
+            assert response.json()["path"] == path
+            assert response.headers["X-Request-Id"] == response.json()["request_id"]
+        kept = http.get("/api/v1/orders/o1", headers={"X-Request-Id": "rid-1"})
+        assert kept.json()["request_id"] == "rid-1"
+        assert kept.headers["X-Request-Id"] == "rid-1"
+        missing = http.get("/nowhere")
+        assert missing.status_code == 404
+        assert missing.json()["error"] == "not_found"
+    assert not gw.running
+
+
+def test_gateway_route_order_puts_specific_first() -> None:
+    specs = [
+        ServiceSpec("campaigns", "campaigns", ["/api/v1/campaigns*"]),
+        ServiceSpec("orders", "orders", ["/api/v1/campaigns/*/orders", "/api/v1/orders/*"]),
+    ]
+    routes = gateway_routes(specs, {"campaigns": 1, "orders": 2})
+    assert [r[0] for r in routes].index("/api/v1/campaigns/*/orders") < [
+        r[0] for r in routes
+    ].index("/api/v1/campaigns*")
+
+
+# -- the whole stack ---------------------------------------------------------------------------
+
+FAKE_SERVICES = [
+    ServiceSpec("campaigns", "devstack_fake_service", ["/api/v1/campaigns*"]),
+    ServiceSpec(
+        "orders", "devstack_fake_service", ["/api/v1/campaigns/*/orders", "/api/v1/orders/*"]
+    ),
+    ServiceSpec("notifications", "devstack_fake_service", []),
+]
+
+
+def _stack_env(**extra: str) -> dict[str, str]:
+    return {"PYTHONPATH": str(TESTS_DIR), "EXTRA_FLAG": "yes", **extra}
+
+
+def test_devstack_embedded_everything(tmp_path: Path) -> None:
+    events: list[str] = []
+    with DevStack(
+        tmp_path,
+        FAKE_SERVICES,
+        topics=[Topic("devstack.stack", 2)],
+        extra_env=_stack_env(),
+        environ={"PATH": os.environ.get("PATH", "")},
+        on_event=events.append,
+    ) as stack:
+        with httpx.Client(base_url=stack.base_url, timeout=5) as http:
+            env = http.get("/api/v1/orders/o1").json()["env"]
+            assert env["DATABASE_URL"] == stack.postgres.url("orders")  # type: ignore[union-attr]
+            assert env["KAFKA_BOOTSTRAP_SERVERS"] == stack.broker.bootstrap_servers  # type: ignore[union-attr]
+            assert env["KAFKA_SESSION_TIMEOUT_MS"] == "6000"
+            assert env["HTTP_HOST"] == "127.0.0.1"
+            assert env["HTTP_PORT"] == str(stack.services["orders"].port)
+            assert env["STRIPE_API_BASE"] == stack.stripe.api_base  # type: ignore[union-attr]
+            assert env["STRIPE_SECRET_KEY"] == "sk_test_devstack"
+            assert env["STRIPE_WEBHOOK_SECRET"] == "whsec_devstack"
+            assert env["SMTP_PORT"] == str(stack.smtp.port)  # type: ignore[union-attr]
+            assert env["MAIL_FROM"] == "drops@dropwave.test"
+            assert env["EXTRA_FLAG"] == "yes"
+            campaigns = http.get("/api/v1/campaigns/c1").json()["env"]
+            assert campaigns["DATABASE_URL"].endswith("/campaigns")
+        assert (tmp_path / "services" / "migrated-notifications").exists()
+        assert stack.postgres is not None
+        assert stack.postgres.create_database("notifications") is False  # created by the stack
+        parts = [stack.postgres, stack.broker, stack.stripe, stack.smtp, stack.gateway]
+        assert all(p is not None and p.running for p in parts)
+        assert "gateway" in stack.addresses()
+    assert all(p is not None and not p.running for p in parts)
+    assert not any(s.running for s in stack.services.values())
+    ready = [e.split(" ready")[0] for e in events if " ready (" in e]
+    assert ready[:4] == ["postgres", "tansu", "localstripe", "smtp sink"]
+    assert ready[-1] == "gateway"
+
+
+def test_devstack_uses_external_parts(
+    tmp_path: Path,
+    pg: EmbeddedPostgres,
+    broker: TansuBroker,
+    localstripe: LocalStripe,
+    smtp: SmtpSink,
+) -> None:
+    environ = {
+        "DATABASE_URL_TEMPLATE": pg.url_template,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "STRIPE_API_BASE": localstripe.api_base,
+        "STRIPE_SECRET_KEY": "sk_test_external",
+        "SMTP_HOST": smtp.host,
+        "SMTP_PORT": str(smtp.port),
+        "KAFKA_SESSION_TIMEOUT_MS": "10000",
+    }
+    specs = [ServiceSpec("external_svc", "devstack_fake_service", ["/api/v1/orders/*"])]
+    with DevStack(
+        tmp_path,
+        specs,
+        topics=[Topic("devstack.external", 1)],
+        extra_env=_stack_env(),
+        environ=environ,
+    ) as stack:
+        assert (stack.postgres, stack.broker, stack.stripe, stack.smtp) == (None, None, None, None)
+        env = httpx.get(f"{stack.base_url}/api/v1/orders/x", timeout=5).json()["env"]
+        assert env["DATABASE_URL"] == pg.url("external_svc")
+        assert env["STRIPE_SECRET_KEY"] == "sk_test_external"
+        assert env["SMTP_PORT"] == str(smtp.port)
+        assert env["KAFKA_SESSION_TIMEOUT_MS"] == "10000"
+    assert pg.create_database("external_svc") is False
+    assert broker.create_topics([Topic("devstack.external", 1)]) == []
+
+
+def test_devstack_failed_service_stops_everything(
+    tmp_path: Path, pg: EmbeddedPostgres, broker: TansuBroker
+) -> None:
+    environ = {
+        "DATABASE_URL_TEMPLATE": pg.url_template,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "STRIPE_API_BASE": "http://127.0.0.1:9",
+    }
+    stack = DevStack(
+        tmp_path,
+        [ServiceSpec("crashy", "devstack_fake_service", [])],
+        topics=[],
+        extra_env=_stack_env(FAKE_CRASH="crashy"),
+        environ=environ,
+        ready_timeout=10,
+    )
+    with pytest.raises(RuntimeError, match="boom: crashing on purpose"):
+        stack.start()
+    assert stack.smtp is not None
+    assert not stack.smtp.running
+    assert not stack.services["crashy"].running
