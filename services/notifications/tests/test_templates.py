@@ -1,0 +1,104 @@
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from dropwave_contracts.events import OrderConfirmed
+from jinja2 import UndefinedError
+from notifications.domain import (
+    delivery_id,
+    format_deadline,
+    format_money,
+    order_confirmed_context,
+)
+from notifications.templates import render
+
+
+def order_confirmed(**overrides: object) -> OrderConfirmed:
+    fields: dict[str, object] = {
+        "producer": "orders",
+        "correlation_id": "corr-1",
+        "campaign_id": uuid.uuid4(),
+        "order_id": uuid.uuid4(),
+        "buyer_number": 24,
+        "amount_cents": 4900,
+        "currency": "eur",
+        "buyer_email": "buyer@example.com",
+        "buyer_phone": None,
+        "campaign_title": "Walnut desk lamp",
+        "campaign_min_orders": 50,
+        "campaign_deadline": datetime(2030, 3, 15, 18, 0, tzinfo=UTC),
+    }
+    fields.update(overrides)
+    return OrderConfirmed.model_validate(fields)
+
+
+@pytest.mark.parametrize(
+    ("cents", "currency", "expected"),
+    [
+        (4900, "eur", "€49.00"),
+        (123456, "usd", "$1,234.56"),
+        (5, "gbp", "£0.05"),
+        (500, "jpy", "¥500"),
+        (1250, "chf", "12.50 CHF"),
+        (12340, "kwd", "12.340 KWD"),
+    ],
+)
+def test_format_money(cents: int, currency: str, expected: str) -> None:
+    assert format_money(cents, currency) == expected
+
+
+def test_format_deadline_is_utc_and_readable() -> None:
+    paris = timezone(timedelta(hours=1))
+    assert format_deadline(datetime(2030, 3, 15, 19, 0, tzinfo=paris)) == (
+        "Friday 15 March 2030, 18:00 UTC"
+    )
+    with pytest.raises(ValueError, match="timezone-aware"):
+        format_deadline(datetime(2030, 3, 15, 19, 0))
+
+
+def test_order_confirmed_renders_text_and_html() -> None:
+    rendered = render("order_confirmed", order_confirmed_context(order_confirmed()))
+    assert rendered.subject == "You're buyer #24 for Walnut desk lamp"
+    for body in (rendered.text, rendered.html):
+        assert "buyer #24" in body
+        assert "Walnut desk lamp" in body
+        assert "€49.00" in body
+        assert "50 orders" in body
+        assert "Friday 15 March 2030, 18:00 UTC" in body
+    assert "only charged if it reaches 50 orders by Friday 15 March 2030, 18:00 UTC" in (
+        rendered.text
+    )
+    assert rendered.html.lstrip().startswith("<!DOCTYPE html>")
+    assert "buyer@example.com" not in rendered.text + rendered.html
+
+
+def test_html_escapes_title_but_text_keeps_it() -> None:
+    title = "<script>alert('x')</script> & co"
+    rendered = render(
+        "order_confirmed", order_confirmed_context(order_confirmed(campaign_title=title))
+    )
+    assert "<script>" not in rendered.html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in rendered.html
+    assert title in rendered.text
+
+
+def test_subject_is_one_line_even_with_newlines_in_title() -> None:
+    rendered = render(
+        "order_confirmed",
+        order_confirmed_context(order_confirmed(campaign_title="Lamp\r\nBcc: evil@example.com")),
+    )
+    assert "\n" not in rendered.subject
+    assert "\r" not in rendered.subject
+
+
+def test_missing_context_is_an_error() -> None:
+    with pytest.raises(UndefinedError):
+        render("order_confirmed", {"buyer_number": 1})
+
+
+def test_delivery_id_is_stable_per_event_recipient_and_channel() -> None:
+    event_id = uuid.uuid4()
+    assert delivery_id(event_id, "buyer", "email") == delivery_id(event_id, "buyer", "email")
+    assert delivery_id(event_id, "buyer", "email") != delivery_id(event_id, "buyer", "sms")
+    assert delivery_id(event_id, "buyer", "email") != delivery_id(event_id, "creator", "email")
+    assert delivery_id(event_id, "buyer", "email") != delivery_id(uuid.uuid4(), "buyer", "email")
