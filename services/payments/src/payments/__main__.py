@@ -1,0 +1,11 @@
+from pathlib import Path
+
+from dropwave_runtime import cli
+
+from .app import create_app
+from .settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+if __name__ == "__main__":
+    cli.run("payments", Settings, create_app, MIGRATIONS)

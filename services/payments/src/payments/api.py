@@ -1,0 +1,69 @@
+"""HTTP entrypoints: Stripe's signed webhooks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import stripe
+from dropwave_runtime.problems import Problem
+from dropwave_runtime.service import Runtime
+from fastapi import APIRouter, Header, Request
+
+from .domain import WEBHOOK_EVENT_TYPES, stripe_event_uuid
+from .handlers import PaymentNotYetKnownError, on_payment_intent_webhook
+from .settings import Settings
+
+router = APIRouter(tags=["webhooks"])
+
+SIGNATURE_TOLERANCE_S = 300
+WEBHOOK_CONSUMER = "stripe-webhook"
+
+
+def verify_stripe_event(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
+    """The webhook's event as a plain dict, once its ``Stripe-Signature`` checks out.
+
+    Raises a 400 ``invalid_signature`` problem for a missing, malformed, wrong or stale
+    signature, and a 400 ``invalid_payload`` problem for a body that is not a Stripe event.
+    """
+    if not signature:
+        raise Problem(400, "invalid_signature", "Missing Stripe-Signature header")
+    try:
+        event = stripe.Webhook.construct_event(
+            payload.decode("utf-8"), signature, secret, tolerance=SIGNATURE_TOLERANCE_S
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise Problem(400, "invalid_signature", "Invalid Stripe-Signature") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, "invalid_payload", "The body is not a Stripe event") from exc
+    data: dict[str, Any] = event.to_dict()
+    if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str):
+        raise Problem(400, "invalid_payload", "The body is not a Stripe event")
+    return data
+
+
+@router.post("/api/v1/webhooks/stripe")
+async def stripe_webhook(
+    request: Request,
+    rt: Runtime,
+    stripe_signature: Annotated[str | None, Header()] = None,
+) -> dict[str, bool]:
+    """Stripe's signed webhooks: PaymentIntent updates move payments forward."""
+    settings = rt.settings
+    assert isinstance(settings, Settings)
+    payload = await request.body()
+    event = verify_stripe_event(
+        payload, stripe_signature, settings.stripe_webhook_secret.get_secret_value()
+    )
+    intent = (event.get("data") or {}).get("object")
+    if event["type"] not in WEBHOOK_EVENT_TYPES or not isinstance(intent, dict):
+        return {"received": True}
+    try:
+        async with rt.db.unit_of_work() as uow:
+            if await uow.claim(WEBHOOK_CONSUMER, stripe_event_uuid(event["id"])):
+                await on_payment_intent_webhook(uow, event["id"], event["type"], intent)
+    except PaymentNotYetKnownError as exc:
+        # Nothing was recorded (rolled back); Stripe retries non-2xx answers.
+        raise Problem(
+            409, "payment_not_ready", "The payment is not recorded yet; retry later"
+        ) from exc
+    return {"received": True}

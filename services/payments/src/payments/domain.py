@@ -1,0 +1,150 @@
+"""Payments domain: pure rules, no I/O.
+
+* where an order's payment stands (:class:`PaymentStatus`) and which moves are allowed
+  (forward only: a late or replayed webhook never moves a payment backwards);
+* how a Stripe PaymentIntent status, or a decline, maps to an authorization outcome;
+* the idempotency key of an order's authorization.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    REQUIRES_ACTION = "requires_action"
+    FAILED = "failed"
+    CAPTURED = "captured"
+    RELEASED = "released"
+    REFUNDED = "refunded"
+
+
+S = PaymentStatus
+
+TRANSITIONS: Final[Mapping[PaymentStatus, frozenset[PaymentStatus]]] = {
+    S.PENDING: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.RELEASED}),
+    S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.FAILED, S.RELEASED}),
+    S.AUTHORIZED: frozenset({S.CAPTURED, S.RELEASED}),
+    S.CAPTURED: frozenset({S.REFUNDED}),
+    S.FAILED: frozenset(),
+    S.RELEASED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+"""Allowed moves. ``failed`` is terminal: orders cancels the order on ``PaymentFailed``, so a
+later success on the same PaymentIntent (the buyer retrying client-side) is not taken."""
+
+AUTHORIZATION_DONE: Final = frozenset(S) - {S.PENDING}
+"""Statuses in which an order's authorization step is over: ``OrderPlaced`` is not acted on
+again (``requires_action`` included: the buyer finishes it, webhooks move it on)."""
+
+
+def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def authorization_idempotency_key(order_id: uuid.UUID) -> str:
+    """Stripe idempotency key of an order's PaymentIntent creation (one per order, <=255)."""
+    return f"authorize:{order_id}"
+
+
+DECLINED_MESSAGE: Final = "Your card was declined."
+FAILED_MESSAGE: Final = "The payment could not be completed."
+
+
+@dataclass(frozen=True)
+class AuthorizationResult:
+    """Outcome of authorizing one order's amount (capture comes later, at settlement)."""
+
+    status: PaymentStatus
+    """``AUTHORIZED``, ``REQUIRES_ACTION`` or ``FAILED``."""
+    payment_intent_id: str | None
+    client_secret: str | None = None
+    next_action: str | None = None
+    capture_before: datetime | None = None
+    failure_code: str | None = None
+    decline_code: str | None = None
+    message: str | None = None
+    """For ``FAILED``: a message safe to show the buyer."""
+
+
+def outcome_of_intent_status(intent_status: str) -> PaymentStatus:
+    """Map a PaymentIntent ``status`` (right after create/confirm) to our outcome.
+
+    ``requires_capture``: authorized. ``succeeded`` cannot happen with manual capture but is
+    treated as authorized too (money is held or taken). ``requires_payment_method`` /
+    ``requires_confirmation`` / ``requires_action`` / ``processing``: the client has to finish
+    (or wait) with the ``client_secret``. ``canceled``: failed.
+    """
+    if intent_status in ("requires_capture", "succeeded"):
+        return S.AUTHORIZED
+    if intent_status == "canceled":
+        return S.FAILED
+    return S.REQUIRES_ACTION
+
+
+def declined(
+    payment_intent_id: str | None,
+    code: str | None,
+    decline_code: str | None,
+    message: str | None = None,
+) -> AuthorizationResult:
+    """A card decline (Stripe ``card_error``) as a failed authorization."""
+    return AuthorizationResult(
+        status=S.FAILED,
+        payment_intent_id=payment_intent_id,
+        failure_code=code or "card_declined",
+        decline_code=decline_code,
+        message=message or DECLINED_MESSAGE,
+    )
+
+
+# --- webhooks ---------------------------------------------------------------------------
+
+WEBHOOK_EVENT_TYPES: Final = frozenset(
+    {
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
+        "payment_intent.amount_capturable_updated",
+    }
+)
+
+
+def webhook_target(
+    event_type: str, intent_status: str, current: PaymentStatus
+) -> PaymentStatus | None:
+    """The status a PaymentIntent webhook moves a payment to, or ``None`` to change nothing.
+
+    The object's own ``status`` decides where the event type is ambiguous: a
+    ``payment_intent.succeeded`` whose object is still ``requires_capture`` (localstripe sends
+    that on authorization) is an authorization, not a capture. A ``canceled`` PaymentIntent
+    releases a held authorization; one that never got authorized failed.
+    """
+    target: PaymentStatus | None
+    if event_type not in WEBHOOK_EVENT_TYPES:
+        target = None
+    elif event_type == "payment_intent.payment_failed":
+        target = S.FAILED
+    elif event_type == "payment_intent.canceled" or intent_status == "canceled":
+        target = S.RELEASED if current == S.AUTHORIZED else S.FAILED
+    elif intent_status == "requires_capture":
+        target = S.AUTHORIZED
+    elif intent_status == "succeeded":
+        target = S.CAPTURED
+    else:
+        target = None
+    if target is None or not can_transition(current, target):
+        return None
+    return target
+
+
+def stripe_event_uuid(stripe_event_id: str) -> uuid.UUID:
+    """Inbox key of a Stripe event (``evt_...``): a stable UUID derived from its id."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"https://api.stripe.com/v1/events/{stripe_event_id}")

@@ -1,0 +1,125 @@
+"""Stripe adapter: the official SDK's ``StripeClient`` behind the few calls payments makes.
+
+Declines come back as results; everything transient (network errors, 429, 5xx) propagates
+as ``stripe.StripeError`` so the runtime's consumer retries with backoff (the idempotency
+key makes the retry safe) and dead-letters after its bounded attempts. The SDK also retries
+network errors itself (``max_network_retries``), with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+from stripe.params import PaymentIntentCreateParams
+
+from .domain import (
+    AuthorizationResult,
+    authorization_idempotency_key,
+    declined,
+    outcome_of_intent_status,
+)
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """What authorizing an order needs (built from ``OrderPlaced``)."""
+
+    order_id: uuid.UUID
+    campaign_id: uuid.UUID
+    amount_cents: int
+    currency: str
+    payment_method_id: str | None
+
+
+class StripeGateway:
+    """Payments' calls to Stripe (or to an emulator at ``api_base``)."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        api_base: str | None = None,
+        max_network_retries: int = 2,
+    ) -> None:
+        self._http = stripe.HTTPXClient()
+        self.client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": api_base} if api_base else None,
+            http_client=self._http,
+            max_network_retries=max_network_retries,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripeGateway:
+        return cls(
+            settings.stripe_secret_key.get_secret_value(),
+            api_base=settings.stripe_api_base,
+            max_network_retries=settings.stripe_max_network_retries,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.close_async()  # type: ignore[no-untyped-call]
+
+    async def authorize(self, order: AuthorizationRequest) -> AuthorizationResult:
+        """Create the order's PaymentIntent with manual capture (an authorization only).
+
+        With a payment method it is confirmed at once; without one it stays unconfirmed and
+        the client confirms it with the returned ``client_secret``.
+        """
+        params: PaymentIntentCreateParams = {
+            "amount": order.amount_cents,
+            "currency": order.currency,
+            "capture_method": "manual",
+            # Dashboard payment methods minus redirect-based ones: a server-side confirm
+            # then needs no return_url (3-D Secure still comes back as requires_action).
+            "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+            "metadata": {"campaign_id": str(order.campaign_id), "order_id": str(order.order_id)},
+        }
+        if order.payment_method_id:
+            params["payment_method"] = order.payment_method_id
+            params["confirm"] = True
+            # capture_before lives on the charge: fetch it in the same call.
+            params["expand"] = ["latest_charge"]
+        try:
+            intent = await self.client.v1.payment_intents.create_async(
+                params, {"idempotency_key": authorization_idempotency_key(order.order_id)}
+            )
+        except stripe.CardError as exc:
+            err = exc.error
+            return declined(
+                err.payment_intent.id if err is not None and err.payment_intent else None,
+                exc.code,
+                err.decline_code if err is not None else None,
+                exc.user_message,
+            )
+        except stripe.InvalidRequestError as exc:
+            # A payment method id the client sent that Stripe rejects is the buyer's failure,
+            # not ours: report it rather than retrying it into the dead-letter topic.
+            if exc.param == "payment_method":
+                return declined(None, exc.code or "invalid_payment_method", None, None)
+            raise
+        status = outcome_of_intent_status(intent.status)
+        next_action = intent.next_action.type if intent.next_action else None
+        return AuthorizationResult(
+            status=status,
+            payment_intent_id=intent.id,
+            client_secret=intent.client_secret,
+            next_action=next_action,
+            capture_before=_capture_before(intent.latest_charge),
+        )
+
+
+def _capture_before(charge: Any) -> datetime | None:
+    """``latest_charge.payment_method_details.card.capture_before`` when Stripe reports it."""
+    if charge is None or isinstance(charge, str):
+        return None
+    try:
+        ts = charge.payment_method_details.card.capture_before
+    except (AttributeError, KeyError):
+        return None
+    return datetime.fromtimestamp(ts, UTC) if isinstance(ts, int) else None
