@@ -64,7 +64,10 @@ OUTBOX_CHANNEL = "outbox_insert"
 
 
 def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(database_url, pool_size=pool_size, pool_pre_ping=True)
+    # hide_parameters: SQL errors must not carry buyer emails or phones into logs or DLQ headers.
+    return create_async_engine(
+        database_url, pool_size=pool_size, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 class UnitOfWork:

@@ -1,0 +1,116 @@
+"""The first drop, end to end: four service processes behind the gateway, real PostgreSQL,
+a real Kafka-protocol broker, the Stripe emulator and an SMTP sink."""
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+from dropwave_devstack.stack import DevStack
+from dropwave_devstack.tokens import mint_creator_token
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    with DevStack(
+        tmp_path_factory.mktemp("stack"), extra_env={"MIN_CAMPAIGN_DURATION_S": "0"}
+    ) as s:
+        yield s
+
+
+@pytest.fixture
+def api(stack: DevStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.base_url, timeout=10) as client:
+        yield client
+
+
+def eventually(probe: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    """Poll until `probe` returns a truthy value (the system is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_first_drop(stack: DevStack, api: httpx.Client) -> None:
+    creator = {"Authorization": f"Bearer {mint_creator_token('creator-1')}"}
+    title = f"Walnut desk organiser {uuid.uuid4().hex[:6]}"
+    created = api.post(
+        "/api/v1/campaigns",
+        headers=creator,
+        json={
+            "title": title,
+            "price_cents": 2500,
+            "currency": "usd",
+            "min_orders": 5,
+            "deadline": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+        },
+    )
+    assert created.status_code == 201, created.text
+    campaign = created.json()
+    assert campaign["status"] == "draft"
+
+    published = api.post(f"/api/v1/campaigns/{campaign['id']}/publish", headers=creator)
+    assert published.status_code == 200, published.text
+    slug = campaign["slug"]
+
+    order_body = {"email": "buyer@example.com", "payment_method_id": "pm_card_visa"}
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+
+    def place() -> httpx.Response | None:
+        r = api.post(f"/api/v1/campaigns/{slug}/orders", headers=key, json=order_body)
+        return r if r.status_code != 404 else None  # orders learns of the campaign by event
+
+    placed = eventually(place, "orders to learn of the published campaign")
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    assert order["buyer_number"] == 1
+    token = {"X-Order-Token": order["order_token"]}
+
+    def authorized() -> dict[str, Any] | None:
+        body: dict[str, Any] = api.get(f"/api/v1/orders/{order['id']}", headers=token).json()
+        return body if body["status"] == "authorized" else None
+
+    confirmed = eventually(authorized, "the order to be authorized")
+    assert confirmed["buyer_number"] == 1
+    assert confirmed["amount_cents"] == 2500
+
+    def counted() -> dict[str, Any] | None:
+        body: dict[str, Any] = api.get(f"/api/v1/campaigns/{slug}").json()
+        return body if body["current_orders"] == 1 else None
+
+    view = eventually(counted, "the campaign to count the order")
+    assert view["status"] == "active"
+    assert view["min_orders"] == 5
+
+    def mail() -> EmailMessage | None:
+        assert stack.smtp is not None
+        return next((m for m in stack.smtp.messages() if m["To"] == "buyer@example.com"), None)
+
+    message = eventually(mail, "the confirmation email")
+    assert "#1" in message["Subject"]
+    text_part = message.get_body(("plain",))
+    assert text_part is not None
+    text = text_part.get_content()
+    assert title in text
+    assert "5" in text
+
+
+def test_gateway_answers_problems_for_bad_input(api: httpx.Client) -> None:
+    creator = {"Authorization": f"Bearer {mint_creator_token('creator-2')}"}
+    bad = api.post("/api/v1/campaigns", headers=creator, json={"title": "<b>x</b>"})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert bad.json()["code"] == "validation_error"
+    assert api.post("/api/v1/campaigns", json={}).status_code == 401
+    missing = api.post("/api/v1/campaigns/nope/orders", json={"email": "a@b.co"})
+    assert missing.status_code == 422  # Idempotency-Key is required
