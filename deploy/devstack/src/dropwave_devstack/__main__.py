@@ -33,19 +33,28 @@ def _up(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir or find_repo_root() / ".dev"
     stop = threading.Event()
 
+    def interrupt_start(signum: int, _frame: object) -> None:
+        # During start-up: abort it; DevStack.start() stops whatever already runs.
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
     def on_signal(signum: int, _frame: object) -> None:
         print(f"\n{signal.Signals(signum).name}: stopping...", flush=True)
         stop.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, interrupt_start)
+    signal.signal(signal.SIGTERM, interrupt_start)
 
     stack = DevStack(data_dir, on_event=lambda msg: print(f"[devstack] {msg}", flush=True))
     try:
         stack.start()
+    except KeyboardInterrupt:
+        print("[devstack] interrupted during start-up; stopped", file=sys.stderr)
+        return 130
     except Exception as exc:
         print(f"[devstack] failed to start:\n{describe_failure(exc)}", file=sys.stderr)
         return 1
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     try:
         print(f"\nDropWave is up at {stack.base_url}  (data: {data_dir})", flush=True)
         for name, address in stack.addresses().items():
@@ -86,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return _up(args)
 
 

@@ -50,6 +50,11 @@ DEV_STRIPE_SECRET_KEY = "sk_test_devstack"  # noqa: S105 - the emulator accepts 
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_devstack"  # noqa: S105 - a fixed dev-only value
 DEV_MAIL_FROM = "drops@dropwave.test"
 STRIPE_WEBHOOK_PATH = "/api/v1/webhooks/stripe"
+# Dev-only secrets the services require; the environment (then ``extra_env``) overrides them.
+DEV_SECRETS = {
+    "AUTH_DEV_SECRET": "dropwave-dev-auth-secret-not-for-production",
+    "ORDER_TOKEN_SECRET": "dropwave-dev-order-token-secret-not-for-production",
+}
 
 
 @dataclass(frozen=True)
@@ -273,6 +278,7 @@ class DevStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update({k: self.environ.get(k, v) for k, v in DEV_SECRETS.items()})
         env.update(self.extra_env)
         return env
 
