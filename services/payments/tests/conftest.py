@@ -1,0 +1,78 @@
+"""Payments test fixtures: a real localstripe (per session) and a migrated database."""
+
+import hashlib
+import hmac
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from dropwave_devstack._process import child_env
+from dropwave_devstack.ports import free_port
+from dropwave_devstack.stripe_emulator import LocalStripe
+from dropwave_runtime.db import Database
+from payments.stripe_gateway import StripeGateway
+
+EXTENSION = Path(__file__).with_name("localstripe_ext.py")
+WEBHOOK_SECRET = "whsec_test_payments"
+
+
+class ExtendedLocalStripe(LocalStripe):
+    """The devstack's LocalStripe, started through ``localstripe_ext.py``."""
+
+    def start(self) -> None:
+        self.port = free_port()
+        argv = [sys.executable, str(EXTENSION), "--host", self.host, "--port", str(self.port)]
+        self._spawn([*argv, "--from-scratch"], env=child_env({"PYTHONUNBUFFERED": "1"}))
+        self._wait_ready(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
+    emulator = ExtendedLocalStripe(tmp_path_factory.mktemp("localstripe"))
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+async def gateway(localstripe: LocalStripe) -> AsyncIterator[StripeGateway]:
+    gw = StripeGateway("sk_test_payments", api_base=localstripe.api_base, max_network_retries=0)
+    yield gw
+    await gw.aclose()
+
+
+@pytest.fixture
+def payments_db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database migrated with payments' migrations (root conftest)."""
+    try:
+        make: Callable[[str], str] = request.getfixturevalue("service_database")
+    except pytest.FixtureLookupError:
+        pytest.skip("needs the root conftest's service_database fixture")
+    return make("payments")
+
+
+@pytest.fixture
+async def db(payments_db_url: str) -> AsyncIterator[Database]:
+    database = Database(payments_db_url, "payments", pool_size=4)
+    yield database
+    await database.dispose()
+
+
+Signer = Callable[..., str]
+
+
+def _sign(payload: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+    """A ``Stripe-Signature`` header computed as Stripe does (HMAC-SHA256 of ``t.payload``)."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{ts}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+@pytest.fixture
+def sign() -> Signer:
+    """``sign(payload, secret=WEBHOOK_SECRET, timestamp=None)`` -> ``Stripe-Signature``."""
+    return _sign
