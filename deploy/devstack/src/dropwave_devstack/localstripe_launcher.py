@@ -6,6 +6,10 @@ and the rewrite makes it slower with every object created. This launcher keeps t
 memory (or, with ``--store PATH``, persists it atomically to ``PATH`` instead), and binds to
 an IPv4 address (upstream binds ``::``, which fails where IPv6 is disabled).
 
+It also indexes the store by object type: upstream lists objects by scanning the whole store,
+and every exported charge lists its refunds three times, so each PaymentIntent response cost
+O(all objects) and throughput fell with every object created.
+
     python -m dropwave_devstack.localstripe_launcher --port 8420 [--host 127.0.0.1]
         [--store PATH] [--from-scratch]
 """
@@ -27,6 +31,37 @@ __all__ = ["main"]
 def _patch_store(store_path: Path | None) -> None:
     from localstripe import resources
 
+    by_type: dict[str, dict[str, Any]] = {}
+
+    def reindex(self: Any) -> None:
+        by_type.clear()
+        for key, value in dict.items(self):
+            by_type.setdefault(key.split(":", 1)[0], {})[key] = value
+
+    def setitem(self: Any, key: str, value: Any) -> None:
+        dict.__setitem__(self, key, value)
+        by_type.setdefault(key.split(":", 1)[0], {})[key] = value
+        self.dump_to_disk()
+
+    def delitem(self: Any, key: str) -> None:
+        dict.__delitem__(self, key)
+        by_type.get(key.split(":", 1)[0], {}).pop(key, None)
+        self.dump_to_disk()
+
+    def clear(self: Any) -> None:
+        dict.clear(self)
+        by_type.clear()
+
+    def list_all(
+        cls: Any, /, url: Any, limit: Any = None, starting_after: Any = None, **kwargs: Any
+    ) -> Any:
+        # Same as upstream StripeObject._api_list_all, minus the scan of the whole store.
+        if kwargs:
+            raise resources.UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+        li = resources.List(url, limit=limit, starting_after=starting_after)
+        li._list = list(by_type.get(cls.object, {}).values())
+        return li
+
     def dump_to_disk(self: Any) -> None:
         if store_path is None:
             return
@@ -45,9 +80,15 @@ def _patch_store(store_path: Path | None) -> None:
             return
         dict.clear(self)
         dict.update(self, old)
+        reindex(self)
 
     resources.Store.dump_to_disk = dump_to_disk
     resources.Store.try_load_from_disk = try_load_from_disk
+    resources.Store.__setitem__ = setitem
+    resources.Store.__delitem__ = delitem
+    resources.Store.clear = clear
+    resources.StripeObject._api_list_all = classmethod(list_all)
+    reindex(resources.store)
 
 
 def main(argv: list[str] | None = None) -> int:
