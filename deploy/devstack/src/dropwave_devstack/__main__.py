@@ -76,6 +76,11 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["smtp-sink"]:
+        from .smtp_sink import main as sink_main
+
+        return sink_main(args_list[1:])
     parser = argparse.ArgumentParser(prog="python -m dropwave_devstack")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the whole stack and wait for Ctrl-C")
@@ -83,14 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--demo", action="store_true", help="run dropwave_devstack.demo:run")
     up.add_argument("--once", action="store_true", help="stop right after start-up (and demo)")
     up.add_argument("-v", "--verbose", action="store_true")
-    sink = sub.add_parser("smtp-sink", help="run only the SMTP sink (see smtp_sink --help)")
-    sink.add_argument("rest", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-
-    if args.command == "smtp-sink":
-        from .smtp_sink import main as sink_main
-
-        return sink_main(args.rest)
+    # Handled before parsing (delegated to smtp_sink.main); declared here for --help.
+    sink = sub.add_parser("smtp-sink", help="run only the SMTP sink")
+    sink.add_argument("--port", type=int, default=2525)
+    sink.add_argument("--maildir", type=Path, required=True)
+    sink.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(args_list)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
