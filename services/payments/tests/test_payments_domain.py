@@ -78,7 +78,7 @@ def test_authorization_done_is_everything_but_pending() -> None:
         (CAPTURABLE, "requires_capture", S.REQUIRES_ACTION, S.AUTHORIZED),
         (CAPTURABLE, "requires_capture", S.PENDING, S.AUTHORIZED),
         (CAPTURABLE, "requires_capture", S.AUTHORIZED, None),
-        # localstripe sends `succeeded` when a manual-capture intent is only authorized
+        # the object's status decides: `succeeded` on a still-capturable intent authorizes
         ("payment_intent.succeeded", "requires_capture", S.REQUIRES_ACTION, S.AUTHORIZED),
         ("payment_intent.succeeded", "requires_capture", S.AUTHORIZED, None),
         ("payment_intent.succeeded", "succeeded", S.AUTHORIZED, S.CAPTURED),

@@ -122,10 +122,10 @@ def webhook_target(
 ) -> PaymentStatus | None:
     """The status a PaymentIntent webhook moves a payment to, or ``None`` to change nothing.
 
-    The object's own ``status`` decides where the event type is ambiguous: a
-    ``payment_intent.succeeded`` whose object is still ``requires_capture`` (localstripe sends
-    that on authorization) is an authorization, not a capture. A ``canceled`` PaymentIntent
-    releases a held authorization; one that never got authorized failed.
+    The object's own ``status`` decides, not the event type alone: events can arrive late
+    and out of order, so a ``payment_intent.succeeded`` whose object is still
+    ``requires_capture`` is treated as an authorization, never as a capture. A ``canceled``
+    PaymentIntent releases a held authorization; one that never got authorized failed.
     """
     target: PaymentStatus | None
     if event_type not in WEBHOOK_EVENT_TYPES:

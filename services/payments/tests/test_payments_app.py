@@ -1,0 +1,82 @@
+"""Wiring: the app builds without connecting, the CLI answers, migrations go both ways."""
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import payments
+import pytest
+from alembic import command
+from alembic.config import Config
+from dropwave_contracts.events import OrderPlaced
+from payments.app import create_app
+from payments.settings import Settings
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+MIGRATIONS = Path(payments.__file__).parent / "migrations"
+
+
+def settings(**overrides: str) -> Settings:
+    values = {
+        "database_url": "postgresql+asyncpg://nobody@127.0.0.1:9/none",
+        "kafka_bootstrap_servers": "127.0.0.1:9",
+        "stripe_secret_key": "sk_test_x",
+        "stripe_webhook_secret": "whsec_x",
+    } | overrides
+    return Settings.model_validate(values)
+
+
+def test_app_builds_without_connecting() -> None:
+    app = create_app(settings(stripe_api_base="http://127.0.0.1:9"))
+    paths = set(app.openapi()["paths"])
+    assert {"/api/v1/webhooks/stripe", "/healthz", "/readyz"} <= paths
+    assert OrderPlaced in app.state.runtime._handlers
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://x@h/db")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "h:9092")
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_env")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_env")
+    monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:8420")
+    s = Settings()  # type: ignore[call-arg]
+    assert s.stripe_secret_key.get_secret_value() == "sk_test_env"
+    assert s.stripe_webhook_secret.get_secret_value() == "whsec_env"
+    assert s.stripe_api_base == "http://127.0.0.1:8420"
+    assert s.stripe_max_network_retries == 2
+    assert "sk_test_env" not in repr(s)
+
+
+def test_cli_help() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "payments", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for verb in ("serve", "migrate", "dlq"):
+        assert verb in out
+
+
+def _tables(url: str) -> set[str]:
+    async def query() -> set[str]:
+        engine = create_async_engine(url)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
+            names = {r[0] for r in rows}
+        await engine.dispose()
+        return names
+
+    return asyncio.run(query())
+
+
+def test_migrations_downgrade_and_upgrade_again(payments_db_url: str) -> None:
+    assert {"payments", "outbox", "inbox"} <= _tables(payments_db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", payments_db_url.replace("%", "%%"))
+    command.downgrade(cfg, "base")
+    assert _tables(payments_db_url) <= {"alembic_version"}
+    command.upgrade(cfg, "head")
+    assert {"payments", "outbox", "inbox"} <= _tables(payments_db_url)
