@@ -2,35 +2,20 @@
 
 import hashlib
 import hmac
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 
 import pytest
-from dropwave_devstack._process import child_env
-from dropwave_devstack.ports import free_port
 from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database
 from payments.stripe_gateway import StripeGateway
 
-EXTENSION = Path(__file__).with_name("localstripe_ext.py")
 WEBHOOK_SECRET = "whsec_test_payments"
-
-
-class ExtendedLocalStripe(LocalStripe):
-    """The devstack's LocalStripe, started through ``localstripe_ext.py``."""
-
-    def start(self) -> None:
-        self.port = free_port()
-        argv = [sys.executable, str(EXTENSION), "--host", self.host, "--port", str(self.port)]
-        self._spawn([*argv, "--from-scratch"], env=child_env({"PYTHONUNBUFFERED": "1"}))
-        self._wait_ready(timeout=30)
 
 
 @pytest.fixture(scope="session")
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
-    emulator = ExtendedLocalStripe(tmp_path_factory.mktemp("localstripe"))
+    emulator = LocalStripe(tmp_path_factory.mktemp("localstripe"))
     emulator.start()
     try:
         yield emulator

@@ -10,6 +10,11 @@ It also indexes the store by object type: upstream lists objects by scanning the
 and every exported charge lists its refunds three times, so each PaymentIntent response cost
 O(all objects) and throughput fell with every object created.
 
+It also extends the emulator where it lacks what Stripe documents and we use (one place
+for every such extension, so production code is never bent around the emulator):
+``automatic_payment_methods`` on PaymentIntents is accepted and ignored (the emulator only
+has cards, so ignoring it is faithful).
+
     python -m dropwave_devstack.localstripe_launcher --port 8420 [--host 127.0.0.1]
         [--store PATH] [--from-scratch]
 """
@@ -91,6 +96,18 @@ def _patch_store(store_path: Path | None) -> None:
     reindex(resources.store)
 
 
+def _extend_emulator() -> None:
+    """Accept documented PaymentIntent parameters localstripe 1.15 rejects."""
+    from localstripe import resources
+
+    original_init = resources.PaymentIntent.__init__
+
+    def init(self: Any, *args: Any, automatic_payment_methods: Any = None, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+
+    resources.PaymentIntent.__init__ = init
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dropwave_devstack.localstripe_launcher")
     parser.add_argument("--host", default="127.0.0.1")
@@ -100,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     _patch_store(args.store)
+    _extend_emulator()
 
     from aiohttp import web
     from localstripe import resources, server
