@@ -265,18 +265,36 @@ async def test_localstripe_webhooks_verify(
     hook_id = f"payments-{uuid.uuid4().hex[:6]}"
     localstripe.register_webhook(sink.url, WEBHOOK_SECRET, webhook_id=hook_id)
     try:
-        declined = await gateway.authorize(request("pm_card_chargeCustomerFail"))
-        authorized = await gateway.authorize(request("pm_card_visa"))
+        declined_request = request("pm_card_chargeCustomerFail")
+        authorized_request = request("pm_card_visa")
+        declined_order, authorized_order = declined_request.order_id, authorized_request.order_id
+        declined = await gateway.authorize(declined_request)
+        authorized = await gateway.authorize(authorized_request)
         assert authorized.payment_intent_id is not None
         await gateway.client.v1.payment_intents.capture_async(authorized.payment_intent_id)
-        await sink.wait_for(2)
+        # The emulator is shared by the session: wait for *our* two events, ignore others'.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            mine = [
+                e
+                for body, sig in list(sink.received)
+                if (e := verify_stripe_event(body, sig, WEBHOOK_SECRET))["data"]["object"][
+                    "metadata"
+                ].get("order_id")
+                in {str(declined_order), str(authorized_order)}
+            ]
+            if {e["type"] for e in mine} >= {
+                "payment_intent.payment_failed",
+                "payment_intent.succeeded",
+            }:
+                break
+            await asyncio.sleep(0.05)
     finally:
         # re-registering replaces it: no event type matches any more
         localstripe.register_webhook(sink.url, WEBHOOK_SECRET, webhook_id=hook_id, events=[])
         sink.server.shutdown()
 
-    events = [verify_stripe_event(body, sig, WEBHOOK_SECRET) for body, sig in sink.received]
-    by_type = {e["type"]: e["data"]["object"] for e in events}
+    by_type = {e["type"]: e["data"]["object"] for e in mine}
     # nothing is sent on a manual-capture authorization (no amount_capturable_updated)
     assert set(by_type) == {"payment_intent.payment_failed", "payment_intent.succeeded"}
     failed = by_type["payment_intent.payment_failed"]
