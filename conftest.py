@@ -1,8 +1,10 @@
 """Test harness shared by every test in the repo: real PostgreSQL and a real Kafka-protocol
 broker, started once per session on free ports.
 
-Overrides: TEST_DATABASE_URL (an existing server; databases are created on it) and
-KAFKA_BOOTSTRAP_SERVERS (an existing broker; topics are created on it).
+Which server, in order: TEST_DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS (existing servers;
+databases and topics are created on them); else, where a Docker engine answers (and
+DROPWAVE_TEST_DOCKER is not 0), testcontainers' PostgreSQL and Redpanda; else the embedded
+PostgreSQL and Tansu from the dev stack.
 """
 
 import asyncio
@@ -19,6 +21,24 @@ from dropwave_runtime.migrations import install_plumbing
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
+def docker_engine_available() -> bool:
+    """True when a Docker engine answers (a docker CLI alone is not enough)."""
+    if os.environ.get("DROPWAVE_TEST_DOCKER", "1") == "0":
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> bool:
+    return docker_engine_available()
+
+
 class PostgresServer:
     """Hands out fresh databases on one server."""
 
@@ -32,22 +52,39 @@ class PostgresServer:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres_server(
+    tmp_path_factory: pytest.TempPathFactory, docker_engine: bool
+) -> Iterator[PostgresServer]:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         base, _, _ = url.rpartition("/")
         yield PostgresServer(base + "/{db}")
+        return
+    if docker_engine:
+        from testcontainers.community.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:17", driver="asyncpg") as container:
+            base, _, _ = container.get_connection_url().rpartition("/")
+            yield PostgresServer(base + "/{db}")
         return
     with EmbeddedPostgres(tmp_path_factory.mktemp("pg")) as pg:
         yield PostgresServer(pg.url_template)
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory, docker_engine: bool) -> Iterator[str]:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if bootstrap:
         create_topics(bootstrap, all_topic_specs())
         yield bootstrap
+        return
+    if docker_engine:
+        from testcontainers.community.kafka import RedpandaContainer
+
+        with RedpandaContainer() as redpanda:
+            bootstrap = redpanda.get_bootstrap_server()
+            create_topics(bootstrap, all_topic_specs())
+            yield bootstrap
         return
     with TansuBroker(tmp_path_factory.mktemp("kafka")) as broker:
         broker.create_topics(all_topic_specs())

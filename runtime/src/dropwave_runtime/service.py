@@ -61,7 +61,13 @@ class ServiceRuntime:
         self.service = service
         self.settings = settings
         self.db = Database(settings.database_url, service, settings.db_pool_size)
-        self.broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=service)
+        # FastStream logs through our JSON root handler; per-message lines only at DEBUG.
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=service,
+            logger=logging.getLogger("faststream"),
+            log_level=logging.DEBUG,
+        )
         self.publisher = KafkaPublisher(self.broker)
         self.relay = OutboxRelay(
             self.db,

@@ -93,7 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     sink.add_argument("--port", type=int, default=2525)
     sink.add_argument("--maildir", type=Path, required=True)
     sink.add_argument("--host", default="127.0.0.1")
+    token = sub.add_parser("token", help="print a dev creator token (for the local stack)")
+    token.add_argument("--creator", default="creator-1", help="the creator id (token subject)")
+    token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
     args = parser.parse_args(args_list)
+    if args.command == "token":
+        from .tokens import mint_creator_token
+
+        print(mint_creator_token(args.creator, ttl_s=args.ttl))
+        return 0
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
