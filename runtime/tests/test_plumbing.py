@@ -60,17 +60,6 @@ async def db(plumbing_database: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-@pytest.fixture
-async def publisher(kafka_bootstrap: str) -> AsyncIterator[KafkaPublisher]:
-    settings = ServiceSettings(
-        database_url="postgresql+asyncpg://unused/none", kafka_bootstrap_servers=kafka_bootstrap
-    )
-    rt = ServiceRuntime("campaigns", settings)
-    await rt.broker.start()
-    yield rt.publisher
-    await rt.broker.stop()
-
-
 @pytest.mark.timeout(60)
 async def test_event_committed_by_a_process_that_dies_is_still_published(
     plumbing_database: str, kafka_bootstrap: str, publisher: KafkaPublisher
