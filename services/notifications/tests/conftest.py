@@ -5,13 +5,9 @@ from dropwave_runtime.db import Database
 
 
 @pytest.fixture
-def notifications_db_url(request: pytest.FixtureRequest) -> str:
-    """A fresh database migrated with notifications' migrations (from the root conftest)."""
-    try:
-        make: Callable[[str], str] = request.getfixturevalue("service_database")
-    except pytest.FixtureLookupError:
-        pytest.skip("needs the root conftest's service_database fixture")
-    return make("notifications")
+def notifications_db_url(service_database: Callable[[str], str]) -> str:
+    """A fresh database migrated with notifications' migrations (root conftest)."""
+    return service_database("notifications")
 
 
 @pytest.fixture

@@ -31,13 +31,9 @@ async def gateway(localstripe: LocalStripe) -> AsyncIterator[StripeGateway]:
 
 
 @pytest.fixture
-def payments_db_url(request: pytest.FixtureRequest) -> str:
+def payments_db_url(service_database: Callable[[str], str]) -> str:
     """A fresh database migrated with payments' migrations (root conftest)."""
-    try:
-        make: Callable[[str], str] = request.getfixturevalue("service_database")
-    except pytest.FixtureLookupError:
-        pytest.skip("needs the root conftest's service_database fixture")
-    return make("payments")
+    return service_database("payments")
 
 
 @pytest.fixture

@@ -1,0 +1,41 @@
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from orders import domain
+
+
+def test_order_state_machine_never_goes_backwards() -> None:
+    assert domain.can_move("pending", "authorized")
+    assert domain.can_move("requires_action", "authorized")
+    assert not domain.can_move("authorized", "pending")
+    assert not domain.can_move("authorized", "failed")
+    assert not domain.can_move("failed", "authorized")
+    assert not domain.can_move("cancelled", "authorized")
+
+
+def test_only_active_campaigns_before_deadline_take_orders() -> None:
+    now = datetime.now(UTC)
+    domain.check_open("active", now + timedelta(seconds=1), now)
+    for status in ("draft", "successful", "failed", "cancelled"):
+        with pytest.raises(domain.OrderRefused) as exc:
+            domain.check_open(status, now + timedelta(days=1), now)
+        assert (exc.value.status, exc.value.code) == (409, "campaign_not_open")
+    with pytest.raises(domain.OrderRefused) as exc:
+        domain.check_open("active", now, now)
+    assert exc.value.code == "deadline_passed"
+
+
+def test_fingerprint_tells_bodies_apart() -> None:
+    a = domain.fingerprint("s", {"email": "a@b.co", "phone": None})
+    assert a == domain.fingerprint("s", {"phone": None, "email": "a@b.co"})
+    assert a != domain.fingerprint("s", {"email": "c@b.co", "phone": None})
+    assert a != domain.fingerprint("t", {"email": "a@b.co", "phone": None})
+
+
+def test_order_token_is_bound_to_order_and_secret() -> None:
+    order_id = uuid.uuid4()
+    token = domain.order_token("secret", order_id)
+    assert domain.token_matches("secret", order_id, token)
+    assert not domain.token_matches("other", order_id, token)
+    assert not domain.token_matches("secret", uuid.uuid4(), token)
