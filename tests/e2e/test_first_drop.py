@@ -1,9 +1,7 @@
 """The first drop, end to end: four service processes behind the gateway, real PostgreSQL,
 a real Kafka-protocol broker, the Stripe emulator and an SMTP sink."""
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -13,35 +11,12 @@ import pytest
 from dropwave_devstack.stack import DevStack
 from dropwave_devstack.tokens import mint_creator_token
 
+from .conftest import Eventually
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    with DevStack(
-        tmp_path_factory.mktemp("stack"), extra_env={"MIN_CAMPAIGN_DURATION_S": "0"}
-    ) as s:
-        yield s
-
-
-@pytest.fixture
-def api(stack: DevStack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base_url, timeout=10) as client:
-        yield client
-
-
-def eventually(probe: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    """Poll until `probe` returns a truthy value (the system is asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def test_first_drop(stack: DevStack, api: httpx.Client) -> None:
+def test_first_drop(stack: DevStack, api: httpx.Client, eventually: Eventually) -> None:
     creator = {"Authorization": f"Bearer {mint_creator_token('creator-1')}"}
     title = f"Walnut desk organiser {uuid.uuid4().hex[:6]}"
     created = api.post(

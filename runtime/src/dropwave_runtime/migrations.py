@@ -70,7 +70,7 @@ def run_env(target_metadata: MetaData) -> None:
     asyncio.run(run())
 
 
-def upgrade(database_url: str, script_location: Path, revision: str = "head") -> None:
+def upgrade(database_url: str, script_location: Path, revision: str = "heads") -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))

@@ -1,0 +1,40 @@
+"""One embedded stack (all four services behind the gateway) shared by every e2e test."""
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from dropwave_devstack.stack import DevStack
+
+Eventually = Callable[..., Any]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    env = {"MIN_CAMPAIGN_DURATION_S": "0"}
+    with DevStack(tmp_path_factory.mktemp("stack"), extra_env=env) as s:
+        yield s
+
+
+@pytest.fixture
+def api(stack: DevStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.base_url, timeout=10) as client:
+        yield client
+
+
+def _eventually(probe: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    """Poll until `probe` returns a truthy value (the system is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def eventually() -> Eventually:
+    return _eventually
