@@ -1,6 +1,7 @@
 """RFC 9457 problem details: every error leaves as JSON with a stable `code`, never a trace."""
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,21 +16,38 @@ TYPE_BASE = "https://docs.dropwave.dev/problems/"
 
 
 class Problem(Exception):
-    """Raise from any layer above the domain to answer with a problem response."""
+    """Raise from any layer above the domain to answer with a problem response.
+
+    ``headers`` go on the response (e.g. ``WWW-Authenticate`` on a 401), not in the body.
+    """
 
     def __init__(
-        self, status: int, code: str, title: str, detail: str | None = None, **extra: Any
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
+        self.headers = dict(headers or {})
         self.extra = extra
 
 
 def problem_response(
-    status: int, code: str, title: str, detail: str | None = None, **extra: Any
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": TYPE_BASE + code,
@@ -40,13 +58,15 @@ def problem_response(
     if detail:
         body["detail"] = detail
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
-        return problem_response(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+        return problem_response(
+            exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **exc.extra
+        )
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
