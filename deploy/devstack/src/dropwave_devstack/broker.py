@@ -77,36 +77,10 @@ def kafka_ready(bootstrap_servers: str, timeout: float = 2.0) -> bool:
 async def acreate_topics(
     bootstrap_servers: str, specs: Iterable[TopicSpecLike], replication_factor: int = 1
 ) -> list[str]:
-    """Create the topics that don't exist yet; returns the names actually created."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError, for_code
+    """Create the topics that don't exist yet (the runtime's one implementation)."""
+    from dropwave_runtime.topics import create_topics as runtime_create_topics
 
-    wanted = {spec.name: int(spec.partitions) for spec in specs}
-    if not wanted:
-        return []
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(name=name, num_partitions=parts, replication_factor=replication_factor)
-            for name, parts in wanted.items()
-            if name not in existing
-        ]
-        if not missing:
-            return []
-        response = await admin.create_topics(missing)
-        created: list[str] = []
-        for topic_error in response.topic_errors:
-            name, code = topic_error[0], topic_error[1]
-            if code == 0:
-                created.append(name)
-            elif code != TopicAlreadyExistsError.errno:
-                message = topic_error[2] if len(topic_error) > 2 else ""
-                raise for_code(code)(f"creating topic {name!r}: {message}")
-        return created
-    finally:
-        await admin.close()
+    return await runtime_create_topics(bootstrap_servers, specs, replication_factor)
 
 
 def create_topics(
