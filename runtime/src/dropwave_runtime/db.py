@@ -4,7 +4,7 @@ Every service owns its own database; these two tables live in each of them so a 
 change, the events it emits (outbox) and the events it has consumed (inbox) commit together.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -91,6 +91,26 @@ class UnitOfWork:
             )
         )
         self.emitted.append(event)
+
+    async def emit_many(
+        self, events: Sequence[Event], headers: Sequence[dict[str, str]] | None = None
+    ) -> None:
+        """Stage many events in one statement (group commit); ``headers[i]`` travels with
+        ``events[i]`` (default: the current trace context)."""
+        if not events:
+            return
+        rows = [
+            {
+                "event_id": event.event_id,
+                "topic": topic_for(event).name,
+                "key": event.key,
+                "payload": serialize(event),
+                "headers": headers[i] if headers is not None else current_trace_headers(),
+            }
+            for i, event in enumerate(events)
+        ]
+        await self.session.execute(insert(outbox_table), rows)
+        self.emitted.extend(events)
 
     async def claim(self, consumer: str, event_id: Any) -> bool:
         """Record a consumed event; False when it was already processed (a duplicate)."""

@@ -17,10 +17,17 @@ def test_order_state_machine_never_goes_backwards() -> None:
 def test_only_active_campaigns_before_deadline_take_orders() -> None:
     now = datetime.now(UTC)
     domain.check_open("active", now + timedelta(seconds=1), now)
-    for status in ("draft", "successful", "failed", "cancelled"):
+    expected = {
+        "draft": "campaign_not_published",
+        "successful": "campaign_closed",
+        "failed": "campaign_closed",
+        "cancelled": "campaign_cancelled",
+        "archived": "campaign_not_open",
+    }
+    for status, code in expected.items():
         with pytest.raises(domain.OrderRefused) as exc:
             domain.check_open(status, now + timedelta(days=1), now)
-        assert (exc.value.status, exc.value.code) == (409, "campaign_not_open")
+        assert (exc.value.status, exc.value.code) == (409, code)
     with pytest.raises(domain.OrderRefused) as exc:
         domain.check_open("active", now, now)
     assert exc.value.code == "deadline_passed"
@@ -39,3 +46,26 @@ def test_order_token_is_bound_to_order_and_secret() -> None:
     assert domain.token_matches("secret", order_id, token)
     assert not domain.token_matches("other", order_id, token)
     assert not domain.token_matches("secret", uuid.uuid4(), token)
+
+
+def test_buyers_cancel_only_open_orders_before_the_deadline() -> None:
+    now = datetime.now(UTC)
+    later = now + timedelta(hours=1)
+    for status in ("pending", "requires_action", "authorized"):
+        domain.check_cancellable(status, "active", later, now)
+    for status in ("captured", "capture_failed", "cancelled", "failed", "refunded"):
+        with pytest.raises(domain.OrderRefused) as exc:
+            domain.check_cancellable(status, "active", later, now)
+        assert (exc.value.status, exc.value.code) == (409, "order_not_cancellable")
+    with pytest.raises(domain.OrderRefused) as exc:
+        domain.check_cancellable("authorized", "active", now, now)
+    assert (exc.value.status, exc.value.code) == (409, "deadline_passed")
+    for campaign_status in ("successful", "failed", "cancelled"):
+        with pytest.raises(domain.OrderRefused) as exc:
+            domain.check_cancellable("authorized", campaign_status, later, now)
+        assert (exc.value.status, exc.value.code) == (409, "campaign_closed")
+
+
+def test_buyer_numbers_follow_the_last_one_taken() -> None:
+    assert list(domain.buyer_numbers(5, 3)) == [3, 4, 5]
+    assert list(domain.buyer_numbers(1, 1)) == [1]

@@ -1,15 +1,16 @@
 """Public API v1 routes of the orders service (entrypoints: validate, then delegate)."""
 
 from typing import Annotated
-from uuid import UUID
+from uuid import UUID, uuid4
 
+from dropwave_runtime.observability import correlation_id_var, current_trace_headers
 from dropwave_runtime.problems import Problem
 from dropwave_runtime.service import Runtime
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from . import domain, handlers
+from .intake import OrderIntake
 from .models import CampaignSnapshot, Order
 from .schemas import OrderCreate, OrderView, PlacedOrder
 from .settings import Settings
@@ -27,45 +28,91 @@ def _secret(rt: Runtime) -> str:
     return settings.order_token_secret.get_secret_value()
 
 
-def _placed(order: Order, secret: str) -> PlacedOrder:
-    view = OrderView.model_validate(order, from_attributes=True)
-    return PlacedOrder(**view.model_dump(), order_token=domain.order_token(secret, order.id))
+def get_intake(request: Request) -> OrderIntake:
+    intake: OrderIntake = request.app.state.intake
+    return intake
+
+
+Intake = Annotated[OrderIntake, Depends(get_intake)]
+
+
+async def _campaign_id(rt: Runtime, intake: OrderIntake, slug: str) -> UUID:
+    """The campaign behind a slug; known ones are cached (a slug never changes owner)."""
+    cached = intake.slugs.get(slug)
+    if cached is not None:
+        return cached
+    async with rt.db.sessions() as session:
+        campaign_id = await session.scalar(
+            select(CampaignSnapshot.id).where(CampaignSnapshot.slug == slug)
+        )
+    if campaign_id is None:
+        raise Problem(404, "campaign_not_found", "No such campaign")
+    if len(intake.slugs) >= 10_000:
+        intake.slugs.clear()
+    intake.slugs[slug] = campaign_id
+    return campaign_id
+
+
+def _refused(exc: domain.OrderRefused) -> Problem:
+    return Problem(exc.status, exc.code, "The order cannot be placed", str(exc))
 
 
 @router.post("/campaigns/{slug}/orders", status_code=201, response_model=PlacedOrder)
 async def place_order(
-    slug: str, body: OrderCreate, key: IdempotencyKey, rt: Runtime, response: Response
+    slug: Annotated[str, Path(max_length=120)],
+    body: OrderCreate,
+    key: IdempotencyKey,
+    rt: Runtime,
+    intake: Intake,
+    response: Response,
 ) -> PlacedOrder:
-    """Place an order: no account; the same Idempotency-Key and body return the same order."""
-    fingerprint = domain.fingerprint(slug, body.model_dump(mode="json"))
-    secret = _secret(rt)
-    for _ in range(2):  # a concurrent request with the same key wins at most once
-        try:
-            async with rt.db.unit_of_work() as uow:
-                campaign = await uow.session.scalar(
-                    select(CampaignSnapshot).where(CampaignSnapshot.slug == slug)
-                )
-                if campaign is None:
-                    raise Problem(404, "campaign_not_found", "No such campaign")
-                existing = await handlers.find_by_key(uow, campaign.id, key)
-                if existing is not None:
-                    if existing.request_fingerprint != fingerprint:
-                        raise Problem(
-                            422,
-                            "idempotency_key_reused",
-                            "This Idempotency-Key was used with a different request",
-                        )
-                    response.status_code = 200
-                    response.headers["Idempotent-Replayed"] = "true"
-                    return _placed(existing, secret)
-                order = await handlers.place_order(uow, campaign, body, key, fingerprint)
-        except domain.OrderRefused as exc:
-            raise Problem(exc.status, exc.code, "The order cannot be placed", str(exc)) from exc
-        except IntegrityError:
-            continue
-        response.headers["Location"] = f"/api/v1/orders/{order.id}"
-        return _placed(order, secret)
-    raise Problem(409, "conflict", "A concurrent request with this Idempotency-Key is in flight")
+    """Place an order: no account; the same Idempotency-Key and body return the same order.
+
+    Orders on one campaign are committed in groups (see intake.py); the request waits for
+    its group's commit, so a 201 means the order and its OrderPlaced event are durable.
+    """
+    request = handlers.OrderRequest(
+        key=key,
+        fingerprint=domain.fingerprint(slug, body.model_dump(mode="json")),
+        body=body,
+        correlation_id=correlation_id_var.get() or str(uuid4()),
+        trace_headers=current_trace_headers(),
+    )
+    campaign_id = await _campaign_id(rt, intake, slug)
+    try:
+        placed = await intake.place(campaign_id, request)
+    except domain.OrderRefused as exc:
+        raise _refused(exc) from exc
+    if placed.replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        response.headers["Location"] = f"/api/v1/orders/{placed.order.id}"
+    return PlacedOrder(
+        **placed.order.model_dump(), order_token=domain.order_token(_secret(rt), placed.order.id)
+    )
+
+
+def _check_token(rt: Runtime, order_id: UUID, given: str | None) -> None:
+    if not given or not domain.token_matches(_secret(rt), order_id, given):
+        raise Problem(404, "order_not_found", "No such order")
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderView)
+async def cancel_order(
+    order_id: UUID,
+    rt: Runtime,
+    x_order_token: Annotated[str | None, Header()] = None,
+    token: Annotated[str | None, Query()] = None,
+) -> OrderView:
+    """The buyer cancels with the order token, before the deadline, while not final."""
+    _check_token(rt, order_id, x_order_token or token)
+    try:
+        async with rt.db.unit_of_work() as uow:
+            order = await handlers.cancel_order(uow, order_id)
+    except domain.OrderRefused as exc:
+        raise Problem(exc.status, exc.code, "The order cannot be cancelled", str(exc)) from exc
+    return OrderView.model_validate(order, from_attributes=True)
 
 
 @router.get("/orders/{order_id}", response_model=OrderView)
@@ -76,9 +123,7 @@ async def get_order(
     token: Annotated[str | None, Query()] = None,
 ) -> OrderView:
     """Read an order with its order token (header X-Order-Token or ?token=)."""
-    given = x_order_token or token
-    if not given or not domain.token_matches(_secret(rt), order_id, given):
-        raise Problem(404, "order_not_found", "No such order")
+    _check_token(rt, order_id, x_order_token or token)
     async with rt.db.sessions() as session:
         order = await session.get(Order, order_id)
     if order is None:

@@ -11,6 +11,7 @@ from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
 from . import api, handlers
+from .intake import OrderIntake
 from .settings import Settings
 
 
@@ -23,4 +24,6 @@ def create_app(settings: Settings) -> FastAPI:
     rt.on(PaymentAuthorized, handlers.on_payment_authorized)
     rt.on(PaymentActionRequired, handlers.on_payment_action_required)
     rt.on(PaymentFailed, handlers.on_payment_failed)
-    return rt.create_app([api.router], title="DropWave orders")
+    app = rt.create_app([api.router], title="DropWave orders")
+    app.state.intake = OrderIntake(rt.db)
+    return app

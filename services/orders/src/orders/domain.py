@@ -33,11 +33,44 @@ def can_move(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, set())
 
 
+_NOT_OPEN: dict[str, tuple[str, str]] = {
+    "draft": ("campaign_not_published", "The campaign is not published yet."),
+    "successful": ("campaign_closed", "The campaign has closed (it succeeded)."),
+    "failed": ("campaign_closed", "The campaign has closed (it did not reach its minimum)."),
+    "cancelled": ("campaign_cancelled", "The campaign was cancelled by its creator."),
+}
+
+CANCELLABLE = frozenset({"pending", "requires_action", "authorized"})
+"""Order statuses a buyer may still cancel (before the deadline)."""
+
+
 def check_open(status: str, deadline: datetime, now: datetime) -> None:
+    """Refuse an order unless the campaign is active and before its deadline."""
     if status != "active":
-        raise OrderRefused(409, "campaign_not_open", f"The campaign is {status}.")
+        code, message = _NOT_OPEN.get(status, ("campaign_not_open", f"The campaign is {status}."))
+        raise OrderRefused(409, code, message)
     if deadline <= now:
         raise OrderRefused(409, "deadline_passed", "The campaign's deadline has passed.")
+
+
+def check_cancellable(
+    order_status: str, campaign_status: str, deadline: datetime, now: datetime
+) -> None:
+    """A buyer cancels only before the deadline, while the campaign runs and the order is
+    not final (captured, failed, cancelled... are past the point of no return)."""
+    if order_status not in CANCELLABLE:
+        raise OrderRefused(409, "order_not_cancellable", f"The order is {order_status}.")
+    if campaign_status != "active":
+        raise OrderRefused(409, "campaign_closed", f"The campaign is {campaign_status}.")
+    if deadline <= now:
+        raise OrderRefused(
+            409, "deadline_passed", "The campaign's deadline has passed; orders are final."
+        )
+
+
+def buyer_numbers(last: int, count: int) -> range:
+    """The next `count` buyer numbers after `last`: consecutive, never reused."""
+    return range(last - count + 1, last + 1)
 
 
 def fingerprint(slug: str, body: dict[str, Any]) -> str:

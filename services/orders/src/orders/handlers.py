@@ -1,7 +1,10 @@
 """Commands from the API and reactions to events; each runs in one unit of work."""
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from dropwave_contracts.envelope import follow
 from dropwave_contracts.events import (
@@ -9,6 +12,7 @@ from dropwave_contracts.events import (
     CampaignFailed,
     CampaignPublished,
     CampaignSucceeded,
+    OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
     PaymentActionRequired,
@@ -17,64 +21,171 @@ from dropwave_contracts.events import (
 )
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.observability import correlation_id_var
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import domain
 from .models import CampaignSnapshot, Order
-from .schemas import OrderCreate
+from .schemas import OrderCreate, OrderView
 
 SERVICE = "orders"
 
 
-async def find_by_key(uow: UnitOfWork, campaign_id: uuid.UUID, key: str) -> Order | None:
-    return await uow.session.scalar(
-        select(Order).where(Order.campaign_id == campaign_id, Order.idempotency_key == key)
+@dataclass(frozen=True)
+class OrderRequest:
+    """One buyer's order request as the intake queues it (context captured at the door)."""
+
+    key: str
+    fingerprint: str
+    body: OrderCreate
+    correlation_id: str
+    trace_headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The order a request resolved to; `replayed`: it existed before (same key and body)."""
+
+    order: OrderView
+    replayed: bool
+
+
+Outcome = Placed | domain.OrderRefused
+
+
+def _key_reused() -> domain.OrderRefused:
+    return domain.OrderRefused(
+        422, "idempotency_key_reused", "This Idempotency-Key was used with a different request"
     )
 
 
-async def place_order(
-    uow: UnitOfWork, campaign: CampaignSnapshot, body: OrderCreate, key: str, fingerprint: str
-) -> Order:
-    """Take the next buyer number and record the order with its OrderPlaced event."""
-    domain.check_open(campaign.status, campaign.deadline, datetime.now(UTC))
-    buyer_number = await uow.session.scalar(
-        update(CampaignSnapshot)
-        .where(CampaignSnapshot.id == campaign.id, CampaignSnapshot.status == "active")
-        .values(last_buyer_number=CampaignSnapshot.last_buyer_number + 1)
-        .returning(CampaignSnapshot.last_buyer_number)
+def _replay(order: OrderView, fingerprint: str, prior_fingerprint: str) -> Outcome:
+    return Placed(order, replayed=True) if fingerprint == prior_fingerprint else _key_reused()
+
+
+async def place_orders(
+    uow: UnitOfWork, campaign_id: uuid.UUID, requests: Sequence[OrderRequest]
+) -> list[Outcome]:
+    """Place a batch of orders on one campaign in one transaction (group commit).
+
+    The campaign row is locked first, so every instance's batches for this campaign
+    serialize and see each other's committed idempotency keys: no key is placed twice and
+    buyer numbers follow the order of the requests. One UPDATE takes all the numbers; the
+    orders and their OrderPlaced events go in with one statement each.
+    """
+    campaign = await uow.session.scalar(
+        select(CampaignSnapshot).where(CampaignSnapshot.id == campaign_id).with_for_update()
     )
-    if buyer_number is None:
-        raise domain.OrderRefused(409, "campaign_not_open", "The campaign is closed.")
-    order = Order(
-        id=uuid.uuid4(),
-        campaign_id=campaign.id,
-        buyer_number=buyer_number,
-        status="pending",
-        amount_cents=campaign.price_cents,
-        currency=campaign.currency,
-        buyer_email=str(body.email),
-        buyer_phone=body.phone,
-        payment_method_id=body.payment_method_id,
-        referral_code=body.referral_code,
-        source=body.source,
-        idempotency_key=key,
-        request_fingerprint=fingerprint,
-    )
-    uow.session.add(order)
-    await uow.session.flush()
+    if campaign is None:
+        return [domain.OrderRefused(404, "campaign_not_found", "No such campaign")] * len(requests)
+    keys = sorted({r.key for r in requests})
+    prior = {
+        o.idempotency_key: o
+        for o in await uow.session.scalars(
+            select(Order).where(Order.campaign_id == campaign_id, Order.idempotency_key.in_(keys))
+        )
+    }
+    refusal: domain.OrderRefused | None = None
+    try:
+        domain.check_open(campaign.status, campaign.deadline, datetime.now(UTC))
+    except domain.OrderRefused as exc:
+        refusal = exc
+
+    outcomes: list[Outcome | None] = [None] * len(requests)
+    first_with_key: dict[str, int] = {}
+    fresh: list[int] = []
+    for i, r in enumerate(requests):
+        if (old := prior.get(r.key)) is not None:
+            view = OrderView.model_validate(old, from_attributes=True)
+            outcomes[i] = _replay(view, r.fingerprint, old.request_fingerprint)
+        elif r.key in first_with_key:
+            continue  # the same key twice in this batch: resolved below
+        elif refusal is not None:
+            first_with_key[r.key] = i
+            outcomes[i] = refusal
+        else:
+            first_with_key[r.key] = i
+            fresh.append(i)
+
+    if fresh:
+        last = await uow.session.scalar(
+            update(CampaignSnapshot)
+            .where(CampaignSnapshot.id == campaign_id)
+            .values(last_buyer_number=CampaignSnapshot.last_buyer_number + len(fresh))
+            .returning(CampaignSnapshot.last_buyer_number)
+        )
+        assert last is not None
+        rows: list[dict[str, Any]] = []
+        events: list[OrderPlaced] = []
+        for i, number in zip(fresh, domain.buyer_numbers(last, len(fresh)), strict=True):
+            r = requests[i]
+            row = {
+                "id": uuid.uuid4(),
+                "campaign_id": campaign_id,
+                "buyer_number": number,
+                "status": "pending",
+                "amount_cents": campaign.price_cents,
+                "currency": campaign.currency,
+                "buyer_email": str(r.body.email),
+                "buyer_phone": r.body.phone,
+                "payment_method_id": r.body.payment_method_id,
+                "referral_code": r.body.referral_code,
+                "source": r.body.source,
+                "idempotency_key": r.key,
+                "request_fingerprint": r.fingerprint,
+            }
+            rows.append(row)
+            events.append(
+                OrderPlaced(
+                    producer=SERVICE,
+                    correlation_id=r.correlation_id,
+                    campaign_id=campaign_id,
+                    order_id=row["id"],
+                    buyer_number=number,
+                    amount_cents=campaign.price_cents,
+                    currency=campaign.currency,
+                    buyer_email=row["buyer_email"],
+                    buyer_phone=r.body.phone,
+                    payment_method_id=r.body.payment_method_id,
+                )
+            )
+            outcomes[i] = Placed(OrderView.model_validate(row), replayed=False)
+        await uow.session.execute(insert(Order), rows)
+        await uow.emit_many(events, [requests[i].trace_headers for i in fresh])
+
+    resolved: list[Outcome] = []
+    for i, r in enumerate(requests):
+        outcome = outcomes[i]
+        if outcome is None:  # a repeat of a key first seen earlier in this batch
+            first = requests[first_with_key[r.key]]
+            outcome = outcomes[first_with_key[r.key]]
+            if isinstance(outcome, Placed):
+                outcome = _replay(outcome.order, r.fingerprint, first.fingerprint)
+        assert outcome is not None
+        resolved.append(outcome)
+    return resolved
+
+
+async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
+    """The buyer cancels before the deadline; campaigns uncounts it, payments releases it."""
+    order = await uow.session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    if order is None:
+        raise domain.OrderRefused(404, "order_not_found", "No such order")
+    campaign = await uow.session.get(CampaignSnapshot, order.campaign_id)
+    assert campaign is not None
+    domain.check_cancellable(order.status, campaign.status, campaign.deadline, datetime.now(UTC))
+    was_confirmed = order.status == "authorized"
+    order.status = "cancelled"
+    order.client_secret = None
     await uow.emit(
-        OrderPlaced(
+        OrderCancelled(
             producer=SERVICE,
             correlation_id=correlation_id_var.get() or str(order.id),
-            campaign_id=campaign.id,
+            campaign_id=order.campaign_id,
             order_id=order.id,
-            buyer_number=buyer_number,
-            amount_cents=order.amount_cents,
-            currency=order.currency,
-            buyer_email=order.buyer_email,
-            buyer_phone=order.buyer_phone,
-            payment_method_id=order.payment_method_id,
+            buyer_number=order.buyer_number,
+            reason="buyer_cancelled",
+            was_confirmed=was_confirmed,
         )
     )
     return order
@@ -90,10 +201,12 @@ async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> No
         "deadline": event.deadline,
         "status": "active",
     }
+    # A redelivered or replayed publish never reopens a campaign that has since closed.
+    details = {k: v for k, v in values.items() if k != "status"}
     await uow.session.execute(
-        insert(CampaignSnapshot)
+        pg_insert(CampaignSnapshot)
         .values(id=event.campaign_id, last_buyer_number=0, **values)
-        .on_conflict_do_update(index_elements=[CampaignSnapshot.id], set_=values)
+        .on_conflict_do_update(index_elements=[CampaignSnapshot.id], set_=details)
     )
 
 
