@@ -54,6 +54,11 @@ def authorization_idempotency_key(order_id: uuid.UUID) -> str:
     return f"authorize:{order_id}"
 
 
+def release_idempotency_key(order_id: uuid.UUID) -> str:
+    """Stripe idempotency key of cancelling an order's PaymentIntent (releasing its hold)."""
+    return f"release:{order_id}"
+
+
 DECLINED_MESSAGE: Final = "Your card was declined."
 FAILED_MESSAGE: Final = "The payment could not be completed."
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from dropwave_contracts.envelope import Event, follow
 from dropwave_contracts.events import (
+    OrderCancelled,
     OrderPlaced,
     PaymentActionRequired,
     PaymentAuthorized,
@@ -24,6 +25,7 @@ from .domain import (
     FAILED_MESSAGE,
     AuthorizationResult,
     PaymentStatus,
+    can_transition,
     webhook_target,
 )
 from .models import Payment
@@ -34,6 +36,10 @@ PRODUCER = "payments"
 
 class Gateway(Protocol):
     async def authorize(self, order: AuthorizationRequest) -> AuthorizationResult: ...
+
+
+class Releaser(Protocol):
+    async def release(self, payment_intent_id: str, order_id: uuid.UUID) -> None: ...
 
 
 async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, gateway: Gateway) -> None:
@@ -119,6 +125,34 @@ async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, gateway: Gateway)
                 **common,
             )
         )
+
+
+async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork, gateway: Releaser) -> None:
+    """The buyer cancelled: release the hold (cancel the PaymentIntent), then PaymentReleased.
+
+    OrderPlaced and OrderCancelled share the campaign's partition, so the payment row is
+    normally there. A payment that never got an intent, already failed, or is released
+    changes nothing; the Stripe call is idempotent, so a retry after a failed commit is safe.
+    """
+    payment = await uow.session.scalar(
+        select(Payment).where(Payment.order_id == event.order_id).with_for_update()
+    )
+    if payment is None or not can_transition(PaymentStatus(payment.status), PaymentStatus.RELEASED):
+        return
+    payment.status = PaymentStatus.RELEASED.value
+    if payment.payment_intent_id is None:
+        return  # nothing held at Stripe; a late authorization is no longer taken
+    await gateway.release(payment.payment_intent_id, payment.order_id)
+    await uow.emit(
+        follow(
+            event,
+            PaymentReleased,
+            producer=PRODUCER,
+            campaign_id=payment.campaign_id,
+            order_id=payment.order_id,
+            payment_intent_id=payment.payment_intent_id,
+        )
+    )
 
 
 class PaymentNotYetKnownError(Exception):

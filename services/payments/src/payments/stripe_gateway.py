@@ -21,6 +21,7 @@ from .domain import (
     authorization_idempotency_key,
     declined,
     outcome_of_intent_status,
+    release_idempotency_key,
 )
 from .settings import Settings
 
@@ -112,6 +113,21 @@ class StripeGateway:
             next_action=next_action,
             capture_before=_capture_before(intent.latest_charge),
         )
+
+    async def release(self, payment_intent_id: str, order_id: uuid.UUID) -> None:
+        """Cancel the PaymentIntent, which releases the authorization hold.
+
+        Idempotent: an intent that is already canceled (a retry, or Stripe's own expiry) is
+        fine. Any other refusal propagates (the consumer retries, then dead-letters).
+        """
+        try:
+            await self.client.v1.payment_intents.cancel_async(
+                payment_intent_id, options={"idempotency_key": release_idempotency_key(order_id)}
+            )
+        except stripe.InvalidRequestError:
+            intent = await self.client.v1.payment_intents.retrieve_async(payment_intent_id)
+            if intent.status != "canceled":
+                raise
 
 
 def _capture_before(charge: Any) -> datetime | None:
