@@ -1,3 +1,4 @@
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,3 +38,63 @@ def test_publish_rules() -> None:
     with pytest.raises(domain.RuleViolation) as exc:
         domain.check_publishable("draft", now + timedelta(minutes=30), now, 3600)
     assert exc.value.code == "deadline_too_soon"
+
+
+def test_deadline_must_be_future_and_min_duration_away() -> None:
+    now = datetime.now(UTC)
+    domain.check_deadline(now + timedelta(seconds=61), now, 60)
+    domain.check_deadline(now + timedelta(seconds=1), now, 0)
+    for deadline, min_s in (
+        (now, 0),
+        (now - timedelta(days=1), 0),
+        (now + timedelta(30), 31 * 86400),
+    ):
+        with pytest.raises(domain.InvalidInput) as exc:
+            domain.check_deadline(deadline, now, min_s)
+        assert (exc.value.code, exc.value.status) == ("deadline_too_soon", 422)
+    with pytest.raises(domain.RuleViolation) as conflict:
+        domain.check_publishable("draft", now, now, 0)  # a stale draft: a state conflict
+    assert (conflict.value.code, conflict.value.status) == ("deadline_too_soon", 409)
+
+
+@pytest.mark.parametrize(
+    ("status", "changed", "code"),
+    [
+        ("draft", {"title", "price_cents", "deadline", "min_orders", "currency"}, None),
+        ("active", {"title", "description", "images", "theme"}, None),
+        ("active", {"title", "price_cents"}, "rules_locked"),
+        ("active", {"deadline"}, "rules_locked"),
+        ("successful", {"title"}, "campaign_closed"),
+        ("failed", set(), "campaign_closed"),
+        ("cancelled", {"theme"}, "campaign_closed"),
+    ],
+)
+def test_edit_rules(status: str, changed: set[str], code: str | None) -> None:
+    if code is None:
+        domain.check_editable(status, changed)
+        return
+    with pytest.raises(domain.RuleViolation) as exc:
+        domain.check_editable(status, changed)
+    assert (exc.value.code, exc.value.status) == (code, 409)
+
+
+def test_cancel_rules_and_outcome() -> None:
+    domain.check_cancellable("draft")
+    domain.check_cancellable("active")
+    for status in ("successful", "failed", "cancelled"):
+        with pytest.raises(domain.RuleViolation) as exc:
+            domain.check_cancellable(status)
+        assert exc.value.code == "not_cancellable"
+    assert domain.outcome(5, 5) == "successful"
+    assert domain.outcome(6, 5) == "successful"
+    assert domain.outcome(4, 5) == "failed"
+    assert domain.outcome(0, 5) == "failed"
+
+
+def test_cursor_round_trip_and_garbage() -> None:
+    stamp = datetime(2030, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
+    ident = uuid.uuid4()
+    assert domain.decode_cursor(domain.encode_cursor(stamp, ident)) == (stamp, ident)
+    for bad in ("", "!!!", "bm90LWEtY3Vyc29y", domain.encode_cursor(stamp, ident)[:-3]):
+        with pytest.raises(domain.InvalidInput):
+            domain.decode_cursor(bad)

@@ -1,72 +1,195 @@
 """Public API v1 routes of the campaigns service (entrypoints: validate, then delegate)."""
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Annotated, TypeVar
 from uuid import UUID
 
+from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.problems import Problem
-from dropwave_runtime.service import Runtime
-from fastapi import APIRouter, Response
+from dropwave_runtime.service import Runtime, ServiceRuntime
+from fastapi import APIRouter, Query, Response
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from . import handlers
+from . import domain, handlers
 from .auth import CreatorId
-from .domain import RuleViolation
 from .models import Campaign
-from .schemas import CampaignCreate, CampaignView
+from .schemas import (
+    CampaignCancel,
+    CampaignCreate,
+    CampaignPage,
+    CampaignUpdate,
+    CampaignView,
+    Slug,
+    Status,
+)
 from .settings import Settings
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
+
+T = TypeVar("T")
+_SLUG: TypeAdapter[str] = TypeAdapter(Slug)
 
 
 def _view(c: Campaign) -> CampaignView:
     return CampaignView.model_validate(c, from_attributes=True)
 
 
-def _not_found() -> Problem:
-    return Problem(404, "campaign_not_found", "No such campaign")
+def _settings(rt: ServiceRuntime) -> Settings:
+    settings = rt.settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+@asynccontextmanager
+async def _command(rt: ServiceRuntime, title: str) -> AsyncIterator[UnitOfWork]:
+    """One unit of work; a broken rule rolls it back and answers its 409/422 problem."""
+    try:
+        async with rt.db.unit_of_work() as uow:
+            yield uow
+    except domain.RuleViolation as exc:
+        raise Problem(exc.status, exc.code, title, str(exc)) from exc
+
+
+async def _owned_command(
+    rt: ServiceRuntime,
+    campaign_id: UUID,
+    creator: str,
+    title: str,
+    action: Callable[[UnitOfWork, Campaign], Awaitable[T]],
+) -> T:
+    async with _command(rt, title) as uow:
+        campaign = await handlers.owned_campaign(uow, campaign_id, creator)
+        return await action(uow, campaign)
 
 
 @router.post("", status_code=201, response_model=CampaignView)
 async def create_campaign(
     body: CampaignCreate, creator: CreatorId, rt: Runtime, response: Response
 ) -> CampaignView:
-    """Create a draft campaign owned by the calling creator."""
-    try:
-        async with rt.db.unit_of_work() as uow:
-            campaign = await handlers.create_campaign(uow, creator, body)
-    except RuleViolation as exc:
-        raise Problem(409, exc.code, "Campaign conflict", str(exc)) from exc
+    """Create a draft campaign owned by the calling creator.
+
+    `deadline` must be in the future and at least the minimum campaign duration away
+    (422 `deadline_too_soon`); `theme.custom_css` is sanitized and scoped under
+    `.user-content`; without `slug`, one is made from the title."""
+    settings = _settings(rt)
+    async with _command(rt, "Campaign cannot be created") as uow:
+        campaign = await handlers.create_campaign(
+            uow,
+            creator,
+            body,
+            datetime.now(UTC),
+            settings.min_campaign_duration_s,
+            settings.css_url_allowed_hosts,
+        )
     response.headers["Location"] = f"/api/v1/campaigns/{campaign.slug}"
     return _view(campaign)
 
 
+@router.get("", response_model=CampaignPage)
+async def list_my_campaigns(
+    creator: CreatorId,
+    rt: Runtime,
+    mine: Annotated[bool, Query(description="must be true: list the caller's campaigns")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    status: Status | None = None,
+) -> CampaignPage:
+    """`GET /api/v1/campaigns?mine=true`: the calling creator's campaigns, drafts included,
+    newest first. Paginated: pass the response's `next_cursor` as `cursor` (null: no more).
+    Optional `status` filter. There is no public listing of every campaign."""
+    if not mine:
+        raise Problem(422, "mine_required", "Only your own campaigns can be listed (mine=true)")
+    try:
+        after = domain.decode_cursor(cursor) if cursor else None
+    except domain.RuleViolation as exc:
+        raise Problem(exc.status, exc.code, "Bad listing request", str(exc)) from exc
+    async with rt.db.sessions() as session:
+        rows = await handlers.creator_campaigns(session, creator, limit + 1, after, status)
+    page = rows[:limit]
+    next_cursor = (
+        domain.encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    )
+    return CampaignPage(items=[_view(c) for c in page], next_cursor=next_cursor)
+
+
+@router.patch("/{campaign_id}", response_model=CampaignView)
+async def update_campaign(
+    campaign_id: UUID, body: CampaignUpdate, creator: CreatorId, rt: Runtime
+) -> CampaignView:
+    """Edit a campaign (owner). Title, description, images and theme while draft or active;
+    the rules (`price_cents`, `currency`, `min_orders`, `deadline`) only while draft, else
+    409 `rules_locked` (sending an unchanged value is not a change). Nothing changes on any
+    error."""
+    settings = _settings(rt)
+
+    async def edit(uow: UnitOfWork, campaign: Campaign) -> Campaign:
+        return await handlers.update_campaign(
+            uow,
+            campaign,
+            body.changes(),
+            datetime.now(UTC),
+            settings.min_campaign_duration_s,
+            settings.css_url_allowed_hosts,
+        )
+
+    return _view(await _owned_command(rt, campaign_id, creator, "Campaign cannot be edited", edit))
+
+
 @router.post("/{campaign_id}/publish", response_model=CampaignView)
 async def publish_campaign(campaign_id: UUID, creator: CreatorId, rt: Runtime) -> CampaignView:
-    """Draft -> active; emits CampaignPublished. Owner only."""
-    settings = rt.settings
-    assert isinstance(settings, Settings)
-    try:
-        async with rt.db.unit_of_work() as uow:
-            campaign = await uow.session.scalar(
-                select(Campaign).where(Campaign.id == campaign_id).with_for_update()
-            )
-            if campaign is None:
-                raise _not_found()
-            if campaign.creator_id != creator:
-                raise Problem(403, "not_owner", "Only the campaign's creator may do this")
-            await handlers.publish_campaign(
-                uow, campaign, datetime.now(UTC), settings.min_campaign_duration_s
-            )
-    except RuleViolation as exc:
-        raise Problem(409, exc.code, "Campaign cannot be published", str(exc)) from exc
-    return _view(campaign)
+    """Draft -> active; emits CampaignPublished. Owner only. The deadline is checked again
+    (409 `deadline_too_soon` when the draft went stale)."""
+    settings = _settings(rt)
+
+    async def publish(uow: UnitOfWork, campaign: Campaign) -> Campaign:
+        return await handlers.publish_campaign(
+            uow, campaign, datetime.now(UTC), settings.min_campaign_duration_s
+        )
+
+    return _view(
+        await _owned_command(rt, campaign_id, creator, "Campaign cannot be published", publish)
+    )
+
+
+@router.post("/{campaign_id}/cancel", response_model=CampaignView)
+async def cancel_campaign(
+    campaign_id: UUID,
+    creator: CreatorId,
+    rt: Runtime,
+    body: CampaignCancel | None = None,
+) -> CampaignView:
+    """Draft or active -> cancelled (owner). An active campaign emits CampaignCancelled:
+    orders stops taking orders and payments releases every authorization. A closed campaign
+    answers 409 `not_cancellable`. Optional body `{"reason": "..."}`."""
+    reason = body.reason if body else None
+
+    async def cancel(uow: UnitOfWork, campaign: Campaign) -> Campaign:
+        return await handlers.cancel_campaign(uow, campaign, datetime.now(UTC), reason)
+
+    return _view(
+        await _owned_command(rt, campaign_id, creator, "Campaign cannot be cancelled", cancel)
+    )
 
 
 @router.get("/{slug}", response_model=CampaignView)
 async def get_campaign(slug: str, rt: Runtime) -> CampaignView:
-    """Public view of a published campaign (drafts are not public)."""
+    """Public view of a published campaign (drafts are not public: 404; a creator sees
+    their drafts through `GET /api/v1/campaigns?mine=true`)."""
+    if not _is_slug(slug):  # junk never reaches the database
+        raise Problem(404, "campaign_not_found", "No such campaign")
     async with rt.db.sessions() as session:
         campaign = await session.scalar(select(Campaign).where(Campaign.slug == slug))
     if campaign is None or campaign.status == "draft":
-        raise _not_found()
+        raise Problem(404, "campaign_not_found", "No such campaign")
     return _view(campaign)
+
+
+def _is_slug(value: str) -> bool:
+    try:
+        _SLUG.validate_python(value)
+    except ValidationError:
+        return False
+    return True

@@ -1,18 +1,36 @@
 """Campaign rules, free of I/O."""
 
+import base64
+import binascii
 import re
 import unicodedata
+from collections.abc import Collection
 from datetime import datetime, timedelta
+from uuid import UUID
 
 MILESTONES = (25, 50, 75, 100)
+RULES_FIELDS = frozenset({"price_cents", "currency", "min_orders", "deadline"})
+"""What buyers commit to; frozen once the campaign is published."""
+PRESENTATION_FIELDS = frozenset({"title", "description", "images", "theme"})
+EDITABLE_STATUSES = frozenset({"draft", "active"})
+CANCELLABLE_STATUSES = frozenset({"draft", "active"})
 
 
 class RuleViolation(Exception):
-    """A command breaks a campaign rule; the API answers 409 with `code`."""
+    """A command breaks a campaign rule; the API answers `status` (409: a state conflict)
+    with `code`."""
+
+    status = 409
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class InvalidInput(RuleViolation):
+    """The input itself is wrong whatever the state (e.g. a deadline too soon): 422."""
+
+    status = 422
 
 
 def slugify(title: str) -> str:
@@ -21,13 +39,70 @@ def slugify(title: str) -> str:
     return slug[:80] or "drop"
 
 
+def deadline_ok(deadline: datetime, now: datetime, min_duration_s: int) -> bool:
+    """In the future and at least the minimum campaign duration away."""
+    return deadline > now and deadline >= now + timedelta(seconds=min_duration_s)
+
+
+def check_deadline(deadline: datetime, now: datetime, min_duration_s: int) -> None:
+    """On create and edit: a bad deadline is bad input (422)."""
+    if not deadline_ok(deadline, now, min_duration_s):
+        raise InvalidInput(
+            "deadline_too_soon",
+            f"The deadline must be in the future and at least {min_duration_s}s away.",
+        )
+
+
 def check_publishable(status: str, deadline: datetime, now: datetime, min_duration_s: int) -> None:
+    """On publish the deadline is checked again: a draft may have gone stale (409)."""
     if status != "draft":
         raise RuleViolation("not_draft", f"Only a draft can be published (status is {status}).")
-    if deadline < now + timedelta(seconds=min_duration_s):
+    if not deadline_ok(deadline, now, min_duration_s):
         raise RuleViolation(
-            "deadline_too_soon", f"The deadline must be at least {min_duration_s}s away."
+            "deadline_too_soon",
+            f"The deadline must be in the future and at least {min_duration_s}s away.",
         )
+
+
+def check_editable(status: str, changed: Collection[str]) -> None:
+    """Presentation fields while draft or active; rules fields only while draft."""
+    if status not in EDITABLE_STATUSES:
+        raise RuleViolation("campaign_closed", f"A {status} campaign cannot be edited.")
+    locked = sorted(set(changed) & RULES_FIELDS)
+    if locked and status != "draft":
+        raise RuleViolation(
+            "rules_locked",
+            f"{', '.join(locked)} cannot change once the campaign is published.",
+        )
+
+
+def check_cancellable(status: str) -> None:
+    if status not in CANCELLABLE_STATUSES:
+        raise RuleViolation("not_cancellable", f"A {status} campaign cannot be cancelled.")
+
+
+def outcome(confirmed_orders: int, min_orders: int) -> str:
+    """The status a campaign closes with at its deadline."""
+    return "successful" if confirmed_orders >= min_orders else "failed"
+
+
+def encode_cursor(created_at: datetime, campaign_id: UUID) -> str:
+    """An opaque keyset cursor: the (created_at, id) of the last item of a page."""
+    raw = f"{created_at.isoformat()}|{campaign_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """Raise InvalidInput for anything we did not hand out."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, ident = raw.partition("|")
+        created_at = datetime.fromisoformat(stamp)
+        if created_at.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return created_at, UUID(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput("bad_cursor", "The cursor is invalid.") from exc
 
 
 def milestones_crossed(reached: list[int], current: int, min_orders: int) -> list[int]:

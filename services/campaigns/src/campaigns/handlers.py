@@ -1,57 +1,126 @@
 """Commands from the API and reactions to events; each runs in one unit of work."""
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from dropwave_contracts.envelope import follow
 from dropwave_contracts.events import (
+    CampaignCancelled,
+    CampaignFailed,
     CampaignMilestoneReached,
     CampaignPublished,
+    CampaignSucceeded,
     CampaignTipped,
     OrderCancelled,
     OrderConfirmed,
 )
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.observability import correlation_id_var
-from sqlalchemy import select
+from dropwave_runtime.problems import Problem
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import domain
+from .css import sanitize_css
 from .models import Campaign, Creator
 from .schemas import CampaignCreate
 
 SERVICE = "campaigns"
+SLUG_ATTEMPTS = 5
 
 
-async def create_campaign(uow: UnitOfWork, creator_id: str, body: CampaignCreate) -> Campaign:
+def _correlation_id() -> str:
+    return correlation_id_var.get() or str(uuid.uuid4())
+
+
+def clean_theme(theme: dict[str, Any] | None, css_hosts: Collection[str]) -> dict[str, Any]:
+    """The theme as stored: custom CSS sanitized and scoped, empty values left out."""
+    if not theme:
+        return {}
+    out = {k: v for k, v in theme.items() if v is not None}
+    if out.get("custom_css"):
+        out["custom_css"] = sanitize_css(out["custom_css"], css_hosts)
+    return {k: v for k, v in out.items() if v}
+
+
+async def create_campaign(
+    uow: UnitOfWork,
+    creator_id: str,
+    body: CampaignCreate,
+    now: datetime,
+    min_duration_s: int,
+    css_hosts: Collection[str] = (),
+) -> Campaign:
+    """A draft owned by the creator, under a unique slug (from the title when none is given;
+    a taken generated slug gets a random suffix, retried in a savepoint so concurrent
+    creates of the same title both succeed)."""
+    domain.check_deadline(body.deadline, now, min_duration_s)
     session = uow.session
-    if await session.get(Creator, creator_id) is None:
-        session.add(Creator(id=creator_id))
-    slug = body.slug or domain.slugify(body.title)
-    taken = await session.scalar(select(Campaign.id).where(Campaign.slug == slug))
-    if taken is not None:
-        if body.slug:
-            raise domain.RuleViolation("slug_taken", f"The slug {slug!r} is taken.")
-        slug = f"{slug[:71]}-{uuid.uuid4().hex[:8]}"
-    campaign = Campaign(
-        id=uuid.uuid4(),
-        creator_id=creator_id,
-        slug=slug,
-        title=body.title,
-        description=body.description,
-        price_cents=body.price_cents,
-        currency=body.currency,
-        min_orders=body.min_orders,
-        deadline=body.deadline,
-        status="draft",
-        current_orders=0,
-        milestones_reached=[],
-    )
-    session.add(campaign)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise domain.RuleViolation("slug_taken", f"The slug {slug!r} is taken.") from exc
+    await session.execute(pg_insert(Creator).values(id=creator_id).on_conflict_do_nothing())
+    base = body.slug or domain.slugify(body.title)
+    for attempt in range(SLUG_ATTEMPTS):
+        slug = base if attempt == 0 else f"{base[:71]}-{uuid.uuid4().hex[:8]}"
+        campaign = Campaign(
+            id=uuid.uuid4(),
+            creator_id=creator_id,
+            slug=slug,
+            title=body.title,
+            description=body.description,
+            price_cents=body.price_cents,
+            currency=body.currency,
+            min_orders=body.min_orders,
+            deadline=body.deadline,
+            status="draft",
+            current_orders=0,
+            milestones_reached=[],
+            images=[str(u) for u in body.images],
+            theme=clean_theme(body.theme.model_dump() if body.theme else None, css_hosts),
+        )
+        try:
+            async with session.begin_nested():
+                session.add(campaign)
+                await session.flush()
+        except IntegrityError:
+            if body.slug:
+                raise domain.RuleViolation("slug_taken", f"The slug {slug!r} is taken.") from None
+            continue
+        return campaign
+    raise domain.RuleViolation("slug_taken", "Could not find a free slug; pass one.")
+
+
+async def owned_campaign(uow: UnitOfWork, campaign_id: uuid.UUID, creator_id: str) -> Campaign:
+    """The campaign, row-locked for the rest of the unit of work; 404/403 otherwise."""
+    campaign = await _locked(uow, campaign_id)
+    if campaign is None:
+        raise Problem(404, "campaign_not_found", "No such campaign")
+    if campaign.creator_id != creator_id:
+        raise Problem(403, "not_owner", "Only the campaign's creator may do this")
+    return campaign
+
+
+async def update_campaign(
+    uow: UnitOfWork,
+    campaign: Campaign,
+    changes: dict[str, Any],
+    now: datetime,
+    min_duration_s: int,
+    css_hosts: Collection[str] = (),
+) -> Campaign:
+    """Apply a partial edit. A rules field sent with its current value is not a change, so
+    a client may send the whole object back after publishing."""
+    if "theme" in changes:
+        changes = {**changes, "theme": clean_theme(changes["theme"], css_hosts)}
+    changed = {k: v for k, v in changes.items() if getattr(campaign, k) != v}
+    domain.check_editable(campaign.status, changed)
+    if "deadline" in changed:
+        domain.check_deadline(changed["deadline"], now, min_duration_s)
+    for name, value in changed.items():
+        setattr(campaign, name, value)
+    await uow.session.flush()
     return campaign
 
 
@@ -64,7 +133,7 @@ async def publish_campaign(
     await uow.emit(
         CampaignPublished(
             producer=SERVICE,
-            correlation_id=correlation_id_var.get() or str(uuid.uuid4()),
+            correlation_id=_correlation_id(),
             campaign_id=campaign.id,
             creator_id=campaign.creator_id,
             slug=campaign.slug,
@@ -79,6 +148,79 @@ async def publish_campaign(
     return campaign
 
 
+async def cancel_campaign(
+    uow: UnitOfWork, campaign: Campaign, now: datetime, reason: str | None
+) -> Campaign:
+    """Draft or active -> cancelled. Only an active campaign emits CampaignCancelled (orders
+    stops taking orders, payments releases every hold); a draft was never seen outside."""
+    domain.check_cancellable(campaign.status)
+    was_active = campaign.status == "active"
+    campaign.status = "cancelled"
+    campaign.cancelled_at = now
+    campaign.cancel_reason = reason
+    if was_active:
+        await uow.emit(
+            CampaignCancelled(
+                producer=SERVICE,
+                correlation_id=_correlation_id(),
+                campaign_id=campaign.id,
+                reason=reason,
+                cancelled_at=now,
+            )
+        )
+    return campaign
+
+
+async def creator_campaigns(
+    session: AsyncSession,
+    creator_id: str,
+    limit: int,
+    cursor: tuple[datetime, uuid.UUID] | None,
+    status: str | None = None,
+) -> list[Campaign]:
+    """A creator's campaigns (drafts included), newest first, keyset-paginated."""
+    query = select(Campaign).where(Campaign.creator_id == creator_id)
+    if status is not None:
+        query = query.where(Campaign.status == status)
+    if cursor is not None:
+        query = query.where(tuple_(Campaign.created_at, Campaign.id) < tuple_(*cursor))
+    query = query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def close_due_campaigns(uow: UnitOfWork, limit: int) -> list[Campaign]:
+    """Settle up to `limit` active campaigns whose deadline has passed (by the database's
+    clock, the same for every instance). `SKIP LOCKED`: concurrent schedulers take disjoint
+    rows, and a row an event handler is updating is simply taken on the next round; the
+    status change makes a second close impossible."""
+    session = uow.session
+    now: datetime = (await session.execute(select(func.now()))).scalar_one()
+    due = (
+        await session.scalars(
+            select(Campaign)
+            .where(Campaign.status == "active", Campaign.deadline <= now)
+            .order_by(Campaign.deadline)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for campaign in due:
+        campaign.status = domain.outcome(campaign.current_orders, campaign.min_orders)
+        campaign.closed_at = now
+        event_cls = CampaignSucceeded if campaign.status == "successful" else CampaignFailed
+        await uow.emit(
+            event_cls(
+                producer=SERVICE,
+                correlation_id=f"deadline-{campaign.id}",
+                campaign_id=campaign.id,
+                confirmed_orders=campaign.current_orders,
+                min_orders=campaign.min_orders,
+                closed_at=now,
+            )
+        )
+    return list(due)
+
+
 async def _locked(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign | None:
     return await uow.session.scalar(
         select(Campaign).where(Campaign.id == campaign_id).with_for_update()
@@ -86,11 +228,19 @@ async def _locked(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign | None:
 
 
 async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
-    """Count the order; announce milestones and the tipping point exactly once."""
+    """Count the order; announce milestones and the tipping point exactly once.
+
+    The counter always mirrors orders' confirmed, not-cancelled orders (even one confirmed
+    late, after the close). Announcements happen only while active and never twice: a count
+    that drops below a milestone (buyer cancels) and crosses it again announces nothing,
+    and `tipped_at` keeps the first time. Success at the deadline is judged on the count
+    then, not on `tipped_at`."""
     campaign = await _locked(uow, event.campaign_id)
     if campaign is None:
         raise LookupError(f"unknown campaign {event.campaign_id}")
     campaign.current_orders += 1
+    if campaign.status != "active":
+        return
     crossed = domain.milestones_crossed(
         campaign.milestones_reached, campaign.current_orders, campaign.min_orders
     )

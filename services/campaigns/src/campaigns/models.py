@@ -1,8 +1,9 @@
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import DateTime, Integer, String, func
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -34,4 +35,11 @@ class Campaign(Base):
     milestones_reached: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
     tipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # https URLs (validated on the way in) and the theme with its custom CSS already sanitized.
+    images: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    theme: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # When the deadline scheduler settled it (successful/failed).
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

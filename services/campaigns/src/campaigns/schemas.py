@@ -1,10 +1,24 @@
 """HTTP request and response bodies (the public API v1)."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AnyUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    UrlConstraints,
+    model_validator,
+)
+
+MAX_IMAGES = 10
+MAX_CSS_CHARS = 20_000
+Status = Literal["draft", "active", "successful", "failed", "cancelled"]
 
 
 def _no_html(value: str) -> str:
@@ -18,19 +32,90 @@ Title = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     AfterValidator(_no_html),
 ]
+Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_no_html)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
+PriceCents = Annotated[int, Field(ge=100, le=1_000_000)]
+MinOrders = Annotated[int, Field(ge=5, le=10_000)]
+ImageUrl = Annotated[
+    AnyUrl, UrlConstraints(max_length=2048, allowed_schemes=["https"], host_required=True)
+]
+"""An image: an absolute https URL (no http, data:, javascript:...)."""
+Images = Annotated[list[ImageUrl], Field(max_length=MAX_IMAGES)]
+
+
+class Theme(BaseModel):
+    """Presentation of the public page. `custom_css` is sanitized and scoped on the way in
+    (see `css.py`); what is stored and served is the sanitized text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    custom_css: Annotated[str, StringConstraints(max_length=MAX_CSS_CHARS)] | None = None
+    accent_color: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None
 
 
 class CampaignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Title
-    description: Annotated[str, StringConstraints(max_length=5000), AfterValidator(_no_html)] = ""
-    price_cents: int = Field(ge=100, le=1_000_000)
-    currency: Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")] = "usd"
-    min_orders: int = Field(ge=5, le=10_000)
+    description: Description = ""
+    price_cents: PriceCents
+    currency: Currency = "usd"
+    min_orders: MinOrders
     deadline: AwareDatetime
     slug: Slug | None = None
+    images: Images = Field(default_factory=list)
+    theme: Theme | None = None
+
+
+class CampaignUpdate(BaseModel):
+    """A partial edit: only the fields sent change. Rules fields (`price_cents`, `currency`,
+    `min_orders`, `deadline`) only while draft; `theme: null` clears the theme."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Description | None = None
+    images: Images | None = None
+    theme: Theme | None = None
+    price_cents: PriceCents | None = None
+    currency: Currency | None = None
+    min_orders: MinOrders | None = None
+    deadline: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _no_null_fields(self) -> "CampaignUpdate":
+        nulls = [f for f in self.model_fields_set if f != "theme" and getattr(self, f) is None]
+        if nulls:
+            raise ValueError(f"{', '.join(sorted(nulls))} cannot be null")
+        if not self.model_fields_set:
+            raise ValueError("nothing to change")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, with images as strings and the theme as a plain dict."""
+        out: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if name == "images":
+                value = [str(u) for u in value]
+            elif name == "theme":
+                value = value.model_dump() if value is not None else None
+            out[name] = value
+        return out
+
+
+class CampaignCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_html)] | None = (
+        None
+    )
+
+
+class ThemeView(BaseModel):
+    custom_css: str | None = None
+    accent_color: str | None = None
 
 
 class CampaignView(BaseModel):
@@ -44,5 +129,21 @@ class CampaignView(BaseModel):
     current_orders: int
     deadline: datetime
     status: str
+    images: list[str]
+    theme: ThemeView
     tipped_at: datetime | None
     published_at: datetime | None
+    cancelled_at: datetime | None
+    closed_at: datetime | None
+    # Analytics, filled on the public view by the activity feature (api_activity.py).
+    views: int = 0
+    shares: int = 0
+    conversion_rate: float | None = None
+    """Confirmed orders per view; null before the first view."""
+
+
+class CampaignPage(BaseModel):
+    """One page of a listing; pass `next_cursor` as `cursor` for the next (null: the end)."""
+
+    items: list[CampaignView]
+    next_cursor: str | None

@@ -1,0 +1,281 @@
+"""Campaign commands and event reactions on a real, migrated PostgreSQL database."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from campaigns import domain, handlers
+from campaigns.models import Campaign
+from campaigns.schemas import CampaignCreate, CampaignUpdate
+from dropwave_contracts.envelope import Event
+from dropwave_contracts.events import (
+    CampaignCancelled,
+    CampaignMilestoneReached,
+    CampaignPublished,
+    CampaignTipped,
+    OrderCancelled,
+    OrderConfirmed,
+)
+from dropwave_contracts.topics import parse_event, serialize, topic_for
+from dropwave_runtime.consumer import EventConsumer, Record
+from dropwave_runtime.db import Database, outbox_table
+from sqlalchemy import select
+
+
+@pytest.fixture
+def campaigns_db_url(service_database: Callable[[str], str]) -> str:
+    return service_database("campaigns")
+
+
+@pytest.fixture
+async def db(campaigns_db_url: str) -> AsyncIterator[Database]:
+    database = Database(campaigns_db_url, "campaigns", pool_size=10)
+    yield database
+    await database.dispose()
+
+
+def body(**overrides: Any) -> CampaignCreate:
+    fields: dict[str, Any] = {
+        "title": "Walnut desk organiser",
+        "price_cents": 2500,
+        "min_orders": 8,
+        "deadline": datetime.now(UTC) + timedelta(days=3),
+    }
+    fields.update(overrides)
+    return CampaignCreate.model_validate(fields)
+
+
+async def create(db: Database, creator: str = "alice", **overrides: Any) -> Campaign:
+    async with db.unit_of_work() as uow:
+        return await handlers.create_campaign(
+            uow, creator, body(**overrides), datetime.now(UTC), 60
+        )
+
+
+async def publish(db: Database, campaign_id: uuid.UUID) -> Campaign:
+    async with db.unit_of_work() as uow:
+        campaign = await handlers.owned_campaign(uow, campaign_id, "alice")
+        return await handlers.publish_campaign(uow, campaign, datetime.now(UTC), 0)
+
+
+async def load(db: Database, campaign_id: uuid.UUID) -> Campaign:
+    async with db.sessions() as s:
+        row = await s.get(Campaign, campaign_id)
+    assert row is not None
+    return row
+
+
+async def outbox(db: Database) -> list[Event]:
+    async with db.sessions() as s:
+        rows = (await s.execute(select(outbox_table.c.payload).order_by(outbox_table.c.id))).all()
+    return [parse_event(r.payload) for r in rows]
+
+
+async def test_create_sanitizes_theme_and_keeps_images(db: Database) -> None:
+    campaign = await create(
+        db,
+        images=["https://img.example.com/a.jpg"],
+        theme={"custom_css": "body { color: red } p { width: expression(alert(1)) }"},
+    )
+    row = await load(db, campaign.id)
+    assert row.status == "draft"
+    assert row.images == ["https://img.example.com/a.jpg"]
+    assert row.theme == {"custom_css": ".user-content { color: red }"}
+    assert await outbox(db) == []  # a draft is not news
+
+
+async def test_same_title_concurrently_gets_unique_slugs(db: Database) -> None:
+    results = await asyncio.gather(*(create(db, f"creator-{i}") for i in range(8)))
+    slugs = {c.slug for c in results}
+    assert len(slugs) == 8
+    assert "walnut-desk-organiser" in slugs
+    with pytest.raises(domain.RuleViolation) as exc:
+        await create(db, slug="walnut-desk-organiser")
+    assert exc.value.code == "slug_taken"
+
+
+async def test_deadline_too_soon_on_create_changes_nothing(db: Database) -> None:
+    with pytest.raises(domain.InvalidInput):
+        await create(db, deadline=datetime.now(UTC) + timedelta(seconds=30))
+    async with db.sessions() as s:
+        assert (await s.scalars(select(Campaign))).all() == []
+
+
+async def update(db: Database, campaign_id: uuid.UUID, **changes: Any) -> Campaign:
+    async with db.unit_of_work() as uow:
+        campaign = await handlers.owned_campaign(uow, campaign_id, "alice")
+        edit = CampaignUpdate.model_validate(changes).changes()
+        return await handlers.update_campaign(uow, campaign, edit, datetime.now(UTC), 60)
+
+
+async def test_rules_editable_while_draft_then_locked(db: Database) -> None:
+    campaign = await create(db)
+    later = datetime.now(UTC) + timedelta(days=5)
+    await update(db, campaign.id, price_cents=3000, min_orders=10, deadline=later.isoformat())
+    row = await load(db, campaign.id)
+    assert (row.price_cents, row.min_orders, row.deadline) == (3000, 10, later)
+
+    await publish(db, campaign.id)
+    with pytest.raises(domain.RuleViolation) as exc:
+        await update(db, campaign.id, title="New title", price_cents=3500)
+    assert exc.value.code == "rules_locked"
+    row = await load(db, campaign.id)
+    assert (row.title, row.price_cents) == ("Walnut desk organiser", 3000)  # nothing changed
+
+    await update(db, campaign.id, title="New title", price_cents=3000, theme=None)
+    assert (await load(db, campaign.id)).title == "New title"  # unchanged rules pass
+
+
+async def test_cancel_active_emits_cancelled_and_closed_campaigns_stay_closed(
+    db: Database,
+) -> None:
+    draft = await create(db, slug="draft-one")
+    active = await create(db, slug="active-one")
+    await publish(db, active.id)
+    for campaign in (draft, active):
+        async with db.unit_of_work() as uow:
+            row = await handlers.owned_campaign(uow, campaign.id, "alice")
+            await handlers.cancel_campaign(uow, row, datetime.now(UTC), "supplier fell through")
+    events = await outbox(db)
+    assert [type(e) for e in events] == [CampaignPublished, CampaignCancelled]
+    assert events[1].campaign_id == active.id
+    assert (await load(db, draft.id)).status == "cancelled"
+    async with db.unit_of_work() as uow:
+        row = await handlers.owned_campaign(uow, active.id, "alice")
+        with pytest.raises(domain.RuleViolation) as exc:
+            await handlers.cancel_campaign(uow, row, datetime.now(UTC), None)
+    assert exc.value.code == "not_cancellable"
+    with pytest.raises(domain.RuleViolation) as exc:
+        await update(db, active.id, title="Too late")
+    assert exc.value.code == "campaign_closed"
+
+
+async def test_owner_checks(db: Database) -> None:
+    from dropwave_runtime.problems import Problem
+
+    campaign = await create(db)
+    with pytest.raises(Problem) as exc:
+        async with db.unit_of_work() as uow:
+            await handlers.owned_campaign(uow, campaign.id, "mallory")
+    assert exc.value.status == 403
+    with pytest.raises(Problem) as exc:
+        async with db.unit_of_work() as uow:
+            await handlers.owned_campaign(uow, uuid.uuid4(), "alice")
+    assert exc.value.status == 404
+
+
+async def test_listing_is_paginated_and_own_only(db: Database) -> None:
+    mine = [await create(db, slug=f"mine-{i}") for i in range(5)]
+    await create(db, "bob", slug="bobs")
+    seen: list[uuid.UUID] = []
+    cursor = None
+    async with db.sessions() as s:
+        while True:
+            page = await handlers.creator_campaigns(s, "alice", 2, cursor)
+            seen += [c.id for c in page]
+            if len(page) < 2:
+                break
+            cursor = (page[-1].created_at, page[-1].id)
+    assert seen == [c.id for c in reversed(mine)]
+
+
+class NoDeadLetters:
+    async def dead_letter(
+        self, topic: str, key: bytes | None, value: bytes, headers: Mapping[str, str]
+    ) -> None:
+        raise AssertionError(f"dead-lettered: {headers.get('dlq-error')}")
+
+
+def record(event: Event, offset: int) -> Record:
+    return Record(topic_for(event).name, 0, offset, event.key.encode(), serialize(event), [])
+
+
+@pytest.mark.timeout(60)
+async def test_counter_equals_confirmed_minus_cancelled_through_the_inbox(db: Database) -> None:
+    campaign = await create(db)  # min_orders 8
+    await publish(db, campaign.id)
+    consumer = EventConsumer(
+        "campaigns",
+        db,
+        {OrderConfirmed: handlers.on_order_confirmed, OrderCancelled: handlers.on_order_cancelled},
+        NoDeadLetters(),
+    )
+    confirmed = [
+        OrderConfirmed(
+            producer="orders",
+            correlation_id="c",
+            campaign_id=campaign.id,
+            order_id=uuid.uuid4(),
+            buyer_number=n,
+            amount_cents=2500,
+            currency="usd",
+            buyer_email="buyer@example.com",
+            buyer_phone=None,
+            campaign_title="Walnut desk organiser",
+            campaign_min_orders=8,
+            campaign_deadline=campaign.deadline,
+        )
+        for n in range(1, 21)
+    ]
+    cancelled = [
+        OrderCancelled(
+            producer="orders",
+            correlation_id="c",
+            campaign_id=campaign.id,
+            order_id=e.order_id,
+            buyer_number=e.buyer_number,
+            reason="buyer",
+            was_confirmed=True,
+        )
+        for e in confirmed[:3]
+    ] + [
+        OrderCancelled(
+            producer="orders",
+            correlation_id="c",
+            campaign_id=campaign.id,
+            order_id=uuid.uuid4(),
+            buyer_number=99,
+            reason="payment_failed",
+            was_confirmed=False,
+        )
+    ]
+    # Every event delivered twice (at-least-once), all at once.
+    deliveries = [record(e, i) for i, e in enumerate(confirmed)] * 2
+    await asyncio.gather(*(consumer.handle(r) for r in deliveries))
+    await asyncio.gather(
+        *(consumer.handle(record(e, 100 + i)) for i, e in enumerate(cancelled * 2))
+    )
+
+    row = await load(db, campaign.id)
+    assert row.current_orders == 20 - 3
+    assert row.tipped_at is not None
+    events = await outbox(db)
+    milestones = [e.percent for e in events if isinstance(e, CampaignMilestoneReached)]
+    assert sorted(milestones) == [25, 50, 75, 100]
+    assert sum(isinstance(e, CampaignTipped) for e in events) == 1
+
+    # Dropping below the minimum and crossing it again announces nothing new.
+    for e in confirmed[3:15]:
+        await consumer.handle(
+            record(
+                OrderCancelled(
+                    producer="orders",
+                    correlation_id="c",
+                    campaign_id=campaign.id,
+                    order_id=e.order_id,
+                    buyer_number=e.buyer_number,
+                    reason="buyer",
+                    was_confirmed=True,
+                ),
+                500,
+            )
+        )
+    assert (await load(db, campaign.id)).current_orders == 5
+    again = confirmed[0].model_copy(update={"event_id": uuid.uuid4()})
+    for _ in range(4):
+        await consumer.handle(record(again.model_copy(update={"event_id": uuid.uuid4()}), 600))
+    assert (await load(db, campaign.id)).current_orders == 9
+    assert len(await outbox(db)) == len(events)
