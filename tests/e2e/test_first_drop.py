@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 from dropwave_devstack.stack import DevStack
-from dropwave_devstack.tokens import mint_creator_token
 
 from .conftest import Eventually
 
@@ -17,7 +16,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def test_first_drop(stack: DevStack, api: httpx.Client, eventually: Eventually) -> None:
-    creator = {"Authorization": f"Bearer {mint_creator_token('creator-1')}"}
+    creator = {"Authorization": f"Bearer {stack.mint_token('creator-1')}"}
     title = f"Walnut desk organiser {uuid.uuid4().hex[:6]}"
     created = api.post(
         "/api/v1/campaigns",
@@ -80,8 +79,8 @@ def test_first_drop(stack: DevStack, api: httpx.Client, eventually: Eventually) 
     assert "5" in text
 
 
-def test_gateway_answers_problems_for_bad_input(api: httpx.Client) -> None:
-    creator = {"Authorization": f"Bearer {mint_creator_token('creator-2')}"}
+def test_gateway_answers_problems_for_bad_input(stack: DevStack, api: httpx.Client) -> None:
+    creator = {"Authorization": f"Bearer {stack.mint_token('creator-2')}"}
     bad = api.post("/api/v1/campaigns", headers=creator, json={"title": "<b>x</b>"})
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")

@@ -11,26 +11,14 @@ import sys
 import threading
 from pathlib import Path
 
+from .paths import default_data_dir, find_repo_root
 from .stack import DevStack, describe_failure
 
 __all__ = ["find_repo_root", "main"]
 
 
-def find_repo_root(start: Path | None = None) -> Path:
-    """The nearest ancestor holding the uv workspace's pyproject.toml (or ``.git``)."""
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file() and "[tool.uv.workspace]" in pyproject.read_text("utf-8"):
-            return candidate
-    for candidate in (here, *here.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return here
-
-
 def _up(args: argparse.Namespace) -> int:
-    data_dir: Path = args.data_dir or find_repo_root() / ".dev"
+    data_dir: Path = args.data_dir or default_data_dir()
     stop = threading.Event()
 
     def interrupt_start(signum: int, _frame: object) -> None:
@@ -64,7 +52,7 @@ def _up(args: argparse.Namespace) -> int:
                 print("[devstack] --demo: dropwave_devstack.demo does not exist", file=sys.stderr)
             else:
                 demo = importlib.import_module("dropwave_devstack.demo")
-                demo.run(stack.base_url)
+                demo.run(stack.base_url, data_dir)
         if args.once:
             return 0
         print("Press Ctrl-C to stop.", flush=True)
@@ -73,6 +61,23 @@ def _up(args: argparse.Namespace) -> int:
     finally:
         stack.stop()
         print("[devstack] stopped", flush=True)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from .issuer import signing_key_path
+    from .tokens import mint_creator_token
+
+    data_dir: Path = args.data_dir or default_data_dir()
+    key = signing_key_path(data_dir)
+    new_key = not key.exists()
+    print(mint_creator_token(args.creator, ttl_s=args.ttl, data_dir=data_dir))
+    if new_key:
+        print(
+            f"[devstack] created a new dev signing key at {key}; a stack already running with"
+            " another data dir will not accept this token",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,12 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     token = sub.add_parser("token", help="print a dev creator token (for the local stack)")
     token.add_argument("--creator", default="creator-1", help="the creator id (token subject)")
     token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
+    token.add_argument(
+        "--data-dir", type=Path, default=None, help="the stack's data dir (default: as for up)"
+    )
     args = parser.parse_args(args_list)
     if args.command == "token":
-        from .tokens import mint_creator_token
-
-        print(mint_creator_token(args.creator, ttl_s=args.ttl))
-        return 0
+        return _token(args)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -3,6 +3,7 @@
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,8 +27,10 @@ def say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
-def run(base_url: str) -> None:
-    creator = {"Authorization": f"Bearer {mint_creator_token('demo-creator')}"}
+def run(base_url: str, data_dir: Path | str | None = None) -> None:
+    """Play a drop; ``data_dir`` is the stack's (its dev issuer signs the creator's token)."""
+    token = mint_creator_token("demo-creator", data_dir=data_dir)
+    creator = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base_url, timeout=10) as api:
         created = (
             api.post(

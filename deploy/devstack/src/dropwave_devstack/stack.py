@@ -12,6 +12,8 @@ Every external part can be replaced by a real one through the environment:
 * ``STRIPE_API_BASE`` and/or ``STRIPE_SECRET_KEY``: no localstripe (the base defaults to
   ``https://api.stripe.com``; ``STRIPE_WEBHOOK_SECRET`` should then be set too).
 * ``SMTP_HOST`` (+ ``SMTP_PORT``, default 25): no SMTP sink.
+* ``AUTH_JWKS_URL`` (+ ``AUTH_ISSUER``, ``AUTH_AUDIENCE``): a real OIDC provider instead of the
+  dev issuer (then ``mint_token`` cannot mint accepted tokens).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Protocol, Self
 from ._process import ManagedProcess, PartFailedError, child_env
 from .broker import TansuBroker, TopicSpecLike, create_topics
 from .gateway import CaddyGateway, Route
+from .issuer import DEV_AUDIENCE, DEV_ISSUER, DevIssuer
 from .ports import free_port
 from .postgres import EmbeddedPostgres, admin_dsn_from_url, ensure_database
 from .smtp_sink import SmtpSink
@@ -52,7 +55,6 @@ DEV_MAIL_FROM = "drops@dropwave.test"
 STRIPE_WEBHOOK_PATH = "/api/v1/webhooks/stripe"
 # Dev-only secrets the services require; the environment (then ``extra_env``) overrides them.
 DEV_SECRETS = {
-    "AUTH_DEV_SECRET": "dropwave-dev-auth-secret-not-for-production",
     "ORDER_TOKEN_SECRET": "dropwave-dev-order-token-secret-not-for-production",
 }
 
@@ -220,6 +222,8 @@ class DevStack:
         self.stripe: LocalStripe | None = None
         self.smtp: SmtpSink | None = None
         self.gateway: CaddyGateway | None = None
+        self.issuer: DevIssuer | None = None
+        self.auth_env: dict[str, str] = {}
         self.services: dict[str, ServiceProcess] = {}
 
         self.database_url_template = ""
@@ -251,6 +255,8 @@ class DevStack:
         out["kafka"] = self.kafka_bootstrap_servers
         out["stripe"] = self.stripe_api_base
         out["smtp"] = f"{self.smtp_host}:{self.smtp_port}"
+        if self.auth_env:
+            out["auth jwks"] = self.auth_env["AUTH_JWKS_URL"]
         if self.smtp is not None:
             out["mail"] = str(self.smtp.maildir)
         for name, svc in self.services.items():
@@ -278,9 +284,18 @@ class DevStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(self.auth_env)
         env.update({k: self.environ.get(k, v) for k, v in DEV_SECRETS.items()})
         env.update(self.extra_env)
         return env
+
+    def mint_token(self, creator_id: str, ttl_s: int = 3600) -> str:
+        """A creator token this stack's services accept (signed by the dev issuer)."""
+        if self.issuer is None:
+            raise RuntimeError("no dev issuer: the services trust AUTH_JWKS_URL's provider")
+        from .tokens import mint_creator_token
+
+        return mint_creator_token(creator_id, ttl_s, data_dir=self.data_dir)
 
     def start(self) -> None:
         try:
@@ -384,6 +399,26 @@ class DevStack:
             self.smtp = SmtpSink(self.data_dir / "smtp", maildir=self.data_dir / "mail")
             self._started_part(self.smtp, "smtp sink")
             self.smtp_host, self.smtp_port = self.smtp.host, self.smtp.port
+
+        # 4b. Creator auth: a real provider's JWKS, or the dev issuer (key in the data dir)
+        jwks_url = env.get("AUTH_JWKS_URL")
+        if jwks_url:
+            self._event(f"auth: using AUTH_JWKS_URL={jwks_url}")
+            self.auth_env = {
+                "AUTH_JWKS_URL": jwks_url,
+                "AUTH_ISSUER": env.get("AUTH_ISSUER", ""),
+                "AUTH_AUDIENCE": env.get("AUTH_AUDIENCE", ""),
+            }
+        else:
+            self.issuer = DevIssuer(self.data_dir)
+            self._started.append(self.issuer)
+            self.issuer.start()
+            self.auth_env = {
+                "AUTH_JWKS_URL": self.issuer.jwks_url,
+                "AUTH_ISSUER": DEV_ISSUER,
+                "AUTH_AUDIENCE": DEV_AUDIENCE,
+            }
+            self._event(f"dev issuer ready: {self.issuer.jwks_url}")
 
         # 5. Services: migrations, then all started, then each waited on
         service_dir = self.data_dir / "services"

@@ -1,28 +1,42 @@
-"""Dev-only secrets and creator tokens for the embedded stack (`make token`).
+"""Dev creator tokens (`make token`): RS256 JWTs signed with the dev issuer's key.
 
-Production verifies OIDC tokens; these fixed values exist so a new user can call the API
-of a local stack at once. They are passed to the services by the dev stack only.
+A running stack accepts them when they are signed with the key in its data dir: by default
+``<repo root>/.dev`` (as ``up``); the e2e stack lives in a temporary dir, so tests pass
+``data_dir=stack.data_dir`` (or call ``stack.mint_token``).
 """
 
+from __future__ import annotations
+
 import time
+from pathlib import Path
 
 import jwt
 
-DEV_AUTH_SECRET = "dropwave-dev-auth-secret-not-for-production"  # noqa: S105
+from .issuer import ALGORITHM, DEV_AUDIENCE, DEV_ISSUER, DevSigningKey
+from .paths import default_data_dir
+
+__all__ = ["DEV_AUDIENCE", "DEV_ISSUER", "DEV_ORDER_TOKEN_SECRET", "mint_creator_token"]
+
 DEV_ORDER_TOKEN_SECRET = "dropwave-dev-order-token-secret-not-for-production"  # noqa: S105
-DEV_ISSUER = "dropwave-dev"
-DEV_AUDIENCE = "dropwave-api"
 
 
 def mint_creator_token(
-    creator_id: str, ttl_s: int = 24 * 3600, secret: str = DEV_AUTH_SECRET
+    creator_id: str,
+    ttl_s: int = 24 * 3600,
+    *,
+    data_dir: Path | str | None = None,
+    issuer: str = DEV_ISSUER,
+    audience: str = DEV_AUDIENCE,
 ) -> str:
+    """A token for ``creator_id`` that the stack rooted at ``data_dir`` accepts."""
+    key = DevSigningKey.load_or_create(default_data_dir() if data_dir is None else data_dir)
     now = int(time.time())
     claims = {
         "sub": creator_id,
-        "iss": DEV_ISSUER,
-        "aud": DEV_AUDIENCE,
+        "iss": issuer,
+        "aud": audience,
         "iat": now,
+        "nbf": now,
         "exp": now + ttl_s,
     }
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
