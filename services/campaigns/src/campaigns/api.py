@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from . import domain, handlers
+from . import activity, domain, handlers
 from .auth import CreatorId
 from .models import Campaign
 from .schemas import (
@@ -182,9 +182,10 @@ async def get_campaign(slug: str, rt: Runtime) -> CampaignView:
         raise Problem(404, "campaign_not_found", "No such campaign")
     async with rt.db.sessions() as session:
         campaign = await session.scalar(select(Campaign).where(Campaign.slug == slug))
-    if campaign is None or campaign.status == "draft":
-        raise Problem(404, "campaign_not_found", "No such campaign")
-    return _view(campaign)
+        if campaign is None or campaign.status == "draft":
+            raise Problem(404, "campaign_not_found", "No such campaign")
+        counters = await activity.public_counters(session, campaign)  # views, shares, rate
+    return _view(campaign).model_copy(update=counters)
 
 
 def _is_slug(value: str) -> bool:

@@ -2,7 +2,7 @@ from dropwave_contracts.events import OrderCancelled, OrderConfirmed
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
-from . import api, handlers, scheduler
+from . import activity_handlers, api, api_activity, handlers, scheduler
 from .settings import Settings
 
 
@@ -11,4 +11,7 @@ def create_app(settings: Settings) -> FastAPI:
     rt.on(OrderConfirmed, handlers.on_order_confirmed)
     rt.on(OrderCancelled, handlers.on_order_cancelled)
     rt.background(scheduler.deadline_scheduler)
-    return rt.create_app([api.router], title="DropWave campaigns")
+    activity = activity_handlers.install(rt)
+    app = rt.create_app([api.router, api_activity.router], title="DropWave campaigns")
+    app.state.activity = activity
+    return app

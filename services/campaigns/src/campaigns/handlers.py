@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import domain
+from . import activity_handlers, domain
 from .css import sanitize_css
 from .models import Campaign, Creator
 from .schemas import CampaignCreate
@@ -239,6 +239,7 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
     if campaign is None:
         raise LookupError(f"unknown campaign {event.campaign_id}")
     campaign.current_orders += 1
+    await activity_handlers.buyer_joined(uow, campaign, event.buyer_number)
     if campaign.status != "active":
         return
     crossed = domain.milestones_crossed(
@@ -281,3 +282,4 @@ async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
     if campaign is None:
         raise LookupError(f"unknown campaign {event.campaign_id}")
     campaign.current_orders = max(campaign.current_orders - 1, 0)
+    await activity_handlers.buyer_left(uow, campaign, event.buyer_number)

@@ -1,0 +1,170 @@
+"""Activity feed reactions and upkeep; each reaction runs in the unit of work of the event
+that causes it, so the runtime's inbox makes every entry exactly-once.
+
+Order-driven entries (buyer joined / left) are recorded from `handlers.on_order_confirmed`
+and `handlers.on_order_cancelled`. Campaign-driven entries come from campaigns' own events
+(`campaigns.events.v1`), consumed like any other: whichever code path emits
+CampaignPublished/Tipped/Succeeded/... the feed follows, without touching it.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from dropwave_contracts.events import (
+    CampaignCancelled,
+    CampaignFailed,
+    CampaignMilestoneReached,
+    CampaignPublished,
+    CampaignSucceeded,
+    CampaignTipped,
+)
+from dropwave_runtime.db import UnitOfWork
+from dropwave_runtime.service import ServiceRuntime
+
+from . import activity
+from .activity_domain import TokenBucket
+from .activity_settings import ActivitySettings
+from .live import LiveHub
+from .models import Campaign
+
+log = logging.getLogger(__name__)
+
+Task = Callable[[ServiceRuntime], Coroutine[Any, Any, None]]
+
+
+async def buyer_joined(uow: UnitOfWork, campaign: Campaign, buyer_number: int) -> None:
+    """After an order is counted: "Buyer #N joined" and the new counter, live."""
+    await activity.record(uow.session, campaign.id, "buyer_joined", {"buyer_number": buyer_number})
+    await activity.notify_counter(uow.session, campaign)
+
+
+async def buyer_left(uow: UnitOfWork, campaign: Campaign, buyer_number: int) -> None:
+    """After a counted order is cancelled."""
+    await activity.record(
+        uow.session, campaign.id, "order_cancelled", {"buyer_number": buyer_number}
+    )
+    await activity.notify_counter(uow.session, campaign)
+
+
+async def _campaign(uow: UnitOfWork, campaign_id: UUID) -> Campaign:
+    campaign = await uow.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise LookupError(f"unknown campaign {campaign_id}")
+    return campaign
+
+
+async def _status_changed(
+    uow: UnitOfWork, campaign_id: UUID, kind: str, data: dict[str, Any]
+) -> None:
+    campaign = await _campaign(uow, campaign_id)
+    await activity.record(uow.session, campaign_id, kind, data)
+    await activity.notify_counter(uow.session, campaign)
+
+
+async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> None:
+    await _status_changed(uow, event.campaign_id, "campaign_published", {})
+
+
+async def on_milestone_reached(event: CampaignMilestoneReached, uow: UnitOfWork) -> None:
+    await activity.record(
+        uow.session, event.campaign_id, "milestone_reached", {"percent": event.percent}
+    )
+
+
+async def on_campaign_tipped(event: CampaignTipped, uow: UnitOfWork) -> None:
+    await activity.record(
+        uow.session,
+        event.campaign_id,
+        "tipped",
+        {"current_orders": event.current_orders, "min_orders": event.min_orders},
+    )
+
+
+async def on_campaign_succeeded(event: CampaignSucceeded, uow: UnitOfWork) -> None:
+    data = {"confirmed_orders": event.confirmed_orders, "min_orders": event.min_orders}
+    await _status_changed(uow, event.campaign_id, "campaign_succeeded", data)
+
+
+async def on_campaign_failed(event: CampaignFailed, uow: UnitOfWork) -> None:
+    data = {"confirmed_orders": event.confirmed_orders, "min_orders": event.min_orders}
+    await _status_changed(uow, event.campaign_id, "campaign_failed", data)
+
+
+async def on_campaign_cancelled(event: CampaignCancelled, uow: UnitOfWork) -> None:
+    await _status_changed(uow, event.campaign_id, "campaign_cancelled", {})
+
+
+# --- background upkeep --------------------------------------------------------------------
+
+
+def partition_keeper(settings: ActivitySettings) -> Task:
+    async def activity_partitions(rt: ServiceRuntime) -> None:
+        """Keep this month's and the next months' partitions in place (idempotent)."""
+        while True:
+            try:
+                async with rt.db.engine.begin() as conn:
+                    created = await activity.ensure_partitions(
+                        conn, datetime.now(UTC).date(), settings.activity_partitions_ahead
+                    )
+                if created:
+                    log.info(
+                        "activity partitions created",
+                        extra={"months": [m.isoformat() for m in created]},
+                    )
+            except Exception:
+                log.exception("activity partition upkeep failed; retrying later")
+            await asyncio.sleep(settings.activity_partition_check_s)
+
+    return activity_partitions
+
+
+def counter_roller(settings: ActivitySettings) -> Task:
+    async def counter_rollup(rt: ServiceRuntime) -> None:
+        """Fold view/share hits into the totals every few moments."""
+        while True:
+            try:
+                async with rt.db.unit_of_work() as uow:
+                    await activity.roll_up(uow.session)
+            except Exception:
+                log.exception("counter roll-up failed; retrying")
+            await asyncio.sleep(settings.counter_rollup_interval_s)
+
+    return counter_rollup
+
+
+@dataclass
+class ActivityFeature:
+    """What the activity routes need at request time (kept on `app.state.activity`)."""
+
+    settings: ActivitySettings
+    hub: LiveHub
+    limiter: TokenBucket
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+
+def install(rt: ServiceRuntime, settings: ActivitySettings | None = None) -> ActivityFeature:
+    """Register the feed's event reactions and background tasks on the runtime."""
+    settings = settings or ActivitySettings()
+    hub = LiveHub(settings.live_queue_size, settings.live_max_clients)
+    rt.on(CampaignPublished, on_campaign_published)
+    rt.on(CampaignMilestoneReached, on_milestone_reached)
+    rt.on(CampaignTipped, on_campaign_tipped)
+    rt.on(CampaignSucceeded, on_campaign_succeeded)
+    rt.on(CampaignFailed, on_campaign_failed)
+    rt.on(CampaignCancelled, on_campaign_cancelled)
+
+    async def live_listener(rt: ServiceRuntime) -> None:
+        await hub.run(rt.db)
+
+    rt.background(live_listener)
+    rt.background(partition_keeper(settings))
+    rt.background(counter_roller(settings))
+    return ActivityFeature(
+        settings, hub, TokenBucket(settings.counter_rate_per_s, settings.counter_burst)
+    )

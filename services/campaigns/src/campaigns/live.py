@@ -1,0 +1,123 @@
+"""Live updates: one LISTEN connection per process, fanned out in memory to SSE clients.
+
+Writers `pg_notify` in the transaction that changes what clients see (see activity.py), so
+every instance of the service hears every committed change, whichever instance made it.
+Each client has a bounded queue: a client that falls behind is dropped (it reconnects and
+resumes from the feed with Last-Event-ID), so one slow reader never holds up the others.
+"""
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from dropwave_runtime.db import Database
+
+from .activity import LIVE_CHANNEL
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+
+class Subscriber:
+    def __init__(self, campaign_id: str, queue_size: int) -> None:
+        self.campaign_id = campaign_id
+        # One slot more than the limit, for the end-of-stream marker.
+        self.queue: asyncio.Queue[Message | None] = asyncio.Queue(queue_size + 1)
+        self.limit = queue_size
+        self.dropped = False
+
+    def offer(self, message: Message) -> bool:
+        """Queue without waiting; False when the client is too far behind."""
+        if self.dropped or self.queue.qsize() >= self.limit:
+            return False
+        self.queue.put_nowait(message)
+        return True
+
+    def close(self) -> None:
+        """End the stream: pending messages are discarded, the reader sees None next."""
+        self.dropped = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+
+    async def get(self, idle_s: float) -> Message | None:
+        """The next message; None when the stream is over; TimeoutError when idle."""
+        return await asyncio.wait_for(self.queue.get(), idle_s)
+
+
+class LiveHub:
+    def __init__(self, queue_size: int = 100, max_clients: int = 10_000) -> None:
+        self.queue_size = queue_size
+        self.max_clients = max_clients
+        self._subscribers: dict[str, set[Subscriber]] = {}
+        self.clients = 0
+        self.listening = asyncio.Event()
+
+    def subscribe(self, campaign_id: str) -> Subscriber | None:
+        """A new subscriber, or None when this process serves as many as it may."""
+        if self.clients >= self.max_clients:
+            return None
+        sub = Subscriber(campaign_id, self.queue_size)
+        self._subscribers.setdefault(campaign_id, set()).add(sub)
+        self.clients += 1
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        subs = self._subscribers.get(sub.campaign_id)
+        if subs is None or sub not in subs:
+            return
+        subs.discard(sub)
+        self.clients -= 1
+        if not subs:
+            del self._subscribers[sub.campaign_id]
+
+    def dispatch(self, payload: str) -> None:
+        """Fan one notification out to the campaign's subscribers; never waits."""
+        try:
+            note = json.loads(payload)
+            campaign_id = str(note["campaign_id"])
+            message: Message = {"type": str(note["type"]), "data": note["data"]}
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed live notification")
+            return
+        for sub in list(self._subscribers.get(campaign_id, ())):
+            if not sub.offer(message):
+                log.info("dropping a live client that fell behind")
+                self.unsubscribe(sub)
+                sub.close()
+
+    def close_all(self) -> None:
+        """End every stream (e.g. the listener lost notifications): clients resume."""
+        for subs in list(self._subscribers.values()):
+            for sub in list(subs):
+                self.unsubscribe(sub)
+                sub.close()
+
+    async def run(self, db: Database, retry_s: float = 1.0) -> None:
+        """Hold the LISTEN connection until cancelled, reconnecting on loss."""
+        while True:
+            try:
+                async with db.engine.connect() as conn:
+                    raw = await conn.get_raw_connection()
+                    driver = raw.driver_connection
+                    assert driver is not None
+                    lost = asyncio.Event()
+                    driver.add_termination_listener(lambda *_, ev=lost: ev.set())
+                    await driver.add_listener(
+                        LIVE_CHANNEL, lambda _c, _p, _ch, payload: self.dispatch(payload)
+                    )
+                    self.listening.set()
+                    await lost.wait()
+                    raise ConnectionError("live listener connection closed")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("live listener lost; reconnecting", exc_info=True)
+            finally:
+                if self.listening.is_set():
+                    self.listening.clear()
+                    # Whatever was notified while we were away is lost to this process.
+                    self.close_all()
+            await asyncio.sleep(retry_s)
