@@ -118,7 +118,8 @@ class TokenVerifier:
         # Checked before any key lookup: "none" and HS256 (signed with our public key as
         # the HMAC secret) never get near a verifier.
         if alg not in self.algorithms:
-            raise InvalidToken(f"Tokens signed with {alg!r} are not accepted")
+            shown = repr(alg) if isinstance(alg, str) and len(alg) <= 16 else "this algorithm"
+            raise InvalidToken(f"Tokens signed with {shown} are not accepted")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise InvalidToken("The token's key id is invalid")
