@@ -15,9 +15,7 @@ import jwt
 from .issuer import ALGORITHM, DEV_AUDIENCE, DEV_ISSUER, DevSigningKey
 from .paths import default_data_dir
 
-__all__ = ["DEV_AUDIENCE", "DEV_ISSUER", "DEV_ORDER_TOKEN_SECRET", "mint_creator_token"]
-
-DEV_ORDER_TOKEN_SECRET = "dropwave-dev-order-token-secret-not-for-production"  # noqa: S105
+__all__ = ["DEV_AUDIENCE", "DEV_ISSUER", "mint_creator_token"]
 
 
 def mint_creator_token(
