@@ -3,6 +3,7 @@ a 4xx problem that changes nothing; rules locked after publish; the deadline sch
 campaigns as successful or failed (the e2e stack runs with MIN_CAMPAIGN_DURATION_S=0)."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -304,3 +305,39 @@ def test_deadline_closes_campaigns(
         409,
         "campaign_closed",
     )
+
+
+def test_counter_matches_confirmed_orders_after_concurrent_orders_and_cancels(
+    stack: DevStack, api: httpx.Client, eventually: Eventually
+) -> None:
+    """20 concurrent orders, 3 buyer cancels: `current_orders` ends at exactly 17."""
+    fay = auth(stack, new_creator())
+    r = api.post("/api/v1/campaigns", headers=fay, json=draft_body(min_orders=8))
+    assert r.status_code == 201, r.text
+    campaign = r.json()
+    assert api.post(f"/api/v1/campaigns/{campaign['id']}/publish", headers=fay).status_code == 200
+    slug = campaign["slug"]
+    eventually(lambda: _place_order(api, slug), "orders to learn of the campaign", 30)  # #1
+
+    with ThreadPoolExecutor(max_workers=19) as pool:
+        placed = list(pool.map(lambda _: _place_order(api, slug), range(19)))
+    orders = [o for o in placed if o is not None]
+    assert len(orders) == 19
+
+    def confirmed() -> bool:
+        return bool(api.get(f"/api/v1/campaigns/{slug}").json()["current_orders"] == 20)
+
+    eventually(confirmed, "20 confirmed orders counted", 60)
+    for order in orders[:3]:
+        c = api.post(
+            f"/api/v1/orders/{order['id']}/cancel", headers={"X-Order-Token": order["order_token"]}
+        )
+        assert c.status_code == 200, c.text
+    eventually(
+        lambda: api.get(f"/api/v1/campaigns/{slug}").json()["current_orders"] == 17,
+        "the three cancels to be uncounted",
+        30,
+    )
+    view = api.get(f"/api/v1/campaigns/{slug}").json()
+    assert view["tipped_at"] is not None  # tipped once at 8; stays a fact
+    assert view["status"] == "active"
