@@ -37,7 +37,8 @@ def test_first_drop(stack: DevStack, api: httpx.Client, eventually: Eventually) 
     assert published.status_code == 200, published.text
     slug = campaign["slug"]
 
-    order_body = {"email": "buyer@example.com", "payment_method_id": "pm_card_visa"}
+    buyer = f"buyer-{uuid.uuid4().hex[:8]}@example.com"  # the stack is shared: be unique
+    order_body = {"email": buyer, "payment_method_id": "pm_card_visa"}
     key = {"Idempotency-Key": str(uuid.uuid4())}
 
     def place() -> httpx.Response | None:
@@ -68,7 +69,7 @@ def test_first_drop(stack: DevStack, api: httpx.Client, eventually: Eventually) 
 
     def mail() -> EmailMessage | None:
         assert stack.smtp is not None
-        return next((m for m in stack.smtp.messages() if m["To"] == "buyer@example.com"), None)
+        return next((m for m in stack.smtp.messages() if m["To"] == buyer), None)
 
     message = eventually(mail, "the confirmation email")
     assert "#1" in message["Subject"]
