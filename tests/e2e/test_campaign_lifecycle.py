@@ -17,13 +17,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
 def auth(stack: DevStack, creator: str) -> dict[str, str]:
-    """A creator's bearer token for this stack (OIDC dev issuer, or the older dev secret)."""
-    mint = getattr(stack, "mint_token", None)
-    if mint is None:  # before the OIDC issuer: an HS256 dev token
-        from dropwave_devstack.tokens import mint_creator_token
-
-        return {"Authorization": f"Bearer {mint_creator_token(creator)}"}
-    return {"Authorization": f"Bearer {mint(creator)}"}
+    """A creator's bearer token signed by this stack's dev OIDC issuer."""
+    return {"Authorization": f"Bearer {stack.mint_token(creator)}"}
 
 
 def new_creator() -> str:
