@@ -14,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from .ports import free_port
+
 __all__ = ["ManagedProcess", "PartFailedError", "run_coro_sync", "tail"]
 
 T = TypeVar("T")
@@ -182,6 +184,20 @@ class ManagedProcess:
             )
         self._proc = proc
         return proc
+
+    def _start_on_free_port(self, requested: int | None, launch: Callable[[int], None]) -> None:
+        """``launch(port)`` spawns the part and waits until it is ready. A free port can be
+        taken by someone else before our process binds it, so that is retried on a fresh
+        port (twice) unless the caller asked for a specific port."""
+        attempts = 1 if requested else 3
+        for attempt in range(attempts):
+            try:
+                launch(requested or free_port())
+                return
+            except Exception:
+                self.stop()
+                if attempt == attempts - 1:
+                    raise
 
     def _check_alive(self, what: str = "start") -> None:
         proc = self._proc

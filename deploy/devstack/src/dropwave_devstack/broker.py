@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Protocol
 
 from ._process import ManagedProcess, child_env, run_coro_sync
-from .ports import free_port
 
 __all__ = ["TansuBroker", "TopicSpecLike", "create_topics", "kafka_ready", "tansu_binary"]
 
@@ -114,9 +113,9 @@ class TansuBroker(ManagedProcess):
         if self.running:
             return
         binary = tansu_binary()
-        attempts = 1 if self._requested_port else 3
-        for attempt in range(attempts):
-            self.port = self._requested_port or free_port()
+
+        def launch(port: int) -> None:
+            self.port = port
             url = f"tcp://{self.host}:{self.port}"
             self._spawn(
                 [
@@ -133,13 +132,9 @@ class TansuBroker(ManagedProcess):
                 ],
                 env=child_env({"RUST_LOG": os.environ.get("TANSU_RUST_LOG", "warn")}),
             )
-            try:
-                self._wait_ready(timeout=20)
-                return
-            except Exception:
-                self.stop()
-                if attempt == attempts - 1:
-                    raise
+            self._wait_ready(timeout=20)
+
+        self._start_on_free_port(self._requested_port, launch)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

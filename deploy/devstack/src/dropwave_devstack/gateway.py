@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from ._process import ManagedProcess, child_env
-from .ports import free_port
 
 __all__ = ["CaddyGateway", "Route", "caddy_binary", "caddy_config"]
 
@@ -157,19 +156,15 @@ class CaddyGateway(ManagedProcess):
             }
         )
         binary = caddy_binary()
-        attempts = 1 if self._requested_port else 3
-        for attempt in range(attempts):
-            self.port = self._requested_port or free_port()
+
+        def launch(port: int) -> None:
+            self.port = port
             config = caddy_config(f"{self.host}:{self.port}", self.routes, home / "storage")
             self.config_path.write_text(json.dumps(config, indent=2))
             self._spawn([binary, "run", "--config", str(self.config_path)], env=env)
-            try:
-                self._wait_ready(timeout=20)
-                return
-            except Exception:
-                self.stop()
-                if attempt == attempts - 1:
-                    raise
+            self._wait_ready(timeout=20)
+
+        self._start_on_free_port(self._requested_port, launch)
 
     def _wait_ready(self, timeout: float) -> None:
         import httpx

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from ._process import ManagedProcess, child_env, run_coro_sync
-from .ports import free_port
 
 __all__ = ["EmbeddedPostgres", "admin_dsn_from_url", "ensure_database", "to_asyncpg_dsn"]
 
@@ -182,9 +181,9 @@ class EmbeddedPostgres(ManagedProcess):
             _ensure_readable_tree(pginstall)
         self._initdb(bindir)
         self._remove_stale_pidfile()
-        attempts = 1 if self._requested_port else 3
-        for attempt in range(attempts):
-            self.port = self._requested_port or free_port()
+
+        def launch(port: int) -> None:
+            self.port = port
             self._spawn(
                 [
                     str(bindir / "postgres"),
@@ -211,13 +210,9 @@ class EmbeddedPostgres(ManagedProcess):
                 cwd=self.pgdata,
                 **self._user_kwargs(),
             )
-            try:
-                self._wait_ready(timeout=30)
-                return
-            except Exception:
-                self.stop()
-                if attempt == attempts - 1:
-                    raise
+            self._wait_ready(timeout=30)
+
+        self._start_on_free_port(self._requested_port, launch)
 
     # -- internals ---------------------------------------------------------------------------
 

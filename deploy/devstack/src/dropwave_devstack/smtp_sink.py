@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ._process import ManagedProcess, child_env
-from .ports import free_port, wait_for_tcp
+from .ports import wait_for_tcp
 
 __all__ = ["SmtpSink", "main", "read_messages", "serve"]
 
@@ -134,9 +134,9 @@ class SmtpSink(ManagedProcess):
         if self.running:
             return
         self.maildir.mkdir(parents=True, exist_ok=True)
-        attempts = 1 if self._requested_port else 3
-        for attempt in range(attempts):
-            self.port = self._requested_port or free_port()
+
+        def launch(port: int) -> None:
+            self.port = port
             self._spawn(
                 [
                     sys.executable,
@@ -151,22 +151,18 @@ class SmtpSink(ManagedProcess):
                 ],
                 env=child_env({"PYTHONUNBUFFERED": "1"}),
             )
-            try:
-                deadline = time.monotonic() + 20
-                while True:
-                    self._check_alive()
-                    try:
-                        wait_for_tcp(self.host, self.port, timeout=0.2)
-                        break
-                    except TimeoutError:
-                        if time.monotonic() > deadline:
-                            raise self._fail("not listening after 20s") from None
+            deadline = time.monotonic() + 20
+            while True:
                 self._check_alive()
-                return
-            except Exception:
-                self.stop()
-                if attempt == attempts - 1:
-                    raise
+                try:
+                    wait_for_tcp(self.host, self.port, timeout=0.2)
+                    break
+                except TimeoutError:
+                    if time.monotonic() > deadline:
+                        raise self._fail("not listening after 20s") from None
+            self._check_alive()
+
+        self._start_on_free_port(self._requested_port, launch)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._process import ManagedProcess, child_env
-from .ports import free_port
 
 __all__ = ["LocalStripe", "register_webhook"]
 
@@ -80,9 +79,9 @@ class LocalStripe(ManagedProcess):
     def start(self) -> None:
         if self.running:
             return
-        attempts = 1 if self._requested_port else 3
-        for attempt in range(attempts):
-            self.port = self._requested_port or free_port()
+
+        def launch(port: int) -> None:
+            self.port = port
             argv = [
                 sys.executable,
                 "-m",
@@ -97,13 +96,9 @@ class LocalStripe(ManagedProcess):
             else:
                 argv.append("--from-scratch")
             self._spawn(argv, env=child_env({"PYTHONUNBUFFERED": "1"}))
-            try:
-                self._wait_ready(timeout=30)
-                return
-            except Exception:
-                self.stop()
-                if attempt == attempts - 1:
-                    raise
+            self._wait_ready(timeout=30)
+
+        self._start_on_free_port(self._requested_port, launch)
 
     def _wait_ready(self, timeout: float) -> None:
         import httpx
