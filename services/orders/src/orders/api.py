@@ -28,7 +28,7 @@ def _secret(rt: Runtime) -> str:
     return settings.order_token_secret.get_secret_value()
 
 
-def get_intake(request: Request) -> OrderIntake:
+async def get_intake(request: Request) -> OrderIntake:
     intake: OrderIntake = request.app.state.intake
     return intake
 
