@@ -46,5 +46,8 @@ token: sync ## mint a dev creator token: make token CREATOR=alice
 contracts: sync ## regenerate JSON Schema + AsyncAPI from the event models
 	$(RUN) python -m dropwave_contracts.generate
 
+bench: sync ## order-intake benchmark (starts its own stack; prints orders/s, p50/p95/p99, the hot-row ceiling)
+	$(RUN) python bench/order_intake.py $(BENCH_ARGS)
+
 clean: ## remove local state (.dev data, caches)
 	rm -rf .dev .pytest_cache .mypy_cache .ruff_cache
