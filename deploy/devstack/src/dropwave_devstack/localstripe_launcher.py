@@ -117,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     _patch_store(args.store)
+    # Connect, off-session payments, refund limits (before the server module builds its routes).
+    from . import localstripe_connect
+
+    localstripe_connect.base_url = f"http://{args.host}:{args.port}"
+    localstripe_connect.install()
     _extend_emulator()
 
     from aiohttp import web
