@@ -12,6 +12,7 @@ from dropwave_contracts import (
     EVENT_TYPES,
     EVENT_VERSIONS,
     CampaignEvent,
+    CreatorEvent,
     Event,
     OrderPlaced,
     UnknownEventType,
@@ -28,7 +29,7 @@ def _event_classes_in_events_module() -> list[type[Event]]:
     return [
         obj
         for _, obj in inspect.getmembers(events, inspect.isclass)
-        if issubclass(obj, Event) and obj not in (Event, CampaignEvent)
+        if issubclass(obj, Event) and obj not in (Event, CampaignEvent, CreatorEvent)
     ]
 
 
@@ -44,11 +45,13 @@ def test_every_event_class_is_in_exactly_one_topic(event_cls: type[Event]) -> No
 
 
 @pytest.mark.parametrize("event_cls", ALL_EVENTS, ids=lambda c: c.__name__)
-def test_every_event_is_keyed_by_campaign_id(event_cls: type[Event]) -> None:
+def test_every_event_is_keyed_by_campaign_id_or_creator_id(event_cls: type[Event]) -> None:
     spec = topic_for(event_cls)
-    assert spec.key == "campaign_id"
-    assert event_cls.partition_key == "campaign_id"
-    assert "campaign_id" in event_cls.model_fields
+    key = "creator_id" if issubclass(event_cls, CreatorEvent) else "campaign_id"
+    assert issubclass(event_cls, CreatorEvent | CampaignEvent)
+    assert spec.key == key
+    assert event_cls.partition_key == key
+    assert key in event_cls.model_fields
 
 
 def test_topic_names_are_explicit() -> None:
@@ -56,9 +59,10 @@ def test_topic_names_are_explicit() -> None:
         ("campaigns.events.v1", 6, "campaigns"),
         ("orders.events.v1", 6, "orders"),
         ("payments.events.v1", 6, "payments"),
+        ("payments.accounts.v1", 6, "payments"),
         ("notifications.events.v1", 6, "notifications"),
     ]
-    prefixes = {"campaigns.": "Campaign", "orders.": "Order", "payments.": "Payment"}
+    prefixes = {"campaigns.": "Campaign", "orders.": "Order", "payments.events": "Payment"}
     for spec in EVENT_TOPICS:
         for prefix, class_prefix in prefixes.items():
             if spec.name.startswith(prefix):

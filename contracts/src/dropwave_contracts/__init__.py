@@ -4,7 +4,14 @@ Generated artefacts (JSON Schema per event, AsyncAPI document) live next to the 
 under ``contracts/`` and are produced by ``python -m dropwave_contracts.generate``.
 """
 
-from .envelope import WIRE_REQUIRED_FIELDS, CampaignEvent, CorrelationId, Event, follow
+from .envelope import (
+    WIRE_REQUIRED_FIELDS,
+    CampaignEvent,
+    CorrelationId,
+    CreatorEvent,
+    Event,
+    follow,
+)
 from .events import (
     ALL_EVENTS,
     CampaignCancelled,
@@ -13,6 +20,7 @@ from .events import (
     CampaignPublished,
     CampaignSucceeded,
     CampaignTipped,
+    CreatorPayoutsUpdated,
     NotificationSent,
     OrderCancelled,
     OrderConfirmed,
@@ -24,6 +32,7 @@ from .events import (
     PaymentFailed,
     PaymentRefunded,
     PaymentReleased,
+    PaymentReminderIssued,
 )
 from .topics import (
     CAMPAIGNS_EVENTS,
@@ -33,6 +42,7 @@ from .topics import (
     EVENT_VERSIONS,
     NOTIFICATIONS_EVENTS,
     ORDERS_EVENTS,
+    PAYMENTS_ACCOUNTS,
     PAYMENTS_EVENTS,
     TopicSpec,
     UnknownEventType,
@@ -55,6 +65,7 @@ __all__ = [
     "EVENT_VERSIONS",
     "NOTIFICATIONS_EVENTS",
     "ORDERS_EVENTS",
+    "PAYMENTS_ACCOUNTS",
     "PAYMENTS_EVENTS",
     "WIRE_REQUIRED_FIELDS",
     "CampaignCancelled",
@@ -65,6 +76,8 @@ __all__ = [
     "CampaignSucceeded",
     "CampaignTipped",
     "CorrelationId",
+    "CreatorEvent",
+    "CreatorPayoutsUpdated",
     "Event",
     "NotificationSent",
     "OrderCancelled",
@@ -77,6 +90,7 @@ __all__ = [
     "PaymentFailed",
     "PaymentRefunded",
     "PaymentReleased",
+    "PaymentReminderIssued",
     "TopicSpec",
     "UnknownEventType",
     "UnsupportedSchemaVersion",

@@ -19,6 +19,7 @@ __all__ = [
     "WIRE_REQUIRED_FIELDS",
     "CampaignEvent",
     "CorrelationId",
+    "CreatorEvent",
     "Event",
     "follow",
 ]
@@ -111,6 +112,16 @@ class CampaignEvent(Event):
 
     campaign_id: UUID
     """The campaign this event belongs to; also the partition key."""
+
+
+class CreatorEvent(Event):
+    """An event about one creator (not one campaign), keyed by ``creator_id``: one creator's
+    events stay in order on one partition."""
+
+    partition_key: ClassVar[str] = "creator_id"
+
+    creator_id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    """The creator's id (the OIDC subject); also the partition key."""
 
 
 E = TypeVar("E", bound=Event)

@@ -1,6 +1,7 @@
 """Every DropWave event (schema version 1).
 
-All events are campaign-scoped (keyed by ``campaign_id``). Money is in integer minor
+Events are campaign-scoped (keyed by ``campaign_id``) except the creator-scoped ones
+(``CreatorEvent``, keyed by ``creator_id``). Money is in integer minor
 units (cents) with a 3-letter lowercase ISO 4217 ``currency`` (Stripe's convention).
 Datetimes are timezone-aware.
 
@@ -16,7 +17,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from .envelope import CampaignEvent
+from .envelope import CampaignEvent, CreatorEvent, Event
 
 __all__ = [
     "ALL_EVENTS",
@@ -29,6 +30,7 @@ __all__ = [
     "CampaignTipped",
     "Cents",
     "Count",
+    "CreatorPayoutsUpdated",
     "Currency",
     "MinOrders",
     "NonEmptyStr",
@@ -44,6 +46,7 @@ __all__ = [
     "PaymentFailed",
     "PaymentRefunded",
     "PaymentReleased",
+    "PaymentReminderIssued",
 ]
 
 Cents = Annotated[int, Field(gt=0)]
@@ -274,6 +277,9 @@ class PaymentCaptureFailed(CampaignEvent):
     message: str
     pay_later_until: AwareDatetime | None
     """End of the grace period to pay through the link; ``None``: no link offered."""
+    client_secret: str | None = None
+    """The pay-later link's PaymentIntent ``client_secret`` (the client confirms with it);
+    ``None``: no link offered."""
 
 
 class PaymentReleased(CampaignEvent):
@@ -301,6 +307,38 @@ class PaymentRefunded(CampaignEvent):
     currency: Currency
 
 
+class PaymentReminderIssued(CampaignEvent):
+    """A buyer whose capture failed has not paid through the pay-later link yet: remind
+    them before the grace period ends. Emitted by payments, once per reminder."""
+
+    event_type: Literal["PaymentReminderIssued"] = "PaymentReminderIssued"
+    schema_version: Literal[1] = 1
+
+    order_id: UUID
+    payment_intent_id: NonEmptyStr
+    client_secret: NonEmptyStr
+    pay_later_until: AwareDatetime
+    reminder_number: Annotated[int, Field(ge=1)]
+
+
+# --- payments.accounts.v1 (producer: payments) ------------------------------------------
+
+
+class CreatorPayoutsUpdated(CreatorEvent):
+    """A creator's Stripe Connect account changed (from Stripe's ``account.updated``):
+    whether it can take charges and receive payouts. Campaigns lets a creator publish
+    only once ``payouts_enabled``. Emitted by payments, keyed by ``creator_id``."""
+
+    event_type: Literal["CreatorPayoutsUpdated"] = "CreatorPayoutsUpdated"
+    schema_version: Literal[1] = 1
+
+    account_id: NonEmptyStr
+    """The connected account (``acct_...``)."""
+    charges_enabled: bool
+    payouts_enabled: bool
+    details_submitted: bool
+
+
 # --- notifications.events.v1 (producer: notifications) ----------------------------------
 
 
@@ -320,7 +358,7 @@ class NotificationSent(CampaignEvent):
     recipient_kind: Literal["buyer", "creator"]
 
 
-ALL_EVENTS: tuple[type[CampaignEvent], ...] = (
+ALL_EVENTS: tuple[type[Event], ...] = (
     CampaignPublished,
     CampaignMilestoneReached,
     CampaignTipped,
@@ -337,6 +375,8 @@ ALL_EVENTS: tuple[type[CampaignEvent], ...] = (
     PaymentCaptureFailed,
     PaymentReleased,
     PaymentRefunded,
+    PaymentReminderIssued,
+    CreatorPayoutsUpdated,
     NotificationSent,
 )
 """Every event class defined here, in declaration order."""

@@ -87,7 +87,8 @@ Events exchanged by the DropWave services over a Kafka-compatible broker.
 Every message value is one JSON object: the envelope fields (`event_id`, `event_type`,
 `schema_version`, `occurred_at`, `producer`, `correlation_id`, `causation_id`) and the
 event's payload fields, flattened. The message key is the `campaign_id`, so one
-campaign's events stay in order on one partition. The W3C `traceparent` travels in the
+campaign's events stay in order on one partition (on `payments.accounts.v1`, the
+`creator_id`). The W3C `traceparent` travels in the
 Kafka headers.
 
 Compatibility: consumers ignore unknown fields; adding an optional field keeps the
@@ -132,7 +133,7 @@ def asyncapi_document(version: str) -> dict[str, Any]:
                     "kafka": {
                         "key": {
                             "type": "string",
-                            "format": "uuid",
+                            **({"format": "uuid"} if spec.key == "campaign_id" else {}),
                             "description": f"The event's `{spec.key}`.",
                         },
                         "bindingVersion": KAFKA_BINDING_VERSION,

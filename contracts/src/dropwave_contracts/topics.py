@@ -2,7 +2,8 @@
 
 Topic names are explicit strings, never derived from class names. Every event topic is
 owned by one producing service (it publishes through its outbox) and keyed by
-``campaign_id``, so one campaign's events stay in order on one partition.
+``campaign_id``, so one campaign's events stay in order on one partition; the one
+creator-scoped topic (``payments.accounts.v1``) is keyed by ``creator_id``.
 
 Schema versions
 ---------------
@@ -35,6 +36,7 @@ from .events import (
     CampaignPublished,
     CampaignSucceeded,
     CampaignTipped,
+    CreatorPayoutsUpdated,
     NotificationSent,
     OrderCancelled,
     OrderConfirmed,
@@ -46,6 +48,7 @@ from .events import (
     PaymentFailed,
     PaymentRefunded,
     PaymentReleased,
+    PaymentReminderIssued,
 )
 
 __all__ = [
@@ -58,6 +61,7 @@ __all__ = [
     "EVENT_VERSIONS",
     "NOTIFICATIONS_EVENTS",
     "ORDERS_EVENTS",
+    "PAYMENTS_ACCOUNTS",
     "PAYMENTS_EVENTS",
     "TopicSpec",
     "UnknownEventType",
@@ -125,8 +129,17 @@ PAYMENTS_EVENTS = TopicSpec(
         PaymentCaptureFailed,
         PaymentReleased,
         PaymentRefunded,
+        PaymentReminderIssued,
     ),
     description="Stripe outcomes: authorization, capture at settlement, release, refund.",
+    producer="payments",
+)
+PAYMENTS_ACCOUNTS = TopicSpec(
+    name="payments.accounts.v1",
+    key="creator_id",
+    partitions=EVENT_PARTITIONS,
+    events=(CreatorPayoutsUpdated,),
+    description="Creators' Stripe Connect accounts: can they take charges, receive payouts.",
     producer="payments",
 )
 NOTIFICATIONS_EVENTS = TopicSpec(
@@ -142,6 +155,7 @@ EVENT_TOPICS: tuple[TopicSpec, ...] = (
     CAMPAIGNS_EVENTS,
     ORDERS_EVENTS,
     PAYMENTS_EVENTS,
+    PAYMENTS_ACCOUNTS,
     NOTIFICATIONS_EVENTS,
 )
 
