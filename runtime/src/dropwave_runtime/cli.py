@@ -1,11 +1,13 @@
-"""The operations CLI every service exposes: `python -m <service> serve | migrate | dlq`."""
+"""The operations CLI every service exposes: `python -m <service> serve | migrate | dlq`, plus
+any subcommands a service registers (``commands``, e.g. payments' ``refund``/``reconcile``)."""
 
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -18,12 +20,23 @@ from .settings import ServiceSettings
 S = TypeVar("S", bound=ServiceSettings)
 
 
+@dataclass(frozen=True)
+class Command:
+    """A service's own subcommand: ``configure`` adds its arguments to the subparser,
+    ``handle(args, settings)`` runs it and returns the exit code."""
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    handle: Callable[[argparse.Namespace, Any], int]
+
+
 def run(
     service: str,
     load_settings: Callable[[], S],
     create_app: Callable[[S], FastAPI],
     migrations: Path,
     argv: list[str] | None = None,
+    commands: Mapping[str, Command] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m {service}", description=f"{service} service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -34,10 +47,14 @@ def run(
     dlq_sub.add_parser("list", help="print dead letters as JSON lines")
     replay = dlq_sub.add_parser("replay", help="send dead letters back to their topics")
     replay.add_argument("--offset", type=int, action="append", help="only these DLQ offsets")
+    for name, command in (commands or {}).items():
+        command.configure(sub.add_parser(name, help=command.help))
     args = parser.parse_args(argv)
 
     settings = load_settings()
     configure_logging(service, settings.log_level)
+    if commands and args.command in commands:
+        raise SystemExit(commands[args.command].handle(args, settings))
     if args.command == "serve":
         uvicorn.run(
             create_app(settings),

@@ -1,213 +1,26 @@
-"""Creator authentication: an OIDC bearer JWT (RS256/ES256), verified against the issuer's JWKS.
+"""Creator authentication: the shared runtime's OIDC bearer JWT verifier (written once in
+``dropwave_runtime.auth``, also used by payments), re-exported under campaigns' names."""
 
-The JWKS is fetched on the first request that needs it (never at import or start-up, so a
-provider outage cannot stop the service from starting), asynchronously, and cached. A token
-whose `kid` is unknown triggers one refetch (the provider may have rotated its keys), at most
-every `auth_jwks_min_refresh_s`, so forged kids cannot turn us into a load generator.
-"""
+from dropwave_runtime.auth import (
+    MAX_JWKS_BYTES,
+    MAX_SUBJECT_CHARS,
+    MAX_TOKEN_BYTES,
+    CreatorId,
+    InvalidToken,
+    IssuerUnavailable,
+    JwksCache,
+    TokenVerifier,
+    current_creator,
+)
 
-import asyncio
-import logging
-import time
-from typing import Annotated, Any
-
-import httpx
-import jwt
-from dropwave_runtime.problems import Problem
-from fastapi import Depends, Request
-
-from .settings import Settings
-
-log = logging.getLogger(__name__)
-
-MAX_TOKEN_BYTES = 8192  # real ID/access tokens are ~1-2 KB; bigger ones are not parsed
-MAX_SUBJECT_CHARS = 255  # creators.id is VARCHAR(255)
-MAX_JWKS_BYTES = 256 * 1024
-
-
-class InvalidToken(Exception):
-    """The token is not acceptable (the message is safe to show the caller)."""
-
-
-class IssuerUnavailable(Exception):
-    """The JWKS could not be fetched and no earlier copy is cached."""
-
-
-class JwksCache:
-    """The issuer's signing keys by `kid`, fetched lazily with httpx and kept for a while."""
-
-    def __init__(self, url: str, *, ttl_s: float, min_refresh_s: float, timeout_s: float) -> None:
-        self.url = url
-        self.ttl_s = ttl_s
-        self.min_refresh_s = min_refresh_s
-        self.timeout_s = timeout_s
-        self._keys: dict[str | None, jwt.PyJWK] | None = None
-        self._fetched_at = 0.0  # monotonic time of the last successful fetch
-        self._attempted_at = float("-inf")  # ... of the last attempt, successful or not
-        self._lock = asyncio.Lock()
-
-    async def key(self, kid: str | None) -> jwt.PyJWK:
-        keys = await self._current(refresh=False)
-        if kid not in keys:
-            keys = await self._current(refresh=True)  # rotated? one rate-limited refetch
-        if kid in keys:
-            return keys[kid]
-        if kid is None and len(keys) == 1:  # no kid in the token: fine only if unambiguous
-            return next(iter(keys.values()))
-        raise InvalidToken("No signing key of the issuer matches the token's key id")
-
-    async def _current(self, *, refresh: bool) -> dict[str | None, jwt.PyJWK]:
-        async with self._lock:  # one fetch at a time; the others wait for its result
-            now = time.monotonic()
-            fresh = self._keys is not None and now - self._fetched_at < self.ttl_s
-            if (refresh or not fresh) and now - self._attempted_at >= self.min_refresh_s:
-                self._attempted_at = now
-                try:
-                    self._keys = await self._fetch()
-                    self._fetched_at = now
-                except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
-                    # Keep serving the keys we have: a provider blip must not log everyone out.
-                    log.warning("fetching the JWKS from %s failed: %s", self.url, exc)
-            if self._keys is None:
-                raise IssuerUnavailable(f"the JWKS at {self.url} could not be fetched")
-            return self._keys
-
-    async def _fetch(self) -> dict[str | None, jwt.PyJWK]:
-        async with httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False) as client:
-            response = await client.get(self.url, headers={"Accept": "application/json"})
-        response.raise_for_status()
-        if len(response.content) > MAX_JWKS_BYTES:
-            raise ValueError("the JWKS is too large")
-        data: Any = response.json()
-        if not isinstance(data, dict):
-            raise ValueError("the JWKS is not a JSON object")
-        keys: dict[str | None, jwt.PyJWK] = {}
-        for key in jwt.PyJWKSet.from_dict(data).keys:  # skips keys PyJWT cannot use
-            if key.public_key_use not in (None, "sig"):
-                continue
-            keys[key.key_id] = key
-        if not keys:
-            raise ValueError("the JWKS has no signing keys")
-        return keys
-
-
-class TokenVerifier:
-    """Checks signature, algorithm, issuer, audience, expiry/not-before and the subject."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.issuer = settings.auth_issuer
-        self.audience = settings.auth_audience
-        self.algorithms = list(settings.auth_algorithms)
-        self.leeway_s = settings.auth_leeway_s
-        self.jwks = JwksCache(
-            settings.auth_jwks_url,
-            ttl_s=settings.auth_jwks_cache_s,
-            min_refresh_s=settings.auth_jwks_min_refresh_s,
-            timeout_s=settings.auth_jwks_timeout_s,
-        )
-
-    async def creator_id(self, token: str) -> str:
-        """The token's subject, or InvalidToken / IssuerUnavailable."""
-        if len(token) > MAX_TOKEN_BYTES:
-            raise InvalidToken("The token is too large")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise InvalidToken("The token is not a well-formed JWT") from exc
-        alg = header.get("alg")
-        # Checked before any key lookup: "none" and HS256 (signed with our public key as
-        # the HMAC secret) never get near a verifier.
-        if alg not in self.algorithms:
-            shown = repr(alg) if isinstance(alg, str) and len(alg) <= 16 else "this algorithm"
-            raise InvalidToken(f"Tokens signed with {shown} are not accepted")
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise InvalidToken("The token's key id is invalid")
-        key = await self.jwks.key(kid)
-        try:
-            # A PyJWK also pins the algorithm to the key's own (RSA key -> RS256 only).
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=self.algorithms,
-                issuer=self.issuer,
-                audience=self.audience,
-                leeway=self.leeway_s,
-                options={"require": ["exp", "iss", "aud", "sub"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(_reason(exc)) from exc
-        subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject.strip():
-            raise InvalidToken("The token has no subject")
-        if len(subject) > MAX_SUBJECT_CHARS:
-            raise InvalidToken("The token's subject is too long")
-        return subject
-
-
-def _reason(exc: jwt.PyJWTError) -> str:
-    """A short, stable explanation; PyJWT's messages can carry claim values."""
-    reasons: list[tuple[type[jwt.PyJWTError], str]] = [
-        (jwt.ExpiredSignatureError, "The token has expired"),
-        (jwt.ImmatureSignatureError, "The token is not valid yet"),
-        (jwt.InvalidIssuerError, "The token was issued by another issuer"),
-        (jwt.InvalidAudienceError, "The token is meant for another audience"),
-        (jwt.MissingRequiredClaimError, "The token lacks a required claim"),
-        (jwt.InvalidSignatureError, "The token's signature does not verify"),
-        (jwt.InvalidAlgorithmError, "The token's algorithm does not match its key"),
-    ]
-    for cls, text in reasons:
-        if isinstance(exc, cls):
-            return text
-    return "The token is invalid"
-
-
-def _challenge(error: str | None = None) -> dict[str, str]:
-    """RFC 6750 challenge: bare on a missing token, with the error code on a bad one."""
-    value = 'Bearer realm="dropwave"'
-    if error:
-        value += f', error="{error}"'
-    return {"WWW-Authenticate": value}
-
-
-def _verifier(request: Request) -> TokenVerifier:
-    """One verifier (and JWKS cache) per app, made on first use."""
-    state = request.app.state
-    verifier: TokenVerifier | None = getattr(state, "token_verifier", None)
-    if verifier is None:
-        settings = request.app.state.runtime.settings
-        assert isinstance(settings, Settings)
-        verifier = TokenVerifier(settings)
-        state.token_verifier = verifier
-    return verifier
-
-
-async def current_creator(request: Request) -> str:
-    """The authenticated creator's id (the token's `sub`), or a 401/503 problem."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Problem(401, "unauthorized", "A bearer token is required", headers=_challenge())
-    try:
-        return await _verifier(request).creator_id(token)
-    except InvalidToken as exc:
-        log.info("rejected a bearer token: %s", exc)  # never the token itself
-        raise Problem(
-            401,
-            "invalid_token",
-            "The bearer token is invalid",
-            str(exc),
-            headers=_challenge("invalid_token"),
-        ) from exc
-    except IssuerUnavailable as exc:
-        raise Problem(
-            503,
-            "auth_unavailable",
-            "Sign-in cannot be checked right now",
-            "The identity provider's keys could not be fetched; try again shortly.",
-            headers={"Retry-After": "5"},
-        ) from exc
-
-
-CreatorId = Annotated[str, Depends(current_creator)]
+__all__ = [
+    "MAX_JWKS_BYTES",
+    "MAX_SUBJECT_CHARS",
+    "MAX_TOKEN_BYTES",
+    "CreatorId",
+    "InvalidToken",
+    "IssuerUnavailable",
+    "JwksCache",
+    "TokenVerifier",
+    "current_creator",
+]

@@ -1,0 +1,42 @@
+"""The service CLI: services register their own subcommands next to serve/migrate/dlq."""
+
+import argparse
+
+import pytest
+from dropwave_runtime.cli import Command, run
+from dropwave_runtime.settings import ServiceSettings
+from fastapi import FastAPI
+
+
+def _settings() -> ServiceSettings:
+    return ServiceSettings(
+        database_url="postgresql+asyncpg://x@h/db", kafka_bootstrap_servers="h:9"
+    )
+
+
+def _app(settings: ServiceSettings) -> FastAPI:
+    raise AssertionError("a service command must not build the app")
+
+
+def test_a_registered_command_runs_with_its_arguments_and_settings(tmp_path: object) -> None:
+    seen: list[tuple[str, int | None, str]] = []
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("order_id")
+        parser.add_argument("--amount-cents", type=int)
+
+    def handle(args: argparse.Namespace, settings: ServiceSettings) -> int:
+        seen.append((args.order_id, args.amount_cents, settings.kafka_bootstrap_servers))
+        return 3
+
+    commands = {"refund": Command("refund an order", configure, handle)}
+    with pytest.raises(SystemExit) as exit_info:
+        run("svc", _settings, _app, tmp_path, ["refund", "o-1", "--amount-cents", "5"], commands)  # type: ignore[arg-type]
+    assert exit_info.value.code == 3
+    assert seen == [("o-1", 5, "h:9")]
+
+
+def test_unknown_commands_are_still_refused(tmp_path: object) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run("svc", _settings, _app, tmp_path, ["refund", "o-1"])  # type: ignore[arg-type]
+    assert exit_info.value.code == 2
