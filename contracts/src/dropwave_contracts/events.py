@@ -83,6 +83,9 @@ class CampaignPublished(CampaignEvent):
     min_orders: MinOrders
     deadline: AwareDatetime
     published_at: AwareDatetime
+    creator_email: str | None = None
+    """The creator's email (the token's ``email`` claim) for notifications, if known.
+    Optional (added in v1 as a minor change): older events lack it."""
 
 
 class CampaignMilestoneReached(CampaignEvent):
@@ -164,6 +167,9 @@ class OrderPlaced(CampaignEvent):
     payment_method_id: str | None
     """Stripe PaymentMethod id (``pm_...``); ``None``: the client confirms with the
     ``client_secret`` itself."""
+    sms_consent: bool = False
+    """The buyer agreed to SMS about this order (only then is ``buyer_phone`` texted).
+    Optional (added in v1 as a minor change): absent means no consent."""
 
 
 class OrderConfirmed(CampaignEvent):

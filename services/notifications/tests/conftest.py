@@ -1,7 +1,24 @@
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
+import dropwave_contracts.events as ev
 import pytest
+from dropwave_devstack.smtp_sink import SmtpSink
 from dropwave_runtime.db import Database
+from notifications.app import HANDLERS
+from notifications.fake_twilio import FakeTwilioApi
+from notifications.limiter import TokenBucket
+from notifications.mailer import Mailer, RecordingMailer
+from notifications.sms import FakeCarrier, SmsSender
+from notifications.worker import DeliveryWorker, WorkerConfig
+
+SECRET = b"test-link-secret-0123456789"
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
+AUTH_TOKEN = "twilio-test-auth-token"
+
+MakeWorker = Callable[..., DeliveryWorker]
 
 
 @pytest.fixture
@@ -12,6 +29,263 @@ def notifications_db_url(service_database: Callable[[str], str]) -> str:
 
 @pytest.fixture
 async def db(notifications_db_url: str) -> AsyncIterator[Database]:
-    database = Database(notifications_db_url, "notifications", pool_size=4)
+    database = Database(notifications_db_url, "notifications", pool_size=8)
     yield database
     await database.dispose()
+
+
+@pytest.fixture
+def mailer() -> RecordingMailer:
+    return RecordingMailer()
+
+
+@pytest.fixture
+def carrier() -> FakeCarrier:
+    return FakeCarrier()
+
+
+def worker_config(**overrides: object) -> WorkerConfig:
+    config = WorkerConfig(
+        public_base_url="https://drops.example",
+        link_secret=SECRET,
+        pay_later_url_template="https://drops.example/pay/{order_id}",
+        concurrency=8,
+        batch_size=50,
+        lease_s=30,
+        poll_interval_s=0.05,
+        max_attempts=3,
+        backoff_base_s=0.01,
+        backoff_max_s=0.05,
+    )
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return config
+
+
+@pytest.fixture
+def make_worker(db: Database, mailer: RecordingMailer, carrier: FakeCarrier) -> MakeWorker:
+    def make(
+        email: Mailer | None = None, sms: SmsSender | None = None, **overrides: object
+    ) -> DeliveryWorker:
+        return DeliveryWorker(
+            db,
+            worker_config(**overrides),
+            email or mailer,
+            sms or carrier,
+            email_limiter=TokenBucket(10_000),
+            sms_limiter=TokenBucket(10_000),
+        )
+
+    return make
+
+
+@pytest.fixture
+def worker(make_worker: MakeWorker) -> DeliveryWorker:
+    return make_worker()
+
+
+@pytest.fixture(scope="module")
+def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSink]:
+    with SmtpSink(tmp_path_factory.mktemp("smtp")) as running:
+        yield running
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilioApi]:
+    api = FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN).start()
+    yield api
+    api.stop()
+
+
+class Drop:
+    """Events of one campaign, built the way their producers build them."""
+
+    def __init__(self, title: str = "Linen tote", min_orders: int = 4) -> None:
+        self.campaign_id = uuid.uuid4()
+        self.title = title
+        self.min_orders = min_orders
+        self.deadline = datetime(2031, 1, 2, 9, 30, tzinfo=UTC)
+        self.orders: dict[int, uuid.UUID] = {}
+
+    def published(self, creator_email: str | None = "creator-secret@example.com") -> Any:
+        return ev.CampaignPublished(
+            producer="campaigns",
+            correlation_id="c-pub",
+            campaign_id=self.campaign_id,
+            creator_id="creator-1",
+            creator_email=creator_email,
+            slug="linen-tote",
+            title=self.title,
+            price_cents=2500,
+            currency="usd",
+            min_orders=self.min_orders,
+            deadline=self.deadline,
+            published_at=datetime.now(UTC),
+        )
+
+    def email(self, n: int) -> str:
+        return f"buyer{n}-secret@example.com"
+
+    def phone(self, n: int) -> str:
+        return f"+1555000{n:04d}"
+
+    def placed(self, n: int, *, phone: bool = True, consent: bool = True) -> Any:
+        order_id = self.orders.setdefault(n, uuid.uuid4())
+        return ev.OrderPlaced(
+            producer="orders",
+            correlation_id=f"order-{n}",
+            campaign_id=self.campaign_id,
+            order_id=order_id,
+            buyer_number=n,
+            amount_cents=2500,
+            currency="usd",
+            buyer_email=self.email(n),
+            buyer_phone=self.phone(n) if phone else None,
+            payment_method_id="pm_card_visa",
+            sms_consent=consent,
+        )
+
+    def confirmed(self, n: int, *, phone: bool = True, at: datetime | None = None) -> Any:
+        order_id = self.orders.setdefault(n, uuid.uuid4())
+        fields: dict[str, Any] = {}
+        if at is not None:
+            fields["occurred_at"] = at
+        return ev.OrderConfirmed(
+            producer="orders",
+            correlation_id=f"order-{n}",
+            campaign_id=self.campaign_id,
+            order_id=order_id,
+            buyer_number=n,
+            amount_cents=2500,
+            currency="usd",
+            buyer_email=self.email(n),
+            buyer_phone=self.phone(n) if phone else None,
+            campaign_title=self.title,
+            campaign_min_orders=self.min_orders,
+            campaign_deadline=self.deadline,
+            **fields,
+        )
+
+    def cancelled(self, n: int) -> Any:
+        return ev.OrderCancelled(
+            producer="orders",
+            correlation_id=f"order-{n}",
+            campaign_id=self.campaign_id,
+            order_id=self.orders[n],
+            buyer_number=n,
+            reason="buyer_cancelled",
+            was_confirmed=True,
+        )
+
+    def milestone(self, percent: int, current: int) -> Any:
+        return ev.CampaignMilestoneReached(
+            producer="campaigns",
+            correlation_id="c-ms",
+            campaign_id=self.campaign_id,
+            percent=percent,
+            current_orders=current,
+            min_orders=self.min_orders,
+        )
+
+    def tipped(self, current: int, at: datetime | None = None) -> Any:
+        return ev.CampaignTipped(
+            producer="campaigns",
+            correlation_id="c-tip",
+            campaign_id=self.campaign_id,
+            current_orders=current,
+            min_orders=self.min_orders,
+            tipped_at=at or datetime.now(UTC),
+        )
+
+    def succeeded(self, confirmed: int) -> Any:
+        return ev.CampaignSucceeded(
+            producer="campaigns",
+            correlation_id="c-end",
+            campaign_id=self.campaign_id,
+            confirmed_orders=confirmed,
+            min_orders=self.min_orders,
+            closed_at=datetime.now(UTC),
+        )
+
+    def failed(self, confirmed: int) -> Any:
+        return ev.CampaignFailed(
+            producer="campaigns",
+            correlation_id="c-end",
+            campaign_id=self.campaign_id,
+            confirmed_orders=confirmed,
+            min_orders=self.min_orders,
+            closed_at=datetime.now(UTC),
+        )
+
+    def campaign_cancelled(self) -> Any:
+        return ev.CampaignCancelled(
+            producer="campaigns",
+            correlation_id="c-end",
+            campaign_id=self.campaign_id,
+            reason=None,
+            cancelled_at=datetime.now(UTC),
+        )
+
+    def captured(self, n: int, cents: int = 2500) -> Any:
+        return ev.PaymentCaptured(
+            producer="payments",
+            correlation_id="settle",
+            campaign_id=self.campaign_id,
+            order_id=self.orders[n],
+            payment_intent_id=f"pi_{n}",
+            amount_cents=cents,
+            currency="usd",
+            application_fee_cents=125,
+        )
+
+    def capture_failed(self, n: int) -> Any:
+        return ev.PaymentCaptureFailed(
+            producer="payments",
+            correlation_id="settle",
+            campaign_id=self.campaign_id,
+            order_id=self.orders[n],
+            payment_intent_id=f"pi_{n}",
+            failure_code="card_declined",
+            message="Your card was declined.",
+            pay_later_until=datetime(2031, 1, 9, 9, 30, tzinfo=UTC),
+        )
+
+    def refunded(self, n: int, cents: int = 1000) -> Any:
+        return ev.PaymentRefunded(
+            producer="payments",
+            correlation_id="refund",
+            campaign_id=self.campaign_id,
+            order_id=self.orders[n],
+            payment_intent_id=f"pi_{n}",
+            refund_id=f"re_{n}",
+            amount_cents=cents,
+            currency="usd",
+        )
+
+
+Handle = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+def handle(db: Database) -> Handle:
+    """``await handle(event, ...)``: each event through its handler, in its own unit of work
+    with the inbox (as the runtime's consumer runs it)."""
+
+    async def run(*events: Any) -> None:
+        for event in events:
+            handler = HANDLERS[type(event)]
+            async with db.unit_of_work() as uow:
+                if await uow.claim("notifications", event.event_id):
+                    await handler(event, uow)
+
+    return run
+
+
+@pytest.fixture
+def drop() -> Drop:
+    return Drop()
+
+
+@pytest.fixture
+def make_drop() -> Callable[..., Drop]:
+    return Drop

@@ -5,28 +5,45 @@ import notifications
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from dropwave_contracts.events import OrderConfirmed
 from dropwave_runtime.service import ServiceRuntime
-from notifications.app import create_app
+from notifications.app import HANDLERS, create_app
 from notifications.settings import Settings
 from sqlalchemy.ext.asyncio import create_async_engine
 
 MIGRATIONS = Path(notifications.__file__).parent / "migrations"
 
 
-def test_create_app_connects_nothing_and_handles_order_confirmed() -> None:
+def test_create_app_connects_nothing_and_handles_the_events() -> None:
     app = create_app(
         Settings(
             database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none",
             kafka_bootstrap_servers="127.0.0.1:1",
             smtp_host="127.0.0.1",
             mail_from="no-reply@dropwave.test",
+            notifications_link_secret="x" * 32,
         )
     )
     runtime = app.state.runtime
     assert isinstance(runtime, ServiceRuntime)
-    assert set(runtime._handlers) == {OrderConfirmed}
-    assert {"/healthz", "/readyz", "/metrics"} <= set(app.openapi()["paths"])
+    assert set(runtime._handlers) == set(HANDLERS)
+    assert {e.__name__ for e in HANDLERS} >= {
+        "OrderPlaced",
+        "OrderConfirmed",
+        "CampaignTipped",
+        "CampaignFailed",
+        "PaymentCaptured",
+        "PaymentCaptureFailed",
+        "PaymentRefunded",
+        "CampaignMilestoneReached",
+    }
+    assert [t.__name__ for t in runtime._background] == ["deliveries"]
+    paths = set(app.openapi()["paths"])
+    assert {"/healthz", "/readyz", "/metrics"} <= paths
+    assert {
+        "/api/v1/notifications/unsubscribe",
+        "/api/v1/notifications/twilio/inbound",
+        "/api/v1/notifications/twilio/status",
+    } <= paths
 
 
 def tables(url: str) -> set[str]:
@@ -41,7 +58,9 @@ def tables(url: str) -> set[str]:
 
 
 def test_migration_upgrades_and_downgrades(notifications_db_url: str) -> None:
-    assert {"deliveries", "outbox", "inbox"} <= tables(notifications_db_url)
+    assert {"deliveries", "outbox", "inbox", "buyers", "campaigns", "opt_outs"} <= tables(
+        notifications_db_url
+    )
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", notifications_db_url.replace("%", "%%"))

@@ -1,10 +1,12 @@
-"""The OrderConfirmed handler against a real, migrated PostgreSQL: one email per event."""
+"""Handlers enqueue, workers send: against a real, migrated PostgreSQL, with the recording
+mailer and the fake carrier. One message per (event, recipient, channel)."""
 
 import asyncio
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from dropwave_contracts.events import NotificationSent, OrderConfirmed
@@ -19,144 +21,298 @@ from notifications.mailer import (
     TransientDeliveryError,
     delivery_id_of,
 )
-from notifications.models import Delivery
-from sqlalchemy import func, select
-
-EMAIL = "buyer-secret@example.com"
-
-
-def order_confirmed() -> OrderConfirmed:
-    return OrderConfirmed(
-        producer="orders",
-        correlation_id="corr-42",
-        campaign_id=uuid.uuid4(),
-        order_id=uuid.uuid4(),
-        buyer_number=3,
-        amount_cents=2500,
-        currency="usd",
-        buyer_email=EMAIL,
-        buyer_phone="+15555550123",
-        campaign_title="Linen tote",
-        campaign_min_orders=10,
-        campaign_deadline=datetime(2031, 1, 2, 9, 30, tzinfo=UTC),
-    )
-
-
-async def handle(db: Database, event: OrderConfirmed, mailer: RecordingMailer) -> None:
-    async with db.unit_of_work() as uow:
-        await on_order_confirmed(event, uow, mailer)
+from notifications.models import Delivery, OptOut
+from notifications.optouts import opt_out
+from notifications.sms import FakeCarrier
+from sqlalchemy import func, select, update
 
 
 async def deliveries(db: Database) -> list[Delivery]:
     async with db.sessions() as session:
-        return list((await session.scalars(select(Delivery))).all())
+        return list((await session.scalars(select(Delivery).order_by(Delivery.created_at))).all())
 
 
 async def outbox(db: Database) -> list[NotificationSent]:
     async with db.sessions() as session:
         payloads = (await session.scalars(select(outbox_table.c.payload))).all()
     events = [parse_event(p) for p in payloads]
-    assert all(isinstance(e, NotificationSent) for e in events)
     return [e for e in events if isinstance(e, NotificationSent)]
 
 
-async def test_sends_once_marks_sent_and_emits(db: Database) -> None:
-    event = order_confirmed()
-    mailer = RecordingMailer()
-    await handle(db, event, mailer)
+def to(messages: list[EmailMessage]) -> list[tuple[str, str]]:
+    return sorted((str(m["To"]), str(m["Subject"])) for m in messages)
+
+
+async def test_order_confirmed_email_and_sms_once(
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer, carrier: FakeCarrier
+) -> None:
+    confirmed = drop.confirmed(3)
+    await handle(drop.published(), drop.placed(3), confirmed)
+    assert mailer.sent == []  # handlers only enqueue
+    assert await worker.drain() == 2
 
     [message] = mailer.sent
-    assert message["To"] == EMAIL
+    assert message["To"] == drop.email(3)
     assert message["Subject"] == "You're buyer #3 for Linen tote"
-    did = delivery_id(event.event_id, "buyer", "email")
-    assert delivery_id_of(message) == did
-
-    [row] = await deliveries(db)
-    assert (row.id, row.source_event_id, row.campaign_id) == (
-        did,
-        event.event_id,
-        event.campaign_id,
+    email_id = delivery_id(confirmed.event_id, "buyer", "email", str(drop.orders[3]))
+    assert delivery_id_of(message) == email_id
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "https://drops.example/api/v1/notifications/unsubscribe?token=" in str(
+        message["List-Unsubscribe"]
     )
-    assert (row.recipient_kind, row.channel, row.template) == ("buyer", "email", "order_confirmed")
-    assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
-    assert row.sent_at is not None
+    [sms] = carrier.sent
+    assert sms.to == drop.phone(3)
+    assert "buyer #3 for Linen tote" in sms.body
+    assert "Reply STOP" in sms.body
 
-    [sent] = await outbox(db)
-    assert sent.notification_id == did
-    assert sent.source_event_id == event.event_id
-    assert sent.campaign_id == event.campaign_id
-    assert (sent.channel, sent.template, sent.recipient_kind) == (
-        "email",
-        "order_confirmed",
-        "buyer",
+    rows = await deliveries(db)
+    assert {(r.channel, r.status, r.attempts) for r in rows} == {
+        ("email", "sent", 1),
+        ("sms", "sent", 1),
+    }
+    assert all(r.sent_at is not None and r.lease_until is None for r in rows)
+    sms_row = next(r for r in rows if r.channel == "sms")
+    assert sms_row.provider_message_id == f"SM{sms_row.id.hex}"
+
+    sent = await outbox(db)
+    assert {(e.channel, e.template, e.recipient_kind) for e in sent} == {
+        ("email", "order_confirmed", "buyer"),
+        ("sms", "order_confirmed", "buyer"),
+    }
+    assert {e.notification_id for e in sent} == {r.id for r in rows}
+    assert all(e.correlation_id == "order-3" for e in sent)
+    assert all(e.causation_id == str(confirmed.event_id) for e in sent)
+    assert all(drop.email(3).encode() not in serialize(e) for e in sent)
+
+    assert await worker.drain() == 0  # nothing left, nothing sent twice
+    assert len(mailer.sent) == 1
+    assert len(carrier.sent) == 1
+
+
+async def test_sms_needs_phone_and_consent(
+    db: Database, handle: Any, drop: Any, worker: Any, carrier: FakeCarrier
+) -> None:
+    await handle(
+        drop.placed(1, consent=False),
+        drop.confirmed(1),
+        drop.placed(2, phone=False),
+        drop.confirmed(2, phone=False),
+        drop.placed(3),
+        drop.confirmed(3),
     )
-    assert sent.correlation_id == event.correlation_id
-    assert sent.causation_id == str(event.event_id)
-    assert sent.producer == "notifications"
-    assert EMAIL.encode() not in serialize(sent)
+    await worker.drain()
+    assert [m.to for m in carrier.sent] == [drop.phone(3)]
+    assert len(await deliveries(db)) == 4
 
 
-async def test_duplicate_event_sends_nothing(db: Database) -> None:
-    event = order_confirmed()
-    mailer = RecordingMailer()
-    await handle(db, event, mailer)
-    await handle(db, event, mailer)
+async def test_duplicate_and_concurrent_events_send_once(
+    db: Database, drop: Any, worker: Any, mailer: RecordingMailer
+) -> None:
+    event = drop.confirmed(1, phone=False)
+
+    async def without_inbox() -> None:
+        async with db.unit_of_work() as uow:
+            await on_order_confirmed(event, uow)
+
+    await asyncio.gather(*(without_inbox() for _ in range(4)))
+    await without_inbox()
+    await worker.drain()
     assert len(mailer.sent) == 1
     assert len(await deliveries(db)) == 1
     assert len(await outbox(db)) == 1
 
 
-async def test_concurrent_instances_send_once(db: Database) -> None:
-    """Two instances handling the same event at once (no inbox in between): one email."""
-    event = order_confirmed()
-
-    class SlowMailer(RecordingMailer):
-        async def send(self, message: EmailMessage) -> None:
-            await asyncio.sleep(0.2)
-            await super().send(message)
-
-    mailer = SlowMailer()
-    await asyncio.gather(*(handle(db, event, mailer) for _ in range(3)))
-    assert len(mailer.sent) == 1
-    assert len(await outbox(db)) == 1
-
-
-async def test_transient_failure_rolls_back_and_retry_resends_same_message_id(
-    db: Database,
+async def test_several_workers_share_the_queue_and_send_each_once(
+    db: Database, handle: Any, make_drop: Any, make_worker: Any, mailer: RecordingMailer
 ) -> None:
-    event = order_confirmed()
-    mailer = RecordingMailer()
+    drop = make_drop(min_orders=120)
+    await handle(drop.published(creator_email=None))
+    await handle(*(drop.confirmed(n, phone=False) for n in range(1, 121)))
+
+    class Slow(RecordingMailer):
+        async def send(self, message: EmailMessage) -> str | None:
+            await asyncio.sleep(0.002)
+            return await mailer.send(message)
+
+    workers = [make_worker(email=Slow(), batch_size=7, concurrency=3) for _ in range(4)]
+    await asyncio.gather(*(w.drain() for w in workers))
+    ids = [delivery_id_of(m) for m in mailer.sent]
+    assert len(ids) == 120
+    assert len(set(ids)) == 120
+    assert {r.status for r in await deliveries(db)} == {"sent"}
+
+
+async def test_transient_failure_is_retried_with_backoff_then_sent(
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer
+) -> None:
+    await handle(drop.confirmed(1, phone=False))
     mailer.fail_with = TransientDeliveryError("SMTPServerDisconnected")
-    with pytest.raises(TransientDeliveryError):
-        await handle(db, event, mailer)
-    assert await deliveries(db) == []
-    assert await outbox(db) == []
+    assert await worker.run_once() == 1
+    [row] = await deliveries(db)
+    assert (row.status, row.attempts, row.last_error) == (
+        "pending",
+        1,
+        "SMTPServerDisconnected",
+    )
+    assert row.lease_until is None
+    assert row.next_attempt_at > datetime.now(UTC) - timedelta(seconds=1)
 
     mailer.fail_with = None
-    await handle(db, event, mailer)
+    await asyncio.sleep(0.1)  # the backoff (0.01-0.05 s in tests)
+    await worker.drain()
     [message] = mailer.sent
-    assert delivery_id_of(message) == delivery_id(event.event_id, "buyer", "email")
     [row] = await deliveries(db)
-    assert row.status == "sent"
+    assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
+    assert delivery_id_of(message) == row.id
 
 
-async def test_permanent_failure_is_recorded_and_not_retried(db: Database) -> None:
-    event = order_confirmed()
-    mailer = RecordingMailer()
+async def test_retries_are_bounded_then_recorded_as_failed(
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer
+) -> None:
+    await handle(drop.confirmed(1, phone=False))
+    mailer.fail_with = TransientDeliveryError("SMTP 421")
+    for _ in range(10):
+        await worker.drain()
+        await asyncio.sleep(0.06)
+    [row] = await deliveries(db)
+    assert row.status == "failed"
+    assert row.attempts == 3  # max_attempts in the tests' config
+    assert row.last_error == "gave up after 3 attempts: SMTP 421"
+    assert await outbox(db) == []
+
+
+async def test_permanent_failure_is_recorded_and_not_retried(
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer
+) -> None:
+    await handle(drop.confirmed(1, phone=False))
     mailer.fail_with = PermanentDeliveryError("recipient refused: SMTP 550")
-    await handle(db, event, mailer)
+    await worker.drain()
     [row] = await deliveries(db)
     assert (row.status, row.attempts, row.last_error) == (
         "failed",
         1,
         "recipient refused: SMTP 550",
     )
-    assert row.sent_at is None
-    assert await outbox(db) == []
-
     mailer.fail_with = None
-    await handle(db, event, mailer)
+    assert await worker.drain() == 0
     assert mailer.sent == []
+
+
+async def test_opted_out_addresses_are_skipped(
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer, carrier: FakeCarrier
+) -> None:
+    async with db.unit_of_work() as uow:
+        await opt_out(uow.session, "email", drop.email(1).upper(), "test")
+        await opt_out(uow.session, "sms", drop.phone(2), "test")
+    await handle(drop.placed(1), drop.confirmed(1), drop.placed(2), drop.confirmed(2))
+    await worker.drain()
+    assert [m["To"] for m in mailer.sent] == [drop.email(2)]
+    assert [m.to for m in carrier.sent] == [drop.phone(1)]
+    statuses = sorted((r.channel, r.status) for r in await deliveries(db))
+    assert statuses == [
+        ("email", "sent"),
+        ("email", "skipped"),
+        ("sms", "sent"),
+        ("sms", "skipped"),
+    ]
+    async with db.sessions() as session:
+        digests = list(await session.scalars(select(OptOut.address_sha256)))
+    assert all("@" not in d and "+" not in d for d in digests)
+
+
+async def test_expired_lease_is_taken_over_by_exactly_one_worker(
+    db: Database, handle: Any, drop: Any, make_worker: Any, mailer: RecordingMailer
+) -> None:
+    """A worker that claimed rows and died: its lease runs out, another worker sends them."""
+    await handle(drop.confirmed(1, phone=False), drop.confirmed(2, phone=False))
+    crashed = make_worker(lease_s=30)
+    assert len(await crashed._claim()) == 2  # claimed, then "crashed": never sent
+    healthy = make_worker()
+    assert await healthy.drain() == 0  # leased: not taken
+    async with db.sessions() as session, session.begin():
+        await session.execute(
+            update(Delivery).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    await asyncio.gather(healthy.drain(), make_worker().drain())
+    assert len(mailer.sent) == 2
+    assert len({delivery_id_of(m) for m in mailer.sent}) == 2
+
+
+async def test_campaign_fanout_tipped_and_late_confirmation_catches_up(
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer
+) -> None:
+    now = datetime.now(UTC)
+    await handle(drop.published())
+    await handle(*(drop.confirmed(n, phone=False, at=now - timedelta(seconds=5)) for n in (1, 2)))
+    await handle(drop.placed(5, phone=False), drop.confirmed(5, phone=False), drop.cancelled(5))
+    tipped = drop.tipped(current=3, at=now)
+    await handle(tipped)
+    # Buyer 3 was confirmed before the tipping, but orders' event arrives after campaigns'.
+    await handle(drop.confirmed(3, phone=False, at=now - timedelta(seconds=1)))
+    # Buyer 4 ordered after the tipping: gets the confirmation only.
+    await handle(drop.confirmed(4, phone=False, at=now + timedelta(seconds=1)))
+    await worker.drain()
+
+    tipped_mail = sorted(
+        str(m["To"]) for m in mailer.sent if m["Subject"].startswith("It's happening")
+    )
+    assert tipped_mail == [drop.email(1), drop.email(2), drop.email(3)]
+    creator = [m for m in mailer.sent if m["To"] == "creator-secret@example.com"]
+    assert [m["Subject"] for m in creator] == ["Linen tote tipped: 3 orders!"]
+    await handle(tipped)  # a duplicate of the tipping: nothing more
+    assert await worker.drain() == 0
+
+
+async def test_every_message_has_one_source(
+    db: Database, handle: Any, make_drop: Any, worker: Any, mailer: RecordingMailer
+) -> None:
+    """Which events produce which messages (email subjects), and for whom."""
+    won, lost, dropped = make_drop("Won"), make_drop("Lost"), make_drop("Dropped")
+    for d in (won, lost, dropped):
+        await handle(d.published(), d.placed(1, phone=False), d.confirmed(1, phone=False))
+    await handle(
+        won.milestone(25, 1),
+        won.succeeded(1),
+        won.captured(1),
+        won.capture_failed(1),
+        won.refunded(1),
+        lost.failed(1),
+        dropped.campaign_cancelled(),
+    )
+    await worker.drain()
+    got = to(mailer.sent)
+    creator = "creator-secret@example.com"
+    assert got == sorted(
+        [
+            (won.email(1), "You're buyer #1 for Won"),
+            (lost.email(1), "You're buyer #1 for Lost"),
+            (dropped.email(1), "You're buyer #1 for Dropped"),
+            (creator, "Won is at 25% of its minimum"),
+            (creator, "Won succeeded"),
+            (won.email(1), "You've been charged $25.00 for Won"),
+            (won.email(1), "Action needed: we couldn't charge your card for Won"),
+            (won.email(1), "You've been refunded $10.00 for Won"),
+            (lost.email(1), "Lost didn't reach its minimum: your hold is released"),
+            (creator, "Lost did not reach its minimum"),
+            (dropped.email(1), "Dropped was cancelled: your hold is released"),
+        ]
+    )
+
+
+async def test_creator_without_email_gets_nothing_and_nothing_fails(
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer
+) -> None:
+    await handle(drop.published(creator_email=None), drop.milestone(25, 1), drop.succeeded(4))
+    assert await worker.drain() == 0
+    assert await deliveries(db) == []
+
+
+async def test_payment_event_before_the_buyer_is_known_is_retried(
+    db: Database, handle: Any, drop: Any
+) -> None:
+    drop.orders[1] = uuid.uuid4()
+    with pytest.raises(LookupError, match=str(drop.orders[1])):  # the runtime retries it
+        await handle(drop.captured(1))
 
 
 class NoDeadLetters:
@@ -166,12 +322,13 @@ class NoDeadLetters:
         raise AssertionError(f"unexpected dead letter: {headers.get('dlq-error')}")
 
 
-async def test_through_the_runtime_consumer_redelivery_is_deduplicated(db: Database) -> None:
-    event = order_confirmed()
-    mailer = RecordingMailer()
+async def test_through_the_runtime_consumer_redelivery_is_deduplicated(
+    db: Database, drop: Any, worker: Any, mailer: RecordingMailer
+) -> None:
+    event: OrderConfirmed = drop.confirmed(1, phone=False)
 
     async def handler(e: OrderConfirmed, uow: UnitOfWork) -> None:
-        await on_order_confirmed(e, uow, mailer)
+        await on_order_confirmed(e, uow)
 
     consumer = EventConsumer(
         "notifications", db, {OrderConfirmed: handler}, NoDeadLetters(), backoff_base_s=0.01
@@ -179,34 +336,7 @@ async def test_through_the_runtime_consumer_redelivery_is_deduplicated(db: Datab
     record = Record(topic_for(event).name, 0, 7, event.key.encode(), serialize(event), [])
     await consumer.handle(record)
     await consumer.handle(record)
-    assert len(mailer.sent) == 1
-    assert len(await outbox(db)) == 1
-
-
-async def test_through_the_runtime_consumer_transient_failure_is_retried(db: Database) -> None:
-    event = order_confirmed()
-    calls = 0
-
-    class FlakyMailer(RecordingMailer):
-        async def send(self, message: EmailMessage) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == 1:
-                raise TransientDeliveryError("SMTPConnectError")
-            await super().send(message)
-
-    mailer = FlakyMailer()
-
-    async def handler(e: OrderConfirmed, uow: UnitOfWork) -> None:
-        await on_order_confirmed(e, uow, mailer)
-
-    consumer = EventConsumer(
-        "notifications", db, {OrderConfirmed: handler}, NoDeadLetters(), backoff_base_s=0.01
-    )
-    await consumer.handle(
-        Record(topic_for(event).name, 0, 8, event.key.encode(), serialize(event), [])
-    )
-    assert calls == 2
+    await worker.drain()
     assert len(mailer.sent) == 1
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Delivery)) == 1

@@ -1,7 +1,6 @@
 """SmtpMailer against a real SMTP server (the dev stack's sink), and the recording fake."""
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,13 +32,8 @@ def settings(host: str, port: int) -> Settings:
         smtp_port=port,
         mail_from="DropWave <no-reply@dropwave.test>",
         smtp_timeout_s=5,
+        notifications_link_secret="x" * 32,
     )
-
-
-@pytest.fixture(scope="module")
-def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSink]:
-    with SmtpSink(tmp_path_factory.mktemp("smtp")) as running:
-        yield running
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,6 +43,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMTP_PORT", "2525")
     monkeypatch.setenv("MAIL_FROM", "no-reply@example.com")
     monkeypatch.setenv("SMTP_PASSWORD", "hunter2")
+    monkeypatch.setenv("NOTIFICATIONS_LINK_SECRET", "link-secret-0123456789")
     s = Settings()  # type: ignore[call-arg]
     assert (s.smtp_host, s.smtp_port, s.mail_from) == (
         "smtp.example.com",
@@ -57,6 +52,8 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert s.smtp_password is not None
     assert "hunter2" not in repr(s)
+    assert "link-secret" not in repr(s)
+    assert (s.email_provider, s.sms_provider) == ("smtp", "none")
     assert s.smtp_starttls is False
 
 

@@ -10,7 +10,7 @@ from notifications.domain import (
     format_money,
     order_confirmed_context,
 )
-from notifications.templates import render
+from notifications.templates import has_sms, render, render_sms
 
 
 def order_confirmed(**overrides: object) -> OrderConfirmed:
@@ -96,9 +96,45 @@ def test_missing_context_is_an_error() -> None:
         render("order_confirmed", {"buyer_number": 1})
 
 
+def test_every_email_template_renders_with_its_unsubscribe_footer() -> None:
+    names = {"order_confirmed", "campaign_tipped", "payment_captured", "hold_released"}
+    names |= {"capture_failed", "refunded", "creator_milestone", "creator_tipped"}
+    names |= {"creator_result"}
+    context = {
+        "buyer_number": 2, "title": "Lamp", "amount": "$25.00", "min_orders": 5,
+        "deadline": "Friday", "reason": "failed", "pay_later_until": "Monday",
+        "pay_later_url": "https://x/pay/1", "percent": 50, "current_orders": 3,
+        "outcome": "succeeded", "confirmed_orders": 6, "price": "$25.00", "gross": "$150.00",
+        "unsubscribe_url": "https://x/unsub?token=abc",
+    }  # fmt: skip
+    for name in sorted(names):
+        rendered = render(name, context)
+        assert "Lamp" in rendered.subject, name
+        assert "https://x/unsub?token=abc" in rendered.text, name
+        assert 'href="https://x/unsub?token=abc"' in rendered.html, name
+    assert "charged $25.00" in render("payment_captured", context).subject
+    assert "https://x/pay/1" in render("capture_failed", context).text
+    assert "6 x $25.00 = $150.00" in render("creator_result", context).text
+
+
+def test_sms_bodies_are_one_line_and_offer_stop() -> None:
+    context = {"buyer_number": 2, "title": "Lamp", "amount": "$25.00", "min_orders": 5,
+               "deadline": "Friday", "reason": "cancelled", "pay_later_until": None,
+               "pay_later_url": "https://x/pay/1"}  # fmt: skip
+    for name in ("order_confirmed", "campaign_tipped", "payment_captured", "hold_released"):
+        body = render_sms(name, context)
+        assert "\n" not in body
+        assert body.endswith("Reply STOP to opt out."), name
+    assert "was cancelled" in render_sms("hold_released", context)
+    assert not has_sms("creator_result")
+
+
 def test_delivery_id_is_stable_per_event_recipient_and_channel() -> None:
     event_id = uuid.uuid4()
     assert delivery_id(event_id, "buyer", "email") == delivery_id(event_id, "buyer", "email")
     assert delivery_id(event_id, "buyer", "email") != delivery_id(event_id, "buyer", "sms")
     assert delivery_id(event_id, "buyer", "email") != delivery_id(event_id, "creator", "email")
     assert delivery_id(event_id, "buyer", "email") != delivery_id(uuid.uuid4(), "buyer", "email")
+    assert delivery_id(event_id, "buyer", "email", "a") != delivery_id(
+        event_id, "buyer", "email", "b"
+    )

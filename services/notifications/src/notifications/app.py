@@ -1,21 +1,102 @@
-"""The notifications service: event handlers wired to the runtime. Nothing connects here."""
+"""The notifications service: event handlers, delivery workers and webhooks, wired to the
+runtime. Nothing connects here: workers start in the runtime's lifespan."""
 
-from dropwave_contracts.events import OrderConfirmed
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from dropwave_contracts.envelope import Event
+from dropwave_contracts.events import (
+    CampaignCancelled,
+    CampaignFailed,
+    CampaignMilestoneReached,
+    CampaignPublished,
+    CampaignSucceeded,
+    CampaignTipped,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderPlaced,
+    PaymentCaptured,
+    PaymentCaptureFailed,
+    PaymentRefunded,
+)
 from dropwave_runtime.db import UnitOfWork
-from dropwave_runtime.service import configure
+from dropwave_runtime.service import ServiceRuntime, configure
 from fastapi import FastAPI
 
-from .handlers import on_order_confirmed
-from .mailer import Mailer, SmtpMailer
+from . import handlers
+from .api import router
+from .limiter import TokenBucket
+from .mailer import Mailer, ResendMailer, SmtpMailer
 from .settings import Settings
+from .sms import SmsSender, sms_sender
+from .worker import DeliveryWorker, WorkerConfig
+
+HANDLERS: dict[type[Event], Callable[[Any, UnitOfWork], Awaitable[None]]] = {
+    CampaignPublished: handlers.on_campaign_published,
+    CampaignMilestoneReached: handlers.on_milestone_reached,
+    CampaignTipped: handlers.on_campaign_tipped,
+    CampaignSucceeded: handlers.on_campaign_succeeded,
+    CampaignFailed: handlers.on_campaign_failed,
+    CampaignCancelled: handlers.on_campaign_cancelled,
+    OrderPlaced: handlers.on_order_placed,
+    OrderConfirmed: handlers.on_order_confirmed,
+    OrderCancelled: handlers.on_order_cancelled,
+    PaymentCaptured: handlers.on_payment_captured,
+    PaymentCaptureFailed: handlers.on_payment_capture_failed,
+    PaymentRefunded: handlers.on_payment_refunded,
+}
 
 
-def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
+def mailer_for(settings: Settings) -> Mailer:
+    return ResendMailer(settings) if settings.email_provider == "resend" else SmtpMailer(settings)
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    return WorkerConfig(
+        public_base_url=settings.public_base_url,
+        link_secret=settings.notifications_link_secret.get_secret_value().encode(),
+        pay_later_url_template=settings.pay_later_url_template,
+        concurrency=settings.delivery_concurrency,
+        batch_size=settings.delivery_batch_size,
+        lease_s=settings.delivery_lease_s,
+        poll_interval_s=settings.delivery_poll_interval_s,
+        max_attempts=settings.delivery_max_attempts,
+        backoff_base_s=settings.delivery_backoff_base_s,
+        backoff_max_s=settings.delivery_backoff_max_s,
+    )
+
+
+def create_app(
+    settings: Settings, mailer: Mailer | None = None, sms: SmsSender | None = None
+) -> FastAPI:
     rt = configure("notifications", settings)
-    smtp = mailer or SmtpMailer(settings)
+    for event_cls, handler in HANDLERS.items():
+        rt.on(event_cls, handler)
 
-    async def order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
-        await on_order_confirmed(event, uow, smtp)
+    async def deliveries(runtime: ServiceRuntime) -> None:
+        """The delivery workers of this process (adapters built here, in the event loop)."""
+        import asyncio
 
-    rt.on(OrderConfirmed, order_confirmed)
-    return rt.create_app([], title="DropWave notifications")
+        email = mailer or mailer_for(settings)
+        text = sms if sms is not None else sms_sender(settings)
+        email_limiter = TokenBucket(settings.email_rate_per_s)
+        sms_limiter = TokenBucket(settings.sms_rate_per_s)
+        workers = [
+            DeliveryWorker(
+                runtime.db,
+                worker_config(settings),
+                email,
+                text,
+                email_limiter=email_limiter,
+                sms_limiter=sms_limiter,
+            )
+            for _ in range(settings.delivery_workers)
+        ]
+        try:
+            await asyncio.gather(*(w.run() for w in workers))
+        finally:
+            if text is not None:
+                await text.close()
+
+    rt.background(deliveries)
+    return rt.create_app([router], title="DropWave notifications")

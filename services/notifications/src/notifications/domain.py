@@ -1,17 +1,17 @@
-"""Pure notification logic: formatting, template contexts, delivery ids. No I/O."""
+"""Pure notification logic: formatting, template contexts, delivery ids, link tokens,
+retry backoff, SMS keywords. No I/O."""
 
+import base64
+import hashlib
+import hmac
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from dropwave_contracts.events import OrderConfirmed
-
-# Fixed namespace: a delivery's id is derived from (source event, recipient, channel), so every
-# retry of the same message carries the same id (and the same Message-ID / provider idempotency
-# key), even when a crash lost the row of a previous attempt.
-DELIVERY_NAMESPACE: Final = uuid.UUID("6f1c9a52-3d4e-4b8a-9c57-2f0e8d4b7a11")
 
 # Stripe's currencies with a different number of minor units than 2.
 _ZERO_DECIMAL: Final = frozenset(
@@ -29,9 +29,21 @@ class RenderedEmail:
     html: str
 
 
-def delivery_id(source_event_id: uuid.UUID, recipient_kind: str, channel: str) -> uuid.UUID:
-    """Deterministic id of the one message for (event, recipient, channel)."""
-    return uuid.uuid5(DELIVERY_NAMESPACE, f"{source_event_id}/{recipient_kind}/{channel}")
+def delivery_key(source_event_id: uuid.UUID | str, kind: str, channel: str, ref: str) -> str:
+    return f"{source_event_id}/{kind}/{channel}/{ref}"
+
+
+def delivery_id(
+    source_event_id: uuid.UUID, recipient_kind: str, channel: str, recipient_ref: str = ""
+) -> uuid.UUID:
+    """Deterministic id of the one message for (event, recipient, channel).
+
+    ``recipient_ref`` tells recipients of one kind apart (the order id of a buyer, the
+    creator id of a creator). The first 16 bytes of the SHA-256 of :func:`delivery_key`:
+    PostgreSQL computes the same value in a fan-out ``INSERT ... SELECT`` (see handlers).
+    """
+    key = delivery_key(source_event_id, recipient_kind, channel, recipient_ref)
+    return uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16])
 
 
 def minor_units(currency: str) -> int:
@@ -71,3 +83,66 @@ def order_confirmed_context(event: OrderConfirmed) -> dict[str, Any]:
         "min_orders": event.campaign_min_orders,
         "deadline": format_deadline(event.campaign_deadline),
     }
+
+
+def percent_of(count: int, minimum: int) -> int:
+    return 0 if minimum <= 0 else count * 100 // minimum
+
+
+# --- unsubscribe links --------------------------------------------------------------------
+
+_TOKEN_PURPOSE: Final = b"unsubscribe/v1:"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsubscribe_token(secret: bytes, delivery: uuid.UUID) -> str:
+    """``<delivery id>.<HMAC>``: names a delivery (never an address), unforgeable."""
+    mac = hmac.new(secret, _TOKEN_PURPOSE + delivery.bytes, hashlib.sha256).digest()[:16]
+    return f"{_b64(delivery.bytes)}.{_b64(mac)}"
+
+
+def verify_unsubscribe_token(secret: bytes, token: str) -> uuid.UUID | None:
+    """The delivery a token names, or None when it is malformed or its MAC is wrong."""
+    if len(token) > 64 or token.count(".") != 1:
+        return None
+    raw_id, raw_mac = token.split(".")
+    try:
+        delivery = uuid.UUID(bytes=base64.urlsafe_b64decode(raw_id + "=" * (-len(raw_id) % 4)))
+    except (ValueError, TypeError):
+        return None
+    expected = unsubscribe_token(secret, delivery).split(".")[1]
+    return delivery if hmac.compare_digest(expected, raw_mac) else None
+
+
+def address_digest(channel: str, address: str) -> str:
+    """How an opt-out remembers an address: SHA-256 of the normalised address."""
+    normal = address.strip().lower() if channel == "email" else address.strip()
+    return hashlib.sha256(f"{channel}:{normal}".encode()).hexdigest()
+
+
+# --- inbound SMS keywords (the carriers' standard set) ------------------------------------
+
+STOP_WORDS: Final = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT"})
+START_WORDS: Final = frozenset({"START", "UNSTOP", "YES", "OPTIN"})
+
+
+def sms_keyword(body: str) -> Literal["stop", "start"] | None:
+    word = body.strip().upper()
+    if word in STOP_WORDS:
+        return "stop"
+    if word in START_WORDS:
+        return "start"
+    return None
+
+
+# --- retries ----------------------------------------------------------------------------------
+
+
+def backoff_s(attempt: int, base_s: float, max_s: float, jitter: float = 0.2) -> float:
+    """Exponential backoff after the ``attempt``-th failed try (1-based), with some jitter
+    so a provider outage does not turn into synchronized retry waves."""
+    delay = min(base_s * 2 ** max(attempt - 1, 0), max_s)
+    return float(delay * (1 + random.uniform(-jitter, jitter)))

@@ -1,12 +1,18 @@
-"""Notifications settings: the shared service settings plus the mail provider."""
+"""Notifications settings: the shared service settings plus mail, SMS, links and the queue."""
+
+from typing import Literal
 
 from dropwave_runtime.settings import ServiceSettings
 from pydantic import Field, SecretStr
 
 
 class Settings(ServiceSettings):
-    """Read from the environment: ``SMTP_HOST``, ``SMTP_PORT``, ``MAIL_FROM``..."""
+    """Read from the environment: ``SMTP_HOST``, ``MAIL_FROM``, ``SMS_PROVIDER``..."""
 
+    # -- email --------------------------------------------------------------------------------
+    email_provider: Literal["smtp", "resend"] = Field(
+        "smtp", description="where email goes: an SMTP server or Resend's HTTP API"
+    )
     smtp_host: str = Field(description="SMTP server host name")
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_username: str | None = None
@@ -16,3 +22,48 @@ class Settings(ServiceSettings):
     )
     smtp_timeout_s: float = Field(10.0, gt=0, description="per SMTP command")
     mail_from: str = Field(description='sender, e.g. "DropWave <no-reply@dropwave.example>"')
+    resend_api_key: SecretStr | None = None
+    resend_api_url: str = "https://api.resend.com"
+    email_rate_per_s: float = Field(50.0, gt=0, description="per process: the provider's limit")
+
+    # -- SMS ----------------------------------------------------------------------------------
+    sms_provider: Literal["none", "file", "twilio"] = Field(
+        "none",
+        description="none: no SMS; file: the fake carrier (one JSON file per SMS in "
+        "SMS_FILE_DIR, dev and tests); twilio: Twilio's Messages API",
+    )
+    sms_file_dir: str = ".dev/sms"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = Field(None, description="sender number (E.164)")
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base: str | None = Field(
+        None, description="only for a local fake of Twilio's API (default api.twilio.com)"
+    )
+    sms_rate_per_s: float = Field(10.0, gt=0, description="per process: the provider's limit")
+
+    # -- links and webhooks -------------------------------------------------------------------
+    public_base_url: str = Field(
+        "http://localhost:8080",
+        description="the gateway's public URL: unsubscribe links and Twilio webhook URLs "
+        "(signatures are computed over the public URL)",
+    )
+    notifications_link_secret: SecretStr = Field(
+        description="HMAC secret of unsubscribe links (32+ random bytes)", min_length=16
+    )
+    pay_later_url_template: str = Field(
+        "http://localhost:8080/pay/{order_id}",
+        description="the buyer's pay-later link after a failed capture; {order_id} is filled in",
+    )
+
+    # -- the delivery queue ---------------------------------------------------------------------
+    delivery_workers: int = Field(1, ge=0, le=64, description="worker loops per process")
+    delivery_concurrency: int = Field(16, ge=1, le=256, description="sends in flight per worker")
+    delivery_batch_size: int = Field(200, ge=1, le=5000)
+    delivery_lease_s: float = Field(
+        120.0, gt=0, description="a claimed row is reclaimable after this (a crashed worker)"
+    )
+    delivery_poll_interval_s: float = Field(0.2, gt=0)
+    delivery_max_attempts: int = Field(8, ge=1, le=50)
+    delivery_backoff_base_s: float = Field(2.0, gt=0)
+    delivery_backoff_max_s: float = Field(600.0, gt=0)

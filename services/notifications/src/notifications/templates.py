@@ -32,3 +32,13 @@ def render(template_name: str, context: dict[str, object]) -> RenderedEmail:
         text=env.get_template(f"{template_name}.txt.j2").render(context),
         html=env.get_template(f"{template_name}.html.j2").render(context),
     )
+
+
+def render_sms(template_name: str, context: dict[str, object]) -> str:
+    """Render ``<name>.sms.j2`` as one line of text."""
+    body = environment().get_template(f"{template_name}.sms.j2").render(context)
+    return _WHITESPACE.sub(" ", body).strip()
+
+
+def has_sms(template_name: str) -> bool:
+    return f"{template_name}.sms.j2" in environment().list_templates()

@@ -1,0 +1,65 @@
+"""Opt-outs and provider statuses (the write side of the HTTP entrypoints)."""
+
+import logging
+import uuid
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .domain import address_digest, sms_keyword
+from .models import Buyer, CampaignInfo, Delivery, OptOut
+
+log = logging.getLogger(__name__)
+
+
+async def opt_out(session: AsyncSession, channel: str, address: str, source: str) -> None:
+    await session.execute(
+        pg_insert(OptOut)
+        .values(channel=channel, address_sha256=address_digest(channel, address), source=source)
+        .on_conflict_do_nothing()
+    )
+
+
+async def unsubscribe_delivery(session: AsyncSession, delivery: uuid.UUID) -> bool:
+    """Opt out the email address ``delivery`` went to; False when it is unknown."""
+    row = (
+        await session.execute(
+            select(Delivery.recipient_kind, Delivery.order_id, Delivery.campaign_id).where(
+                Delivery.id == delivery
+            )
+        )
+    ).first()
+    if row is None:
+        return False
+    address: str | None
+    if row.recipient_kind == "buyer":
+        address = await session.scalar(select(Buyer.email).where(Buyer.order_id == row.order_id))
+    else:
+        address = await session.scalar(
+            select(CampaignInfo.creator_email).where(CampaignInfo.campaign_id == row.campaign_id)
+        )
+    if address is None:
+        return False
+    await opt_out(session, "email", address, "unsubscribe_link")
+    log.info("unsubscribed", extra={"delivery_id": str(delivery)})
+    return True
+
+
+async def sms_keyword_received(session: AsyncSession, sender: str, body: str) -> None:
+    keyword = sms_keyword(body)
+    if keyword == "stop":
+        await opt_out(session, "sms", sender, "sms_stop")
+    elif keyword == "start":
+        await session.execute(
+            delete(OptOut).where(
+                OptOut.channel == "sms", OptOut.address_sha256 == address_digest("sms", sender)
+            )
+        )
+    log.info("inbound sms", extra={"keyword": keyword})
+
+
+async def record_provider_status(session: AsyncSession, sid: str, status: str) -> None:
+    await session.execute(
+        update(Delivery).where(Delivery.provider_message_id == sid).values(provider_status=status)
+    )

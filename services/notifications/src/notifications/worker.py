@@ -1,0 +1,358 @@
+"""Delivery workers: claim due ``deliveries`` rows, send them, record the outcome.
+
+The queue is the table. A worker claims a batch with ``FOR UPDATE SKIP LOCKED`` and stamps
+it with a lease (``claimed_by``, ``lease_until``), so any number of workers in any number of
+instances share it without taking the same row. Right before each send the worker renews
+the lease of that one row and checks it still holds it, so a row whose lease ran out (its
+worker crashed) is sent by exactly one other worker. After the provider accepts, the row is
+marked ``sent`` and ``NotificationSent`` is staged in the outbox, in one transaction.
+
+The one window left: the provider accepted and the process died before that commit. The
+lease runs out and the message is sent again with the same Message-ID (and, with Resend,
+the same idempotency key, which Resend deduplicates). A crash anywhere else resends nothing
+that was recorded and loses nothing that was not.
+
+Transient provider errors are retried with exponential backoff (``next_attempt_at``) up to
+``delivery_max_attempts``; permanent ones and exhausted retries end as ``failed`` with a
+code-only ``last_error``. Opted-out addresses end as ``skipped``. Contact data is read from
+the read models at send time and never logged.
+"""
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from dropwave_contracts.events import NotificationSent
+from dropwave_runtime.db import Database
+from sqlalchemy import func, select, text, update
+
+from .domain import (
+    address_digest,
+    backoff_s,
+    format_money,
+    unsubscribe_token,
+)
+from .limiter import TokenBucket
+from .mailer import DeliveryError, Mailer, PermanentDeliveryError, compose
+from .models import Buyer, CampaignInfo, Delivery, OptOut
+from .sms import SmsMessage, SmsSender
+from .templates import render, render_sms
+
+log = logging.getLogger(__name__)
+
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT id FROM deliveries
+        WHERE status = 'pending' AND next_attempt_at <= now()
+          AND (lease_until IS NULL OR lease_until < now())
+        ORDER BY next_attempt_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE deliveries d
+    SET claimed_by = :worker, lease_until = now() + make_interval(secs => :lease)
+    FROM due WHERE d.id = due.id
+    RETURNING d.id, d.source_event_id, d.campaign_id, d.recipient_kind, d.recipient_ref,
+              d.order_id, d.channel, d.template, d.context, d.correlation_id, d.attempts
+    """
+)
+
+_RENEW = text(
+    """
+    UPDATE deliveries
+    SET lease_until = now() + make_interval(secs => :lease), attempts = attempts + 1
+    WHERE id = :id AND claimed_by = :worker AND status = 'pending'
+    RETURNING attempts
+    """
+)
+
+
+@dataclass
+class WorkerConfig:
+    public_base_url: str
+    link_secret: bytes
+    pay_later_url_template: str
+    concurrency: int = 16
+    batch_size: int = 200
+    lease_s: float = 120.0
+    poll_interval_s: float = 0.2
+    max_attempts: int = 8
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 600.0
+
+
+@dataclass
+class Job:
+    id: uuid.UUID
+    source_event_id: uuid.UUID
+    campaign_id: uuid.UUID
+    recipient_kind: str
+    recipient_ref: str
+    order_id: uuid.UUID | None
+    channel: str
+    template: str
+    context: dict[str, Any]
+    correlation_id: str
+    address: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        db: Database,
+        config: WorkerConfig,
+        mailer: Mailer,
+        sms: SmsSender | None,
+        *,
+        email_limiter: TokenBucket,
+        sms_limiter: TokenBucket,
+        on_sent: Callable[[uuid.UUID], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.mailer = mailer
+        self.sms = sms
+        self.email_limiter = email_limiter
+        self.sms_limiter = sms_limiter
+        self.worker_id = uuid.uuid4()
+        self.on_sent = on_sent
+        self._semaphore = asyncio.Semaphore(config.concurrency)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Forever: drain what is due, then sleep a poll interval."""
+        while True:
+            try:
+                if await self.run_once() == 0:
+                    await asyncio.sleep(self.config.poll_interval_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery worker round failed")
+                await asyncio.sleep(self.config.poll_interval_s * 5)
+
+    async def drain(self) -> int:
+        """Send everything due now (tests, the benchmark); returns how many were handled."""
+        total = 0
+        while (n := await self.run_once()) > 0:
+            total += n
+        return total
+
+    async def run_once(self) -> int:
+        jobs = await self._claim()
+        if jobs:
+            await asyncio.gather(*(self._guarded(job) for job in jobs))
+        return len(jobs)
+
+    # -- claiming --------------------------------------------------------------------------
+
+    async def _claim(self) -> list[Job]:
+        async with self.db.sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    _CLAIM,
+                    {
+                        "limit": self.config.batch_size,
+                        "worker": self.worker_id,
+                        "lease": self.config.lease_s,
+                    },
+                )
+            ).all()
+            jobs = [
+                Job(
+                    id=r.id,
+                    source_event_id=r.source_event_id,
+                    campaign_id=r.campaign_id,
+                    recipient_kind=r.recipient_kind,
+                    recipient_ref=r.recipient_ref,
+                    order_id=r.order_id,
+                    channel=r.channel,
+                    template=r.template,
+                    context=dict(r.context or {}),
+                    correlation_id=r.correlation_id,
+                )
+                for r in rows
+            ]
+            if not jobs:
+                return []
+            order_ids = [j.order_id for j in jobs if j.order_id is not None]
+            buyers = {
+                b.order_id: b
+                for b in await session.scalars(select(Buyer).where(Buyer.order_id.in_(order_ids)))
+            }
+            campaign_ids = {j.campaign_id for j in jobs if j.recipient_kind == "creator"}
+            creators = {
+                c.campaign_id: c
+                for c in await session.scalars(
+                    select(CampaignInfo).where(CampaignInfo.campaign_id.in_(campaign_ids))
+                )
+            }
+            for job in jobs:
+                if job.recipient_kind == "buyer" and job.order_id in buyers:
+                    b = buyers[job.order_id]
+                    job.address = b.email if job.channel == "email" else b.phone
+                    job.extra = {
+                        "buyer_number": b.buyer_number,
+                        "amount": format_money(b.amount_cents, b.currency),
+                    }
+                elif job.recipient_kind == "creator" and job.campaign_id in creators:
+                    job.address = creators[job.campaign_id].creator_email
+            digests = {address_digest(j.channel, j.address) for j in jobs if j.address}
+            opted_out = set(
+                await session.scalars(
+                    select(OptOut.address_sha256).where(OptOut.address_sha256.in_(digests))
+                )
+            )
+            for job in jobs:
+                if job.address and address_digest(job.channel, job.address) in opted_out:
+                    job.extra["opted_out"] = True
+            return jobs
+
+    # -- one job ---------------------------------------------------------------------------
+
+    async def _guarded(self, job: Job) -> None:
+        async with self._semaphore:
+            try:
+                await self._process(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not stop the batch; the lease retries it
+                log.exception(
+                    "delivery failed unexpectedly",
+                    extra={"delivery_id": str(job.id), "error_kind": type(exc).__name__},
+                )
+
+    async def _process(self, job: Job) -> None:
+        ids = {"delivery_id": str(job.id), "template": job.template, "channel": job.channel}
+        if job.extra.get("opted_out"):
+            await self._finish(job, "skipped", "opted out")
+            log.info("notification skipped: opted out", extra=ids)
+            return
+        if not job.address:
+            await self._finish(job, "failed", "no address for the recipient")
+            log.warning("notification without address", extra=ids)
+            return
+        attempts = await self._renew(job)
+        if attempts is None:
+            return  # the lease ran out and another worker has it (or it is done)
+        try:
+            provider_id = await self._send(job)
+        except PermanentDeliveryError as exc:
+            await self._finish(job, "failed", str(exc))
+            log.warning("notification refused", extra={**ids, "error": str(exc)})
+            return
+        except DeliveryError as exc:
+            await self._retry_or_fail(job, attempts, str(exc))
+            return
+        await self._mark_sent(job, provider_id)
+        if self.on_sent is not None:
+            self.on_sent(job.id)
+        log.info("notification sent", extra=ids)
+
+    async def _renew(self, job: Job) -> int | None:
+        async with self.db.sessions() as session, session.begin():
+            attempts = await session.scalar(
+                _RENEW, {"id": job.id, "worker": self.worker_id, "lease": self.config.lease_s}
+            )
+        return int(attempts) if attempts is not None else None
+
+    def _context(self, job: Job) -> dict[str, Any]:
+        context = {**job.extra, **job.context}
+        context.pop("opted_out", None)
+        if job.template == "capture_failed" and job.order_id is not None:
+            context["pay_later_url"] = self.config.pay_later_url_template.format(
+                order_id=job.order_id
+            )
+        return context
+
+    async def _send(self, job: Job) -> str | None:
+        assert job.address is not None
+        context = self._context(job)
+        base = self.config.public_base_url.rstrip("/")
+        if job.channel == "email":
+            token = unsubscribe_token(self.config.link_secret, job.id)
+            url = f"{base}/api/v1/notifications/unsubscribe?token={token}"
+            message = compose(
+                render(job.template, {**context, "unsubscribe_url": url}),
+                to=job.address,
+                delivery_id=job.id,
+                unsubscribe_url=url,
+            )
+            await self.email_limiter.acquire()
+            return await self.mailer.send(message)
+        if self.sms is None:
+            raise PermanentDeliveryError("SMS is not configured")
+        await self.sms_limiter.acquire()
+        return await self.sms.send(
+            SmsMessage(
+                to=job.address,
+                body=render_sms(job.template, context),
+                delivery_id=job.id,
+                status_callback=f"{base}/api/v1/notifications/twilio/status",
+            )
+        )
+
+    async def _mark_sent(self, job: Job, provider_id: str | None) -> None:
+        async with self.db.unit_of_work() as uow:
+            done = await uow.session.execute(
+                update(Delivery)
+                .where(Delivery.id == job.id, Delivery.status == "pending")
+                .values(
+                    status="sent",
+                    sent_at=func.now(),
+                    lease_until=None,
+                    last_error=None,
+                    provider_message_id=provider_id,
+                )
+                .returning(Delivery.id)
+            )
+            if done.first() is None:
+                return
+            await uow.emit(
+                NotificationSent(
+                    producer="notifications",
+                    correlation_id=job.correlation_id or str(job.source_event_id),
+                    causation_id=str(job.source_event_id),
+                    campaign_id=job.campaign_id,
+                    notification_id=job.id,
+                    source_event_id=job.source_event_id,
+                    channel="sms" if job.channel == "sms" else "email",
+                    template=job.template,
+                    recipient_kind="creator" if job.recipient_kind == "creator" else "buyer",
+                )
+            )
+
+    async def _finish(self, job: Job, status: str, error: str) -> None:
+        async with self.db.sessions() as session, session.begin():
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == job.id, Delivery.status == "pending")
+                .values(status=status, last_error=error[:500], lease_until=None)
+            )
+
+    async def _retry_or_fail(self, job: Job, attempts: int, error: str) -> None:
+        ids = {"delivery_id": str(job.id), "attempt": attempts, "error": error}
+        if attempts >= self.config.max_attempts:
+            await self._finish(job, "failed", f"gave up after {attempts} attempts: {error}")
+            log.error("notification failed for good", extra=ids)
+            return
+        delay = backoff_s(attempts, self.config.backoff_base_s, self.config.backoff_max_s)
+        async with self.db.sessions() as session, session.begin():
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == job.id, Delivery.status == "pending")
+                .values(
+                    last_error=error[:500],
+                    lease_until=None,
+                    claimed_by=None,
+                    next_attempt_at=func.now() + timedelta(seconds=delay),
+                )
+            )
+        log.warning("notification will be retried", extra={**ids, "retry_in_s": round(delay, 2)})
