@@ -56,6 +56,7 @@ STRIPE_WEBHOOK_PATH = "/api/v1/webhooks/stripe"
 # Dev-only secrets the services require; the environment (then ``extra_env``) overrides them.
 DEV_SECRETS = {
     "ORDER_TOKEN_SECRET": "dropwave-dev-order-token-secret-not-for-production",
+    "NOTIFICATIONS_LINK_SECRET": "dropwave-dev-notifications-link-secret-not-for-production",
 }
 
 
@@ -73,7 +74,7 @@ DEFAULT_SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("campaigns", "campaigns", ("/api/v1/campaigns*",)),
     ServiceSpec("orders", "orders", ("/api/v1/campaigns/*/orders", "/api/v1/orders/*")),
     ServiceSpec("payments", "payments", ("/api/v1/webhooks/stripe*",)),
-    ServiceSpec("notifications", "notifications", ()),
+    ServiceSpec("notifications", "notifications", ("/api/v1/notifications/*",)),
 )
 
 
@@ -280,6 +281,9 @@ class DevStack:
                 "SMTP_HOST": self.smtp_host,
                 "SMTP_PORT": str(self.smtp_port),
                 "MAIL_FROM": self.environ.get("MAIL_FROM", DEV_MAIL_FROM),
+                # SMS go to the fake carrier: one JSON file per message under <data>/sms.
+                "SMS_PROVIDER": self.environ.get("SMS_PROVIDER", "file"),
+                "SMS_FILE_DIR": str(self.data_dir / "sms"),
                 "SERVICE_NAME": spec.name,
                 "PYTHONUNBUFFERED": "1",
             }

@@ -147,6 +147,7 @@ async def place_orders(
                     buyer_email=row["buyer_email"],
                     buyer_phone=r.body.phone,
                     payment_method_id=r.body.payment_method_id,
+                    sms_consent=r.body.sms_consent and r.body.phone is not None,
                 )
             )
             outcomes[i] = Placed(OrderView.model_validate(row), replayed=False)

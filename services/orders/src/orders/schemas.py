@@ -15,6 +15,8 @@ class OrderCreate(BaseModel):
 
     email: EmailStr
     phone: Phone | None = None
+    sms_consent: bool = False
+    """The buyer agrees to SMS about this order (used only with a phone number)."""
     payment_method_id: PaymentMethodId | None = None
     referral_code: ShortCode | None = None
     source: ShortCode | None = None
