@@ -5,7 +5,10 @@ from dropwave_contracts.events import (
     CampaignSucceeded,
     PaymentActionRequired,
     PaymentAuthorized,
+    PaymentCaptured,
+    PaymentCaptureFailed,
     PaymentFailed,
+    PaymentReleased,
 )
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
@@ -24,6 +27,9 @@ def create_app(settings: Settings) -> FastAPI:
     rt.on(PaymentAuthorized, handlers.on_payment_authorized)
     rt.on(PaymentActionRequired, handlers.on_payment_action_required)
     rt.on(PaymentFailed, handlers.on_payment_failed)
+    rt.on(PaymentCaptured, handlers.on_payment_captured)
+    rt.on(PaymentCaptureFailed, handlers.on_payment_capture_failed)
+    rt.on(PaymentReleased, handlers.on_payment_released)
     app = rt.create_app([api.router], title="DropWave orders")
     app.state.intake = OrderIntake(rt.db)
     return app

@@ -17,7 +17,10 @@ from dropwave_contracts.events import (
     OrderPlaced,
     PaymentActionRequired,
     PaymentAuthorized,
+    PaymentCaptured,
+    PaymentCaptureFailed,
     PaymentFailed,
+    PaymentReleased,
 )
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.observability import correlation_id_var
@@ -279,4 +282,30 @@ async def on_payment_failed(event: PaymentFailed, uow: UnitOfWork) -> None:
         order.status = "failed"
         order.failure_code = event.failure_code
         order.decline_code = event.decline_code
+        order.client_secret = None
+
+
+async def on_payment_captured(event: PaymentCaptured, uow: UnitOfWork) -> None:
+    """Settlement charged the buyer (also after a failed capture was paid later)."""
+    order = await _order_for_update(uow, event.order_id)
+    if domain.can_move(order.status, "captured"):
+        order.status = "captured"
+        order.client_secret = None
+
+
+async def on_payment_capture_failed(event: PaymentCaptureFailed, uow: UnitOfWork) -> None:
+    """Settlement could not charge the buyer; the campaign still succeeded."""
+    order = await _order_for_update(uow, event.order_id)
+    if domain.can_move(order.status, "capture_failed"):
+        order.status = "capture_failed"
+        order.failure_code = (event.failure_code or "capture_failed")[:100]
+
+
+async def on_payment_released(event: PaymentReleased, uow: UnitOfWork) -> None:
+    """The hold was released because the campaign failed or was cancelled: the order will
+    not happen. (A buyer-cancelled order is cancelled already and stays as it is.) No
+    OrderCancelled follows: the campaign is closed and its count final."""
+    order = await _order_for_update(uow, event.order_id)
+    if domain.can_move(order.status, "cancelled"):
+        order.status = "cancelled"
         order.client_secret = None

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from dropwave_contracts.events import OrderCancelled, OrderPlaced
+from dropwave_contracts.events import (
+    CampaignCancelled,
+    CampaignFailed,
+    CampaignSucceeded,
+    OrderCancelled,
+    OrderPlaced,
+)
 from dropwave_runtime.db import UnitOfWork
-from dropwave_runtime.service import configure
+from dropwave_runtime.service import ServiceRuntime, configure
 from fastapi import FastAPI
 
-from . import api
+from . import api, settlement
 from .handlers import on_order_cancelled, on_order_placed
+from .rate_limit import PgRateLimiter
 from .settings import Settings
 from .stripe_gateway import StripeGateway
 
@@ -25,4 +32,21 @@ def create_app(settings: Settings) -> FastAPI:
 
     rt.on(OrderPlaced, handle_order_placed)
     rt.on(OrderCancelled, handle_order_cancelled)
+
+    # Settlement / release: the outcome handlers enqueue, the worker drains the queue.
+    rt.on(CampaignSucceeded, settlement.on_campaign_succeeded)
+    rt.on(CampaignFailed, settlement.on_campaign_failed)
+    rt.on(CampaignCancelled, settlement.on_campaign_cancelled)
+
+    async def settlement_worker(runtime: ServiceRuntime) -> None:
+        limiter = PgRateLimiter(
+            runtime.db.engine,
+            "stripe",
+            settings.stripe_rate_limit,
+            settings.stripe_rate_limit_burst,
+        )
+        config = settlement.WorkerConfig.from_settings(settings)
+        await settlement.SettlementWorker(runtime.db, gateway, limiter, config).run()
+
+    rt.background(settlement_worker)
     return rt.create_app([api.router], title="DropWave payments")

@@ -22,6 +22,7 @@ class PaymentStatus(StrEnum):
     REQUIRES_ACTION = "requires_action"
     FAILED = "failed"
     CAPTURED = "captured"
+    CAPTURE_FAILED = "capture_failed"
     RELEASED = "released"
     REFUNDED = "refunded"
 
@@ -31,8 +32,11 @@ S = PaymentStatus
 TRANSITIONS: Final[Mapping[PaymentStatus, frozenset[PaymentStatus]]] = {
     S.PENDING: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.RELEASED}),
     S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.FAILED, S.RELEASED}),
-    S.AUTHORIZED: frozenset({S.CAPTURED, S.RELEASED}),
+    S.AUTHORIZED: frozenset({S.CAPTURED, S.CAPTURE_FAILED, S.RELEASED}),
     S.CAPTURED: frozenset({S.REFUNDED}),
+    # A capture given up on at settlement may still turn out captured (a late webhook of a
+    # capture whose response was lost) or be paid later.
+    S.CAPTURE_FAILED: frozenset({S.CAPTURED}),
     S.FAILED: frozenset(),
     S.RELEASED: frozenset(),
     S.REFUNDED: frozenset(),
@@ -57,6 +61,17 @@ def authorization_idempotency_key(order_id: uuid.UUID) -> str:
 def release_idempotency_key(order_id: uuid.UUID) -> str:
     """Stripe idempotency key of cancelling an order's PaymentIntent (releasing its hold)."""
     return f"release:{order_id}"
+
+
+def capture_idempotency_key(order_id: uuid.UUID) -> str:
+    """Stripe idempotency key of capturing an order's PaymentIntent at settlement: every
+    retry (429, 5xx, timeout, a crash) sends the same key, so Stripe captures once."""
+    return f"capture:{order_id}"
+
+
+def platform_fee_cents(amount_cents: int, fee_bps: int) -> int:
+    """The platform fee of a charge, in basis points, rounded half up to a whole cent."""
+    return (amount_cents * fee_bps + 5_000) // 10_000
 
 
 DECLINED_MESSAGE: Final = "Your card was declined."

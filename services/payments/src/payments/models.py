@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Uuid, func
+from sqlalchemy import BigInteger, DateTime, Integer, String, Uuid, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -30,3 +30,57 @@ class Payment(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class Settlement(Base):
+    """A campaign's settlement (``capture``) or release run: started by the campaign's outcome,
+    done when every item is; the summary (gross, fee, net, failures) is stored on completion."""
+
+    __tablename__ = "settlements"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    correlation_id: Mapped[str] = mapped_column(String(128))
+    causation_id: Mapped[str] = mapped_column(String(128))
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    gross_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    net_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SettlementItem(Base):
+    """One Stripe call still to make (or made) for one order: the durable work queue of
+    settlement (``capture``) and release (``release``), claimed with ``FOR UPDATE SKIP LOCKED``."""
+
+    __tablename__ = "settlement_items"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    amount_cents: Mapped[int | None] = mapped_column(Integer)
+    fee_cents: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class RateLimit(Base):
+    """A rate limiter shared by every instance (GCRA): the bucket's theoretical arrival time."""
+
+    __tablename__ = "rate_limits"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tat: Mapped[datetime] = mapped_column(DateTime(timezone=True))

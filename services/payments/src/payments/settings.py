@@ -11,3 +11,29 @@ class Settings(ServiceSettings):
     )
     stripe_webhook_secret: SecretStr = Field(description="whsec_... of the webhook endpoint")
     stripe_max_network_retries: int = Field(2, ge=0, le=10)
+    stripe_timeout_s: float = Field(
+        30.0, gt=0, le=80, description="client timeout of one Stripe HTTP request"
+    )
+    platform_fee_bps: int = Field(
+        500, ge=0, le=10_000, description="platform fee in basis points of a charge (500: 5 %)"
+    )
+    # Settlement (capture/release queue), see settlement.py and rate_limit.py.
+    stripe_rate_limit_per_s: float | None = Field(
+        None,
+        gt=0,
+        description="Stripe requests/s shared by all instances; None: 25 (sk_test_) or 100",
+    )
+    stripe_rate_limit_burst: int = Field(1, ge=1, le=1000)
+    settlement_concurrency: int = Field(8, ge=1, le=64, description="in-flight calls/instance")
+    settlement_max_attempts: int = Field(8, ge=1, le=100)
+    settlement_retry_base_s: float = Field(0.5, gt=0)
+    settlement_retry_max_s: float = Field(30.0, gt=0)
+    settlement_poll_interval_s: float = Field(0.5, gt=0)
+
+    @property
+    def stripe_rate_limit(self) -> float:
+        """Stripe's documented limit for the key's mode unless configured."""
+        if self.stripe_rate_limit_per_s is not None:
+            return self.stripe_rate_limit_per_s
+        test_mode = self.stripe_secret_key.get_secret_value().startswith(("sk_test_", "rk_test_"))
+        return 25.0 if test_mode else 100.0

@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import stripe
+from stripe import RequestOptions
 from stripe.params import PaymentIntentCreateParams
 
 from .domain import (
     AuthorizationResult,
     authorization_idempotency_key,
+    capture_idempotency_key,
     declined,
     outcome_of_intent_status,
     release_idempotency_key,
@@ -46,8 +48,9 @@ class StripeGateway:
         *,
         api_base: str | None = None,
         max_network_retries: int = 2,
+        timeout_s: float = 30.0,
     ) -> None:
-        self._http = stripe.HTTPXClient()
+        self._http = stripe.HTTPXClient(timeout=timeout_s)
         self.client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base} if api_base else None,
@@ -61,6 +64,7 @@ class StripeGateway:
             settings.stripe_secret_key.get_secret_value(),
             api_base=settings.stripe_api_base,
             max_network_retries=settings.stripe_max_network_retries,
+            timeout_s=settings.stripe_timeout_s,
         )
 
     async def aclose(self) -> None:
@@ -114,20 +118,91 @@ class StripeGateway:
             capture_before=_capture_before(intent.latest_charge),
         )
 
-    async def release(self, payment_intent_id: str, order_id: uuid.UUID) -> None:
+    async def release(
+        self,
+        payment_intent_id: str,
+        order_id: uuid.UUID,
+        *,
+        max_network_retries: int | None = None,
+    ) -> None:
         """Cancel the PaymentIntent, which releases the authorization hold.
 
         Idempotent: an intent that is already canceled (a retry, or Stripe's own expiry) is
         fine. Any other refusal propagates (the consumer retries, then dead-letters).
+        ``max_network_retries=0``: no SDK retries (the settlement queue retries itself, each
+        attempt paced by the shared rate limiter).
         """
+        options = _options(release_idempotency_key(order_id), max_network_retries)
         try:
-            await self.client.v1.payment_intents.cancel_async(
-                payment_intent_id, options={"idempotency_key": release_idempotency_key(order_id)}
-            )
+            await self.client.v1.payment_intents.cancel_async(payment_intent_id, options=options)
         except stripe.InvalidRequestError:
             intent = await self.client.v1.payment_intents.retrieve_async(payment_intent_id)
             if intent.status != "canceled":
                 raise
+
+    async def capture(
+        self,
+        payment_intent_id: str,
+        order_id: uuid.UUID,
+        *,
+        max_network_retries: int | None = None,
+    ) -> CaptureResult:
+        """Capture the authorized amount (settlement), idempotent per order.
+
+        Transient failures (429, 5xx, timeouts, connection errors) propagate as
+        ``stripe.StripeError``: the caller retries with the same idempotency key, so Stripe
+        captures at most once. A refusal (the intent was canceled, its hold expired, it was
+        already captured under another key) is looked up: a ``succeeded`` intent is a
+        capture, anything else a capture failure.
+        """
+        options = _options(capture_idempotency_key(order_id), max_network_retries)
+        try:
+            intent = await self.client.v1.payment_intents.capture_async(
+                payment_intent_id, options=options
+            )
+        except (stripe.InvalidRequestError, stripe.CardError) as exc:
+            intent = await self.client.v1.payment_intents.retrieve_async(payment_intent_id)
+            if intent.status != "succeeded":
+                return CaptureResult(
+                    captured=False,
+                    amount_cents=0,
+                    application_fee_cents=None,
+                    failure_code=exc.code or f"payment_intent_{intent.status}",
+                    message=f"The payment could not be captured (it is {intent.status}).",
+                )
+        if intent.status != "succeeded":  # e.g. processing: not a capture we can count
+            return CaptureResult(
+                captured=False,
+                amount_cents=0,
+                application_fee_cents=None,
+                failure_code=f"payment_intent_{intent.status}",
+                message=f"The payment could not be captured (it is {intent.status}).",
+            )
+        return CaptureResult(
+            captured=True,
+            amount_cents=intent.amount_received,
+            application_fee_cents=intent.application_fee_amount,
+        )
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    """Outcome of capturing one authorization at settlement."""
+
+    captured: bool
+    amount_cents: int
+    """Captured amount (``amount_received``); 0 when not captured."""
+    application_fee_cents: int | None
+    """The application fee Stripe reports on the PaymentIntent, if any."""
+    failure_code: str | None = None
+    message: str | None = None
+
+
+def _options(idempotency_key: str, max_network_retries: int | None) -> RequestOptions:
+    options: RequestOptions = {"idempotency_key": idempotency_key}
+    if max_network_retries is not None:
+        options["max_network_retries"] = max_network_retries
+    return options
 
 
 def _capture_before(charge: Any) -> datetime | None:
