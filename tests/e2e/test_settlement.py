@@ -1,0 +1,161 @@
+"""Settlement and release end to end on the shared stack: a campaign that reaches its
+minimum is captured order by order at its deadline; one that does not releases every hold
+(PaymentIntents ``canceled`` at the emulator)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from dropwave_devstack.stack import DevStack
+
+from .conftest import Eventually
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+DEADLINE_IN_S = 12
+
+
+def launch(
+    stack: DevStack, api: httpx.Client, eventually: Eventually, min_orders: int
+) -> tuple[str, str]:
+    """A published campaign whose deadline is a few seconds away; returns its id."""
+    creator = {"Authorization": f"Bearer {stack.mint_token(f'settle-{uuid.uuid4().hex[:8]}')}"}
+    created = api.post(
+        "/api/v1/campaigns",
+        headers=creator,
+        json={
+            "title": f"Settle {uuid.uuid4().hex[:8]}",
+            "price_cents": 3000,
+            "currency": "usd",
+            "min_orders": min_orders,
+            "deadline": (datetime.now(UTC) + timedelta(seconds=DEADLINE_IN_S)).isoformat(),
+        },
+    )
+    assert created.status_code == 201, created.text
+    campaign: dict[str, Any] = created.json()
+    published = api.post(f"/api/v1/campaigns/{campaign['id']}/publish", headers=creator)
+    assert published.status_code == 200, published.text
+    return str(campaign["id"]), str(campaign["slug"])
+
+
+def place(api: httpx.Client, eventually: Eventually, slug: str, n: int) -> list[dict[str, Any]]:
+    orders = []
+    for _ in range(n):
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        body = {
+            "email": f"b-{uuid.uuid4().hex[:8]}@example.com",
+            "payment_method_id": "pm_card_visa",
+        }
+
+        def one(key: dict[str, str] = key, body: dict[str, str] = body) -> httpx.Response | None:
+            r = api.post(f"/api/v1/campaigns/{slug}/orders", headers=key, json=body)
+            return r if r.status_code != 404 else None
+
+        r = eventually(one, "orders to learn of the campaign", 10)
+        assert r.status_code == 201, r.text
+        orders.append(r.json())
+    return orders
+
+
+def statuses(api: httpx.Client, orders: list[dict[str, Any]]) -> list[str]:
+    return [
+        api.get(f"/api/v1/orders/{o['id']}", headers={"X-Order-Token": o["order_token"]}).json()[
+            "status"
+        ]
+        for o in orders
+    ]
+
+
+def intents_of(stack: DevStack, campaign_id: str) -> list[dict[str, Any]]:
+    """The emulator's PaymentIntents of the campaign (by metadata)."""
+    r = httpx.get(
+        f"{stack.stripe_api_base}/v1/payment_intents",
+        params={"limit": 100},
+        headers={"Authorization": f"Bearer {stack.stripe_secret_key}"},
+        timeout=10,
+    )
+    r.raise_for_status()
+    return [i for i in r.json()["data"] if i["metadata"].get("campaign_id") == campaign_id]
+
+
+def settlement_summary(stack: DevStack, campaign_id: str) -> dict[str, Any]:
+    env = dict(os.environ)
+    env.update(stack.services["payments"].env)
+    out = subprocess.run(
+        [sys.executable, "-m", "payments", "settlement", campaign_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def test_successful_campaign_captures_every_order(
+    stack: DevStack, api: httpx.Client, eventually: Eventually
+) -> None:
+    campaign_id, slug = launch(stack, api, eventually, min_orders=5)
+    orders = place(api, eventually, slug, 5)
+    eventually(lambda: statuses(api, orders) == ["authorized"] * 5, "every order authorized", 20)
+    view = eventually(
+        lambda: (v := api.get(f"/api/v1/campaigns/{slug}").json())["status"] != "active" and v,
+        "the deadline to close the campaign",
+        DEADLINE_IN_S + 30,
+    )
+    assert view["status"] == "successful"
+    eventually(lambda: statuses(api, orders) == ["captured"] * 5, "every order captured", 60)
+    intents = intents_of(stack, campaign_id)
+    assert len(intents) == 5
+    assert {i["status"] for i in intents} == {"succeeded"}
+    assert {i["amount_received"] for i in intents} == {3000}
+
+    summary = eventually(
+        lambda: (s := settlement_summary(stack, campaign_id))["status"] == "done" and s,
+        "the settlement summary",
+        30,
+    )
+    assert summary["kind"] == "capture"
+    assert summary["succeeded"] == 5
+    assert summary["failed"] == 0
+    assert summary["gross_cents"] == 5 * 3000
+    assert summary["platform_fee_cents"] + summary["net_cents"] == 5 * 3000
+    assert summary["platform_fee_cents"] > 0
+
+
+def test_failed_campaign_releases_every_hold(
+    stack: DevStack, api: httpx.Client, eventually: Eventually
+) -> None:
+    campaign_id, slug = launch(stack, api, eventually, min_orders=5)
+    orders = place(api, eventually, slug, 3)
+    eventually(lambda: statuses(api, orders) == ["authorized"] * 3, "every order authorized", 20)
+    view = eventually(
+        lambda: (v := api.get(f"/api/v1/campaigns/{slug}").json())["status"] != "active" and v,
+        "the deadline to close the campaign",
+        DEADLINE_IN_S + 30,
+    )
+    assert view["status"] == "failed"
+    eventually(lambda: statuses(api, orders) == ["cancelled"] * 3, "every order released", 60)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        intents = intents_of(stack, campaign_id)
+        if {i["status"] for i in intents} == {"canceled"}:
+            break
+        time.sleep(0.2)
+    assert len(intents) == 3
+    assert {i["status"] for i in intents} == {"canceled"}
+    summary = eventually(
+        lambda: (s := settlement_summary(stack, campaign_id))["status"] == "done" and s,
+        "the release summary",
+        30,
+    )
+    assert summary["kind"] == "release"
+    assert summary["succeeded"] == 3
