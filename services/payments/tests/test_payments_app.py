@@ -24,6 +24,9 @@ def settings(**overrides: str) -> Settings:
         "kafka_bootstrap_servers": "127.0.0.1:9",
         "stripe_secret_key": "sk_test_x",
         "stripe_webhook_secret": "whsec_x",
+        "auth_jwks_url": "http://127.0.0.1:9/jwks.json",
+        "auth_issuer": "https://issuer.test/",
+        "auth_audience": "dropwave-api",
     } | overrides
     return Settings.model_validate(values)
 
@@ -41,6 +44,8 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_env")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_env")
     monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:8420")
+    for name, value in (("URL", "http://127.0.0.1:9/j"), ("ISSUER", "i"), ("AUDIENCE", "a")):
+        monkeypatch.setenv(f"AUTH_JWKS_{name}" if name == "URL" else f"AUTH_{name}", value)
     s = Settings()  # type: ignore[call-arg]
     assert s.stripe_secret_key.get_secret_value() == "sk_test_env"
     assert s.stripe_webhook_secret.get_secret_value() == "whsec_env"
@@ -56,7 +61,7 @@ def test_cli_help(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
         runpy.run_module("payments", run_name="__main__")
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for verb in ("serve", "migrate", "dlq"):
+    for verb in ("serve", "migrate", "dlq", "refund", "reconcile"):
         assert verb in out
 
 
@@ -81,5 +86,5 @@ def test_migrations_downgrade_and_upgrade_again(payments_db_url: str) -> None:
     cfg.set_main_option("sqlalchemy.url", payments_db_url.replace("%", "%%"))
     command.downgrade(cfg, "base")
     assert _tables(payments_db_url) <= {"alembic_version"}
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")
     assert {"payments", "outbox", "inbox"} <= _tables(payments_db_url)

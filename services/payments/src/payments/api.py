@@ -9,6 +9,7 @@ from dropwave_runtime.problems import Problem
 from dropwave_runtime.service import Runtime
 from fastapi import APIRouter, Header, Request
 
+from .connect import on_account_updated
 from .domain import WEBHOOK_EVENT_TYPES, stripe_event_uuid
 from .handlers import PaymentNotYetKnownError, on_payment_intent_webhook
 from .settings import Settings
@@ -55,6 +56,11 @@ async def stripe_webhook(
         payload, stripe_signature, settings.stripe_webhook_secret.get_secret_value()
     )
     intent = (event.get("data") or {}).get("object")
+    if event["type"] == "account.updated" and isinstance(intent, dict):
+        async with rt.db.unit_of_work() as uow:
+            if await uow.claim(WEBHOOK_CONSUMER, stripe_event_uuid(event["id"])):
+                await on_account_updated(uow, event["id"], int(event.get("created") or 0), intent)
+        return {"received": True}
     if event["type"] not in WEBHOOK_EVENT_TYPES or not isinstance(intent, dict):
         return {"received": True}
     try:

@@ -13,7 +13,7 @@ from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.service import ServiceRuntime, configure
 from fastapi import FastAPI
 
-from . import api, settlement
+from . import api, connect, payment_window, refunds, settlement
 from .handlers import on_order_cancelled, on_order_placed
 from .rate_limit import PgRateLimiter
 from .settings import Settings
@@ -25,7 +25,7 @@ def create_app(settings: Settings) -> FastAPI:
     gateway = StripeGateway.from_settings(settings)
 
     async def handle_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
-        await on_order_placed(event, uow, gateway)
+        await on_order_placed(event, uow, gateway, settings.platform_fee_bps)
 
     async def handle_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
         await on_order_cancelled(event, uow, gateway)
@@ -49,4 +49,8 @@ def create_app(settings: Settings) -> FastAPI:
         await settlement.SettlementWorker(runtime.db, gateway, limiter, config).run()
 
     rt.background(settlement_worker)
-    return rt.create_app([api.router], title="DropWave payments")
+    connect.install(rt, gateway)  # creators' Connect accounts, campaign -> creator map
+    payment_window.install(rt, gateway)  # pay-later reminders and expiry
+    app = rt.create_app([api.router, connect.router, refunds.router], title="DropWave payments")
+    app.state.gateway = gateway
+    return app

@@ -92,6 +92,10 @@ class AuthorizationResult:
     decline_code: str | None = None
     message: str | None = None
     """For ``FAILED``: a message safe to show the buyer."""
+    customer_id: str | None = None
+    """The Customer the card is saved on for off-session use (``setup_future_usage``)."""
+    payment_method_id: str | None = None
+    """The card Stripe confirmed with (reused off-session past the authorization window)."""
 
 
 def outcome_of_intent_status(intent_status: str) -> PaymentStatus:

@@ -20,12 +20,14 @@ from dropwave_runtime.db import UnitOfWork
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from .connect import payout_account
 from .domain import (
     AUTHORIZATION_DONE,
     FAILED_MESSAGE,
     AuthorizationResult,
     PaymentStatus,
     can_transition,
+    platform_fee_cents,
     webhook_target,
 )
 from .models import Payment
@@ -42,7 +44,9 @@ class Releaser(Protocol):
     async def release(self, payment_intent_id: str, order_id: uuid.UUID) -> None: ...
 
 
-async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, gateway: Gateway) -> None:
+async def on_order_placed(
+    event: OrderPlaced, uow: UnitOfWork, gateway: Gateway, platform_fee_bps: int = 500
+) -> None:
     """Authorize the order's amount (manual capture) and report the outcome.
 
     The inbox already drops a redelivery of the same event; this guards against the same
@@ -56,6 +60,10 @@ async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, gateway: Gateway)
     if existing is not None and PaymentStatus(existing) in AUTHORIZATION_DONE:
         return
 
+    # A destination charge to the creator's connected account when it can take it; else the
+    # money stays on the platform (dev without Connect, or CampaignPublished not seen yet).
+    destination = await payout_account(uow, event.campaign_id)
+    fee = platform_fee_cents(event.amount_cents, platform_fee_bps) if destination else None
     result = await gateway.authorize(
         AuthorizationRequest(
             order_id=event.order_id,
@@ -63,10 +71,18 @@ async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, gateway: Gateway)
             amount_cents=event.amount_cents,
             currency=event.currency,
             payment_method_id=event.payment_method_id,
+            destination_account=destination,
+            application_fee_cents=fee,
+            save_card=True,
         )
     )
     values = {
         "payment_intent_id": result.payment_intent_id,
+        "destination_account": destination,
+        "application_fee_cents": fee,
+        "customer_id": result.customer_id,
+        "payment_method_id": result.payment_method_id,
+        "capture_before": result.capture_before,
         "status": result.status.value,
         "failure_code": result.failure_code,
         "decline_code": result.decline_code,
@@ -186,6 +202,16 @@ async def on_payment_intent_webhook(
     if payment is None:
         return None  # not a DropWave payment
 
+    if (
+        intent.get("status") == "canceled"
+        and intent.get("cancellation_reason") == "automatic"
+        and payment.status == PaymentStatus.AUTHORIZED.value
+        and payment.payment_method_id
+    ):
+        # The authorization window passed: not a release of ours. The campaign may still
+        # succeed; then the saved card is charged off-session (payment_window).
+        payment.hold_expired = True
+        return None
     target = webhook_target(event_type, str(intent.get("status")), PaymentStatus(payment.status))
     if target is None:
         return None

@@ -26,6 +26,16 @@ class Payment(Base):
     decline_code: Mapped[str | None] = mapped_column(String(255))
     correlation_id: Mapped[str | None] = mapped_column(String(128))
     """The order flow's correlation id, carried onto events emitted from webhooks."""
+    # Connect, saved card, refunds (migration 0003_connect_refunds).
+    destination_account: Mapped[str | None] = mapped_column(String(255))
+    application_fee_cents: Mapped[int | None] = mapped_column(Integer)
+    customer_id: Mapped[str | None] = mapped_column(String(255))
+    payment_method_id: Mapped[str | None] = mapped_column(String(255))
+    capture_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hold_expired: Mapped[bool] = mapped_column(default=False, server_default="false")
+    """Stripe canceled the authorization when its window passed (not a release of ours)."""
+    captured_cents: Mapped[int | None] = mapped_column(Integer)
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

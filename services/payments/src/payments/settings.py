@@ -1,10 +1,29 @@
 """Payments settings: the shared service settings plus Stripe's."""
 
-from dropwave_runtime.settings import ServiceSettings
+from dropwave_runtime.auth import CreatorAuthSettings
 from pydantic import Field, SecretStr
 
 
-class Settings(ServiceSettings):
+class Settings(CreatorAuthSettings):
+    """Stripe, settlement, Connect (creators sign in with the same OIDC bearer JWTs as on
+    campaigns: ``AUTH_*``), refunds and the pay-later grace period."""
+
+    connect_refresh_url: str = Field(
+        "http://127.0.0.1/creators/payouts/refresh",
+        description="where Stripe sends a creator whose onboarding link expired (https live)",
+    )
+    connect_return_url: str = Field(
+        "http://127.0.0.1/creators/payouts/done",
+        description="where Stripe sends a creator after onboarding (https live)",
+    )
+    pay_later_grace_s: float = Field(
+        7 * 24 * 3600, gt=0, description="how long a buyer may pay after a failed capture"
+    )
+    pay_later_reminder_every_s: float = Field(
+        2 * 24 * 3600, gt=0, description="time between two reminders to pay"
+    )
+    pay_later_poll_interval_s: float = Field(60.0, gt=0)
+
     stripe_secret_key: SecretStr = Field(description="sk_live_... / sk_test_...")
     stripe_api_base: str | None = Field(
         None, description="Stripe API base URL override (the emulator); None: real Stripe"

@@ -32,7 +32,7 @@ import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 import stripe
@@ -50,11 +50,13 @@ from dropwave_runtime.db import Database, UnitOfWork
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from . import payment_window
 from .domain import PaymentStatus, can_transition, platform_fee_cents
 from .models import Payment, Settlement, SettlementItem
 from .rate_limit import PgRateLimiter
+from .rules import hold_expired
 from .settings import Settings
-from .stripe_gateway import CaptureResult
+from .stripe_gateway import CaptureResult, StripeGateway
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +183,8 @@ class WorkerConfig:
     retry_max_s: float = 30.0
     poll_interval_s: float = 0.5
     platform_fee_bps: int = 500
+    pay_later_grace_s: float = 7 * 24 * 3600
+    pay_later_reminder_every_s: float = 2 * 24 * 3600
 
     @classmethod
     def from_settings(cls, s: Settings) -> WorkerConfig:
@@ -191,6 +195,8 @@ class WorkerConfig:
             retry_max_s=s.settlement_retry_max_s,
             poll_interval_s=s.settlement_poll_interval_s,
             platform_fee_bps=s.platform_fee_bps,
+            pay_later_grace_s=s.pay_later_grace_s,
+            pay_later_reminder_every_s=s.pay_later_reminder_every_s,
         )
 
 
@@ -305,6 +311,9 @@ class SettlementWorker:
         ):
             item.status = SKIPPED
             return
+        if hold_expired(payment.capture_before, payment.hold_expired, datetime.now(UTC)):
+            await self._charge_expired_hold(uow, item, payment, run)
+            return
         await self.limiter.acquire()
         try:
             result = await self.gateway.capture(
@@ -350,6 +359,48 @@ class SettlementWorker:
                     **self._common(payment, run),
                 )
             )
+
+    async def _charge_expired_hold(
+        self, uow: UnitOfWork, item: SettlementItem, payment: Payment, run: Settlement
+    ) -> None:
+        """The authorization window passed: charge the saved card off-session; a failure
+        (``authentication_required``, a decline) opens a pay-later link for the buyer."""
+        assert isinstance(self.gateway, StripeGateway), "off-session needs the Stripe client"
+        await self.limiter.acquire()
+        try:
+            result, _ = await payment_window.settle_payment(
+                uow,
+                payment,
+                self.gateway,
+                grace_s=self.config.pay_later_grace_s,
+                reminder_every_s=self.config.pay_later_reminder_every_s,
+                now=datetime.now(UTC),
+                correlation_id=run.correlation_id,
+                causation_id=run.causation_id,
+                max_network_retries=0,
+            )
+        except stripe.StripeError as exc:
+            if await self._retry_later(uow, item, exc):
+                return
+            payment.status = PaymentStatus.CAPTURE_FAILED.value
+            payment.failure_code = item.last_error = "stripe_unavailable"
+            item.status = FAILED
+            await uow.emit(
+                PaymentCaptureFailed(
+                    failure_code="stripe_unavailable",
+                    message="The payment could not be taken; Stripe did not answer.",
+                    pay_later_until=None,
+                    **self._common(payment, run),
+                )
+            )
+            return
+        fee = result.application_fee_cents
+        if result.captured and fee is None:
+            fee = platform_fee_cents(result.amount_cents, self.config.platform_fee_bps)
+        item.status = DONE if result.captured else FAILED
+        item.amount_cents = result.amount_cents if result.captured else None
+        item.fee_cents = fee if result.captured else None
+        item.last_error = None if result.captured else payment.failure_code
 
     async def _release(
         self, uow: UnitOfWork, item: SettlementItem, payment: Payment | None, run: Settlement

@@ -26,6 +26,7 @@ from .domain import (
     release_idempotency_key,
 )
 from .settings import Settings
+from .stripe_connect import _id_of, create_customer
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class AuthorizationRequest:
     amount_cents: int
     currency: str
     payment_method_id: str | None
+    destination_account: str | None = None
+    """The creator's connected account: a destination charge (``transfer_data``)."""
+    application_fee_cents: int | None = None
+    """The platform fee kept from a destination charge (``application_fee_amount``)."""
+    save_card: bool = False
+    """Save the card on a Customer for off-session use past the authorization window."""
 
 
 class StripeGateway:
@@ -85,6 +92,15 @@ class StripeGateway:
             "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
             "metadata": {"campaign_id": str(order.campaign_id), "order_id": str(order.order_id)},
         }
+        customer_id: str | None = None
+        if order.save_card:
+            customer_id = await create_customer(self.client, order.order_id)
+            params["customer"] = customer_id
+            params["setup_future_usage"] = "off_session"
+        if order.destination_account:
+            params["transfer_data"] = {"destination": order.destination_account}
+            if order.application_fee_cents:
+                params["application_fee_amount"] = order.application_fee_cents
         if order.payment_method_id:
             params["payment_method"] = order.payment_method_id
             params["confirm"] = True
@@ -116,6 +132,8 @@ class StripeGateway:
             client_secret=intent.client_secret,
             next_action=next_action,
             capture_before=_capture_before(intent.latest_charge),
+            customer_id=customer_id,
+            payment_method_id=_id_of(intent.payment_method),
         )
 
     async def release(

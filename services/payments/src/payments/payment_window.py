@@ -1,0 +1,295 @@
+"""The authorization window: a hold lasts about 7 days, a campaign may run longer.
+
+At authorization the card is saved on a Customer for off-session use. At settlement,
+:func:`charge_or_capture` captures a live authorization, or, once the hold has expired
+(``capture_before`` passed or Stripe canceled it), charges the saved card off-session. When
+that fails (``authentication_required``, a decline) the buyer gets a pay-later link (the
+PaymentIntent's ``client_secret``) and a grace period: :func:`open_pay_later` records it and
+the background task (:func:`process_pay_later`) sends reminders
+(``PaymentReminderIssued``), notices payment (the PaymentIntent's ``succeeded`` webhook moves
+the payment to captured) and, after the grace period, gives up (``PaymentCaptureFailed`` with
+``pay_later_expired``). The campaign stays successful throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import stripe
+from dropwave_contracts.envelope import Event
+from dropwave_contracts.events import PaymentCaptured, PaymentCaptureFailed, PaymentReminderIssued
+from dropwave_runtime.db import Database, UnitOfWork
+from dropwave_runtime.service import ServiceRuntime
+from sqlalchemy import select
+
+from .domain import PaymentStatus
+from .models import Payment
+from .models_connect import PayLater
+from .rules import hold_expired, next_reminder_at, pay_later_until
+from .settings import Settings
+from .stripe_connect import charge_off_session
+from .stripe_gateway import StripeGateway
+
+log = logging.getLogger(__name__)
+PRODUCER = "payments"
+EXPIRED_CODE = "pay_later_expired"
+HOLD_GONE = frozenset({"payment_intent_unexpected_state", "payment_intent_canceled"})
+"""Capture refusals that mean the hold is gone (Stripe canceled it): charge off-session."""
+
+
+@dataclass(frozen=True)
+class SettleResult:
+    """Outcome of settling one authorization: captured, or failed (maybe with a link)."""
+
+    captured: bool
+    payment_intent_id: str
+    """The PaymentIntent the money moved on (a new one when charged off-session)."""
+    amount_cents: int = 0
+    application_fee_cents: int | None = None
+    off_session: bool = False
+    failure_code: str | None = None
+    message: str | None = None
+    client_secret: str | None = None
+    """For a failure: what the buyer confirms the pay-later PaymentIntent with."""
+
+
+async def charge_or_capture(
+    gateway: StripeGateway,
+    payment: Payment,
+    *,
+    now: datetime,
+    max_network_retries: int | None = None,
+) -> SettleResult:
+    """Capture the authorization, or charge the saved card off-session once the hold expired.
+
+    Transient Stripe errors propagate (``stripe.StripeError``): retry with the same call;
+    both paths are idempotent per order.
+    """
+    assert payment.payment_intent_id is not None
+    if not hold_expired(payment.capture_before, payment.hold_expired, now):
+        captured = await gateway.capture(
+            payment.payment_intent_id, payment.order_id, max_network_retries=max_network_retries
+        )
+        if captured.captured or captured.failure_code not in HOLD_GONE:
+            return SettleResult(
+                captured=captured.captured,
+                payment_intent_id=payment.payment_intent_id,
+                amount_cents=captured.amount_cents,
+                application_fee_cents=captured.application_fee_cents,
+                failure_code=captured.failure_code,
+                message=captured.message,
+            )
+        # Refused because Stripe canceled the hold meanwhile: the off-session path below.
+    if not (payment.customer_id and payment.payment_method_id):
+        return SettleResult(
+            captured=False,
+            payment_intent_id=payment.payment_intent_id,
+            failure_code="authorization_expired",
+            message="The card's authorization expired and no saved card can be charged.",
+        )
+    result = await charge_off_session(
+        gateway.client,
+        order_id=payment.order_id,
+        campaign_id=payment.campaign_id,
+        amount_cents=payment.amount_cents,
+        currency=payment.currency,
+        customer_id=payment.customer_id,
+        payment_method_id=payment.payment_method_id,
+        destination_account=payment.destination_account,
+        application_fee_cents=payment.application_fee_cents,
+        max_network_retries=max_network_retries,
+    )
+    return SettleResult(
+        captured=result.succeeded,
+        payment_intent_id=result.payment_intent_id or payment.payment_intent_id,
+        amount_cents=result.amount_cents,
+        application_fee_cents=result.application_fee_cents,
+        off_session=True,
+        failure_code=result.failure_code,
+        message=result.message,
+        client_secret=result.client_secret,
+    )
+
+
+async def open_pay_later(
+    uow: UnitOfWork,
+    payment: Payment,
+    result: SettleResult,
+    *,
+    now: datetime,
+    grace_s: float,
+    reminder_every_s: float,
+    correlation_id: str,
+) -> datetime | None:
+    """Offer the buyer a pay-later link when the failed attempt left a PaymentIntent they can
+    confirm; returns the end of the grace period (``None``: no link)."""
+    if result.captured or result.client_secret is None:
+        return None
+    until = pay_later_until(now, grace_s)
+    payment.payment_intent_id = result.payment_intent_id
+    uow.session.add(
+        PayLater(
+            order_id=payment.order_id,
+            campaign_id=payment.campaign_id,
+            payment_intent_id=result.payment_intent_id,
+            client_secret=result.client_secret,
+            until=until,
+            status="open",
+            reminders_sent=0,
+            next_reminder_at=next_reminder_at(now, until, reminder_every_s),
+            correlation_id=correlation_id,
+        )
+    )
+    return until
+
+
+async def settle_payment(
+    uow: UnitOfWork,
+    payment: Payment,
+    gateway: StripeGateway,
+    *,
+    grace_s: float,
+    reminder_every_s: float,
+    now: datetime,
+    correlation_id: str,
+    causation_id: str | None,
+    max_network_retries: int | None = None,
+) -> tuple[SettleResult, Event]:
+    """Settle one authorized payment end to end: charge or capture, record, emit
+    ``PaymentCaptured`` or ``PaymentCaptureFailed`` (with the pay-later link)."""
+    result = await charge_or_capture(
+        gateway, payment, now=now, max_network_retries=max_network_retries
+    )
+    common: dict[str, Any] = {
+        "producer": PRODUCER,
+        "correlation_id": correlation_id,
+        "causation_id": causation_id,
+        "campaign_id": payment.campaign_id,
+        "order_id": payment.order_id,
+        "payment_intent_id": result.payment_intent_id,
+    }
+    event: Event
+    if result.captured:
+        payment.status = PaymentStatus.CAPTURED.value
+        payment.payment_intent_id = result.payment_intent_id
+        payment.captured_cents = result.amount_cents
+        event = PaymentCaptured(
+            amount_cents=result.amount_cents,
+            currency=payment.currency,
+            application_fee_cents=result.application_fee_cents or 0,
+            **common,
+        )
+    else:
+        payment.status = PaymentStatus.CAPTURE_FAILED.value
+        payment.failure_code = (result.failure_code or "capture_failed")[:255]
+        until = await open_pay_later(
+            uow,
+            payment,
+            result,
+            now=now,
+            grace_s=grace_s,
+            reminder_every_s=reminder_every_s,
+            correlation_id=correlation_id,
+        )
+        event = PaymentCaptureFailed(
+            failure_code=result.failure_code,
+            message=result.message or "The payment could not be taken.",
+            pay_later_until=until,
+            client_secret=result.client_secret if until else None,
+            **common,
+        )
+    await uow.emit(event)
+    return result, event
+
+
+async def process_pay_later(
+    db: Database, gateway: StripeGateway, settings: Settings, now: datetime, limit: int = 100
+) -> dict[str, int]:
+    """One round over the due pay-later links: paid ones are closed, expired ones given up
+    (their PaymentIntent canceled), the others reminded. Safe with several instances
+    (``SKIP LOCKED``)."""
+    counts = {"paid": 0, "expired": 0, "reminded": 0}
+    async with db.unit_of_work() as uow:
+        rows = (
+            await uow.session.execute(
+                select(PayLater, Payment)
+                .join(Payment, Payment.order_id == PayLater.order_id)
+                .where(PayLater.status == "open", PayLater.next_reminder_at <= now)
+                .order_by(PayLater.next_reminder_at)
+                .limit(limit)
+                .with_for_update(of=PayLater, skip_locked=True)
+            )
+        ).all()
+        for link, payment in rows:
+            common: dict[str, Any] = {
+                "producer": PRODUCER,
+                "correlation_id": link.correlation_id,
+                "campaign_id": link.campaign_id,
+                "order_id": link.order_id,
+                "payment_intent_id": link.payment_intent_id,
+            }
+            if payment.status == PaymentStatus.CAPTURED.value:
+                link.status = "paid"
+                counts["paid"] += 1
+            elif now >= link.until:
+                await _cancel_quietly(gateway, link.payment_intent_id, link.order_id)
+                link.status = "expired"
+                payment.failure_code = EXPIRED_CODE
+                counts["expired"] += 1
+                await uow.emit(
+                    PaymentCaptureFailed(
+                        failure_code=EXPIRED_CODE,
+                        message="The payment was not made within the grace period.",
+                        pay_later_until=None,
+                        **common,
+                    )
+                )
+            else:
+                link.reminders_sent += 1
+                link.next_reminder_at = next_reminder_at(
+                    now, link.until, settings.pay_later_reminder_every_s
+                )
+                counts["reminded"] += 1
+                await uow.emit(
+                    PaymentReminderIssued(
+                        client_secret=link.client_secret,
+                        pay_later_until=link.until,
+                        reminder_number=link.reminders_sent,
+                        **common,
+                    )
+                )
+    return counts
+
+
+async def _cancel_quietly(
+    gateway: StripeGateway, payment_intent_id: str, order_id: uuid.UUID
+) -> None:
+    """Cancel the unpaid pay-later PaymentIntent so the link stops working (already canceled
+    or paid in the meantime: fine; the webhook tells)."""
+    try:
+        await gateway.client.v1.payment_intents.cancel_async(
+            payment_intent_id, options={"idempotency_key": f"pay-later-expired:{order_id}"}
+        )
+    except stripe.InvalidRequestError:
+        log.info("pay-later PaymentIntent %s not cancelable", payment_intent_id)
+
+
+def install(rt: ServiceRuntime, gateway: StripeGateway) -> None:
+    """Run the pay-later round in the background of every instance."""
+    settings = rt.settings
+    assert isinstance(settings, Settings)
+
+    async def pay_later_reminders(runtime: ServiceRuntime) -> None:
+        while True:
+            try:
+                await process_pay_later(runtime.db, gateway, settings, await runtime.db.now())
+            except Exception:
+                log.exception("pay-later round failed; retrying")
+            await asyncio.sleep(settings.pay_later_poll_interval_s)
+
+    rt.background(pay_later_reminders)
