@@ -73,7 +73,11 @@ class ServiceSpec:
 DEFAULT_SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("campaigns", "campaigns", ("/api/v1/campaigns*",)),
     ServiceSpec("orders", "orders", ("/api/v1/campaigns/*/orders", "/api/v1/orders/*")),
-    ServiceSpec("payments", "payments", ("/api/v1/webhooks/stripe*",)),
+    ServiceSpec(
+        "payments",
+        "payments",
+        ("/api/v1/webhooks/stripe*", "/api/v1/creators/me/payouts*", "/api/v1/payments/*"),
+    ),
     ServiceSpec("notifications", "notifications", ("/api/v1/notifications/*",)),
 )
 
@@ -286,6 +290,10 @@ class DevStack:
                 "SMS_FILE_DIR": str(self.data_dir / "sms"),
                 "SERVICE_NAME": spec.name,
                 "PYTHONUNBUFFERED": "1",
+                # Dev: creators may publish before their Stripe Connect onboarding is done.
+                "REQUIRE_PAYOUTS_TO_PUBLISH": self.environ.get(
+                    "REQUIRE_PAYOUTS_TO_PUBLISH", "false"
+                ),
             }
         )
         env.update(self.auth_env)

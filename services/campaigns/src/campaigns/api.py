@@ -141,12 +141,17 @@ async def update_campaign(
 @router.post("/{campaign_id}/publish", response_model=CampaignView)
 async def publish_campaign(campaign_id: UUID, creator: CreatorId, rt: Runtime) -> CampaignView:
     """Draft -> active; emits CampaignPublished. Owner only. The deadline is checked again
-    (409 `deadline_too_soon` when the draft went stale)."""
+    (409 `deadline_too_soon` when the draft went stale); 409 `payouts_not_enabled` until the
+    creator's Stripe account can receive payouts (unless `REQUIRE_PAYOUTS_TO_PUBLISH=false`)."""
     settings = _settings(rt)
 
     async def publish(uow: UnitOfWork, campaign: Campaign) -> Campaign:
         return await handlers.publish_campaign(
-            uow, campaign, datetime.now(UTC), settings.min_campaign_duration_s
+            uow,
+            campaign,
+            datetime.now(UTC),
+            settings.min_campaign_duration_s,
+            require_payouts=settings.require_payouts_to_publish,
         )
 
     return _view(

@@ -1,4 +1,4 @@
-from dropwave_contracts.events import OrderCancelled, OrderConfirmed
+from dropwave_contracts.events import CreatorPayoutsUpdated, OrderCancelled, OrderConfirmed
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
@@ -10,6 +10,7 @@ def create_app(settings: Settings) -> FastAPI:
     rt = configure("campaigns", settings)
     rt.on(OrderConfirmed, handlers.on_order_confirmed)
     rt.on(OrderCancelled, handlers.on_order_cancelled)
+    rt.on(CreatorPayoutsUpdated, handlers.on_creator_payouts_updated)
     rt.background(scheduler.deadline_scheduler)
     activity = activity_handlers.install(rt)
     app = rt.create_app([api.router, api_activity.router], title="DropWave campaigns")

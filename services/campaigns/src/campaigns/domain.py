@@ -64,6 +64,17 @@ def check_publishable(status: str, deadline: datetime, now: datetime, min_durati
         )
 
 
+def check_payouts(payouts_enabled: bool, required: bool) -> None:
+    """A campaign's money goes to its creator's Stripe account: no publishing before the
+    creator can receive payouts (unless the setting waives it, e.g. in dev)."""
+    if required and not payouts_enabled:
+        raise RuleViolation(
+            "payouts_not_enabled",
+            "Finish the payout onboarding (POST /api/v1/creators/me/payouts/onboarding) "
+            "before publishing.",
+        )
+
+
 def check_editable(status: str, changed: Collection[str]) -> None:
     """Presentation fields while draft or active; rules fields only while draft."""
     if status not in EDITABLE_STATUSES:

@@ -13,6 +13,7 @@ from dropwave_contracts.events import (
     CampaignPublished,
     CampaignSucceeded,
     CampaignTipped,
+    CreatorPayoutsUpdated,
     OrderCancelled,
     OrderConfirmed,
 )
@@ -125,9 +126,18 @@ async def update_campaign(
 
 
 async def publish_campaign(
-    uow: UnitOfWork, campaign: Campaign, now: datetime, min_duration_s: int
+    uow: UnitOfWork,
+    campaign: Campaign,
+    now: datetime,
+    min_duration_s: int,
+    require_payouts: bool = False,
 ) -> Campaign:
     domain.check_publishable(campaign.status, campaign.deadline, now, min_duration_s)
+    if require_payouts:
+        enabled = await uow.session.scalar(
+            select(Creator.payouts_enabled).where(Creator.id == campaign.creator_id)
+        )
+        domain.check_payouts(bool(enabled), require_payouts)
     campaign.status = "active"
     campaign.published_at = now
     await uow.emit(
@@ -219,6 +229,20 @@ async def close_due_campaigns(uow: UnitOfWork, limit: int) -> list[Campaign]:
             )
         )
     return list(due)
+
+
+async def on_creator_payouts_updated(event: CreatorPayoutsUpdated, uow: UnitOfWork) -> None:
+    """Keep the creator's payout flag (the newest event wins; Stripe's order is not ours)."""
+    values = {"payouts_enabled": event.payouts_enabled, "payouts_state_at": event.occurred_at}
+    stmt = pg_insert(Creator).values(id=event.creator_id, **values)
+    await uow.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Creator.id],
+            set_=values,
+            where=(Creator.payouts_state_at.is_(None))
+            | (Creator.payouts_state_at <= stmt.excluded.payouts_state_at),
+        )
+    )
 
 
 async def _locked(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign | None:

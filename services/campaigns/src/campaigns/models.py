@@ -15,6 +15,9 @@ class Creator(Base):
     __tablename__ = "creators"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # From payments' CreatorPayoutsUpdated (Stripe Connect): may the creator publish?
+    payouts_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
+    payouts_state_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -13,3 +13,5 @@ class Settings(CreatorAuthSettings):
     deadline_poll_interval_s: float = Field(1.0, gt=0)
     # Hosts creators' custom CSS may load url() from (https only); empty: no url() at all.
     css_url_allowed_hosts: list[str] = Field(default_factory=list)
+    # Publishing needs a creator who can receive payouts (Stripe Connect); dev may waive it.
+    require_payouts_to_publish: bool = True
