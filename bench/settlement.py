@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import payments
 from dropwave_contracts.events import CampaignSucceeded, PaymentCaptured
 from dropwave_contracts.topics import parse_event
 from dropwave_devstack.faults import FaultPlan, FaultProxy
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             ensure_database(
                 admin_dsn_from_url(pg.url_template.replace("{db}", "postgres")), "payments"
             )
-            upgrade(url, Path(__import__("payments").__file__).parent / "migrations")
+            upgrade(url, Path(str(payments.__file__)).parent / "migrations")
             emulator = LocalStripe(root / "localstripe")
             emulator.start()
             try:
