@@ -6,7 +6,7 @@ RUN := $(UV) run --frozen
 PACKAGES := -p dropwave_contracts -p dropwave_runtime -p dropwave_devstack \
             -p campaigns -p orders -p payments -p notifications
 
-.PHONY: help dev demo test test-fast lint format token contracts bench bench-settlement sync uv clean
+.PHONY: help dev demo test test-fast lint format token contracts bench bench-settlement bench-notifications sync uv clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ contracts: sync ## regenerate JSON Schema + AsyncAPI from the event models
 
 bench: sync ## order-intake benchmark (starts its own stack; prints orders/s, p50/p95/p99, the hot-row ceiling)
 	$(RUN) python bench/order_intake.py $(BENCH_ARGS)
+
+bench-notifications: sync ## notifications fan-out: 10,000 buyers of one tipped campaign -> messages/s to the SMTP sink
+	$(RUN) python bench/notifications_fanout.py $(BENCH_ARGS)
 
 bench-settlement: sync ## settlement: 1,000 captures through injected faults -> captures/s as a ratio of the Stripe rate limit
 	$(RUN) python bench/settlement.py $(BENCH_ARGS)
