@@ -1,0 +1,133 @@
+"""Stripe Connect and refunds across services, through the gateway: a creator onboards
+(account.updated webhook from the emulator), a campaign's orders are destination charges,
+the campaign succeeds and settles, then the owner and an operator refund an order."""
+
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+from dropwave_devstack.stack import DevStack
+
+from .conftest import Eventually
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+ORDERS = 5
+PRICE = 2500
+
+
+def test_onboard_charge_settle_refund(
+    stack: DevStack, api: httpx.Client, eventually: Eventually
+) -> None:
+    creator_id = f"creator-{uuid.uuid4().hex[:8]}"
+    creator = {"Authorization": f"Bearer {stack.mint_token(creator_id)}"}
+    stranger = {"Authorization": f"Bearer {stack.mint_token('someone-else')}"}
+
+    # 1. Onboarding: an Express account and a link; the state comes from the webhook.
+    assert api.post("/api/v1/creators/me/payouts/onboarding").status_code == 401
+    started = api.post("/api/v1/creators/me/payouts/onboarding", headers=creator)
+    assert started.status_code == 200, started.text
+    onboarding = started.json()
+    assert onboarding["account_id"].startswith("acct_")
+    assert onboarding["payouts_enabled"] is False
+    again = api.post("/api/v1/creators/me/payouts/onboarding", headers=creator).json()
+    assert again["account_id"] == onboarding["account_id"]  # one account per creator
+    httpx.get(onboarding["onboarding_url"], timeout=10).raise_for_status()  # creator finishes
+
+    def payouts_enabled() -> dict[str, Any] | None:
+        body: dict[str, Any] = api.get("/api/v1/creators/me/payouts", headers=creator).json()
+        return body if body["payouts_enabled"] else None
+
+    status = eventually(payouts_enabled, "account.updated to reach payments")
+    assert status["account_id"] == onboarding["account_id"]
+
+    # 2. A campaign that succeeds shortly: its orders are destination charges.
+    deadline = datetime.now(UTC) + timedelta(seconds=20)
+    created = api.post(
+        "/api/v1/campaigns",
+        headers=creator,
+        json={
+            "title": f"Connect drop {uuid.uuid4().hex[:6]}",
+            "price_cents": PRICE,
+            "currency": "eur",
+            "min_orders": ORDERS,
+            "deadline": deadline.isoformat(),
+        },
+    )
+    assert created.status_code == 201, created.text
+    campaign = created.json()
+    published = api.post(f"/api/v1/campaigns/{campaign['id']}/publish", headers=creator)
+    assert published.status_code == 200, published.text
+
+    orders: list[dict[str, Any]] = []
+    for i in range(ORDERS):
+        body = {
+            "email": f"buyer-{uuid.uuid4().hex[:8]}@example.com",
+            "payment_method_id": "pm_card_visa",
+        }
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+
+        def place(body: dict[str, str] = body, key: dict[str, str] = key) -> httpx.Response | None:
+            r = api.post(f"/api/v1/campaigns/{campaign['slug']}/orders", headers=key, json=body)
+            return r if r.status_code != 404 else None
+
+        placed = eventually(place, f"order {i} to be taken")
+        assert placed.status_code == 201, placed.text
+        orders.append(placed.json())
+
+    def status_of(order: dict[str, Any]) -> str:
+        token = {"X-Order-Token": order["order_token"]}
+        return str(api.get(f"/api/v1/orders/{order['id']}", headers=token).json()["status"])
+
+    # 3. The deadline passes: settlement captures every order.
+    eventually(lambda: all(status_of(o) == "captured" for o in orders), "every order captured", 90)
+    client = stripe.StripeClient("sk_test_e2e", base_addresses={"api": stack.stripe_api_base})
+    ids = {o["id"] for o in orders}
+    intents = {
+        pi.metadata.to_dict()["order_id"]: pi
+        for pi in client.v1.payment_intents.list({"limit": 100}).auto_paging_iter()
+        if pi.metadata.to_dict().get("order_id") in ids
+    }
+    assert set(intents) == ids
+    for intent in intents.values():
+        assert intent.status == "succeeded"
+        assert intent.transfer_data is not None
+        assert intent.transfer_data.destination == onboarding["account_id"]
+        assert intent.application_fee_amount == PRICE * 5 // 100  # platform_fee_bps 500
+
+    # 4. Refunds: the owner partly, never above the capture; a stranger cannot.
+    first = orders[0]["id"]
+    url = f"/api/v1/payments/{first}/refunds"
+    assert api.post(url, headers=stranger, json={"amount_cents": 100}).status_code == 404
+    partly = api.post(url, headers=creator, json={"amount_cents": 1000})
+    assert partly.status_code == 201, partly.text
+    assert partly.json()["refunded_cents"] == 1000
+    too_much = api.post(url, headers=creator, json={"amount_cents": PRICE})
+    assert too_much.status_code == 409
+    assert too_much.json()["code"] == "refund_exceeds_captured"
+    assert api.post(url, headers=creator, json={"amount_cents": -5}).status_code == 422
+    rest = api.post(url, headers=creator, json={})
+    assert rest.status_code == 201, rest.text
+    assert (rest.json()["amount_cents"], rest.json()["status"]) == (PRICE - 1000, "refunded")
+    refunds = client.v1.refunds.list({"payment_intent": intents[first].id}).data
+    assert sorted(r.amount for r in refunds) == [1000, PRICE - 1000]
+
+    # 5. An operator refunds another order from the service CLI.
+    second = orders[1]["id"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "payments", "refund", second, "--amount-cents", "700"],
+        env=stack.services["payments"].env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert '"amount_cents": 700' in cli.stdout
+    refunds = client.v1.refunds.list({"payment_intent": intents[second].id}).data
+    assert [r.amount for r in refunds] == [700]
