@@ -171,6 +171,8 @@ async def run(args: argparse.Namespace, url: str, smtp: SmtpSink) -> int:
         twice = sum(1 for c in ids.values() if c > 1)
         print(f"received by the {where}: {len(ids)} distinct, {twice} more than once")
         ok = ok and len(ids) == n and twice == 0
+    if done < queued:
+        print(f"stopped after --timeout {args.timeout:.0f} s: {queued - done} not sent yet")
     print("every message exactly once" if ok else "NOT every message exactly once")
     return 0 if ok else 1
 
