@@ -57,10 +57,13 @@ async def statuses(base_url: str, orders: list[dict[str, Any]]) -> list[str]:
     gate = asyncio.Semaphore(100)
 
     async def status(i: int, order: dict[str, Any]) -> str:
+        url = f"/api/v1/orders/{order['id']}"
+        headers = {"X-Order-Token": order["order_token"]}
         async with gate:
-            r = await pool[i % len(pool)].get(
-                f"/api/v1/orders/{order['id']}", headers={"X-Order-Token": order["order_token"]}
-            )
+            try:
+                r = await pool[i % len(pool)].get(url, headers=headers)
+            except httpx.TransportError:  # a keep-alive connection closed under us: once more
+                r = await pool[i % len(pool)].get(url, headers=headers)
             assert r.status_code == 200, r.text
             value: str = r.json()["status"]
             return value
