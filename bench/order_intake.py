@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -508,4 +509,9 @@ if __name__ == "__main__":
     ns.orders = max(1, min(ns.orders, 50_000))
     ns.instances = max(1, min(ns.instances, 4))
     ns.rate_seconds = max(1.0, min(ns.rate_seconds, 60.0))
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (e.g. `timeout`) stops the stack like Ctrl-C does
+
+    signal.signal(signal.SIGTERM, interrupted)
     sys.exit(asyncio.run(main(ns)))
