@@ -170,6 +170,11 @@ class OrderPlaced(CampaignEvent):
     sms_consent: bool = False
     """The buyer agreed to SMS about this order (only then is ``buyer_phone`` texted).
     Optional (added in v1 as a minor change): absent means no consent."""
+    creator_id: str | None = None
+    """The campaign's creator (the OIDC subject, from ``CampaignPublished``), so payments can
+    route the charge to the creator's Connect account without having seen the campaign's
+    ``CampaignPublished`` first. Optional (added in v1 as a minor change): absent on older
+    events; payments then falls back to its campaign -> creator map."""
 
 
 class OrderConfirmed(CampaignEvent):

@@ -151,6 +151,7 @@ async def place_orders(
                     buyer_phone=r.body.phone,
                     payment_method_id=r.body.payment_method_id,
                     sms_consent=r.body.sms_consent and r.body.phone is not None,
+                    creator_id=campaign.creator_id,
                 )
             )
             outcomes[i] = Placed(OrderView.model_validate(row), replayed=False)
@@ -203,6 +204,7 @@ async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> No
         "currency": event.currency,
         "min_orders": event.min_orders,
         "deadline": event.deadline,
+        "creator_id": event.creator_id,
         "status": "active",
     }
     # A redelivered or replayed publish never reopens a campaign that has since closed.

@@ -23,6 +23,9 @@ class CampaignSnapshot(Base):
     deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(20))
     last_buyer_number: Mapped[int] = mapped_column(Integer, default=0)
+    creator_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    """The campaign's creator (from ``CampaignPublished``), carried on ``OrderPlaced`` so
+    payments can route the charge without having seen the publish (migration 0002)."""
 
 
 class Order(Base):
