@@ -55,7 +55,9 @@ def window(s: Settings) -> dict[str, float]:
     return {"grace_s": s.pay_later_grace_s, "reminder_every_s": s.pay_later_reminder_every_s}
 
 
-def placed(pm: str | None, campaign_id: uuid.UUID, amount: int = 2500) -> OrderPlaced:
+def placed(
+    pm: str | None, campaign_id: uuid.UUID, amount: int = 2500, creator: str | None = None
+) -> OrderPlaced:
     return OrderPlaced(
         producer="orders",
         correlation_id=f"corr-{uuid.uuid4().hex[:8]}",
@@ -67,6 +69,7 @@ def placed(pm: str | None, campaign_id: uuid.UUID, amount: int = 2500) -> OrderP
         buyer_email="buyer@example.com",
         buyer_phone=None,
         payment_method_id=pm,
+        creator_id=creator,
     )
 
 
@@ -168,6 +171,51 @@ async def test_destination_charge_with_platform_fee_and_saved_card(
     # A campaign whose creator has no enabled account: a plain platform charge.
     plain = await authorize(db, gateway, placed("pm_card_visa", uuid.uuid4()))
     assert (plain.destination_account, plain.application_fee_cents) == (None, None)
+
+
+async def test_order_placed_before_campaign_published_is_still_a_destination_charge(
+    db: Database, gateway: StripeGateway, localstripe: LocalStripe
+) -> None:
+    """The race: OrderPlaced (orders' topic) handled before the campaign's CampaignPublished
+    (campaigns' topic). The creator comes with the order, so the charge goes to them."""
+    campaign_id = uuid.uuid4()
+    creator = f"user_{uuid.uuid4().hex[:8]}"
+    state = await create_express_account(gateway.client, creator)
+    async with httpx.AsyncClient() as http:
+        account = (
+            await http.get(f"{localstripe.api_base}/_config/accounts/{state.account_id}/onboard")
+        ).json()
+    async with db.unit_of_work() as uow:
+        await on_account_updated(uow, f"evt_{uuid.uuid4().hex}", 100, account)
+
+    row = await authorize(db, gateway, placed("pm_card_visa", campaign_id, 2500, creator))
+    assert row.status == "authorized"
+    assert (row.destination_account, row.application_fee_cents) == (state.account_id, 125)
+    assert row.payment_intent_id is not None
+    intent = await gateway.client.v1.payment_intents.retrieve_async(row.payment_intent_id)
+    assert intent.transfer_data is not None
+    assert intent.transfer_data.destination == state.account_id
+    assert intent.application_fee_amount == 125
+    async with db.sessions() as s:
+        assert await campaign_owner_of(s, campaign_id) == creator  # owner may refund already
+
+    async with db.unit_of_work() as uow:  # the publish arrives late: harmless
+        await on_campaign_published(published(campaign_id, creator), uow)
+    async with db.sessions() as s:
+        assert await campaign_owner_of(s, campaign_id) == creator
+
+    # An older OrderPlaced without the creator still falls back to the campaign's map.
+    old = await authorize(db, gateway, placed("pm_card_visa", campaign_id, 2500))
+    assert old.destination_account == state.account_id
+
+
+async def campaign_owner_of(session: Any, campaign_id: uuid.UUID) -> str | None:
+    from payments.models_connect import CampaignCreator
+
+    owner: str | None = await session.scalar(
+        select(CampaignCreator.creator_id).where(CampaignCreator.campaign_id == campaign_id)
+    )
+    return owner
 
 
 # --- refunds --------------------------------------------------------------------------------

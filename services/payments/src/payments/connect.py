@@ -163,13 +163,32 @@ async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> No
     )
 
 
-async def payout_account(uow: UnitOfWork, campaign_id: uuid.UUID) -> str | None:
-    """The connected account a campaign's charges go to, if its creator can take them."""
+async def payout_account(
+    uow: UnitOfWork, campaign_id: uuid.UUID, creator_id: str | None = None
+) -> str | None:
+    """The connected account a campaign's charges go to, if its creator can take them.
+
+    ``creator_id`` is the one ``OrderPlaced`` carries: with it the order needs nothing from
+    ``CampaignPublished`` (which may not have been handled yet: it travels on another topic),
+    and the campaign -> creator map is filled from it too. Without it (an older
+    ``OrderPlaced``) the map decides.
+    """
+    if creator_id:
+        await uow.session.execute(
+            pg_insert(CampaignCreator)
+            .values(campaign_id=campaign_id, creator_id=creator_id)
+            .on_conflict_do_nothing()
+        )
+        owner: Any = creator_id
+    else:
+        owner = (
+            select(CampaignCreator.creator_id)
+            .where(CampaignCreator.campaign_id == campaign_id)
+            .scalar_subquery()
+        )
     account: str | None = await uow.session.scalar(
-        select(CreatorAccount.account_id)
-        .join(CampaignCreator, CampaignCreator.creator_id == CreatorAccount.creator_id)
-        .where(
-            CampaignCreator.campaign_id == campaign_id,
+        select(CreatorAccount.account_id).where(
+            CreatorAccount.creator_id == owner,
             CreatorAccount.charges_enabled.is_(True),
             CreatorAccount.payouts_enabled.is_(True),
         )

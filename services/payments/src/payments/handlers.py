@@ -61,8 +61,9 @@ async def on_order_placed(
         return
 
     # A destination charge to the creator's connected account when it can take it; else the
-    # money stays on the platform (dev without Connect, or CampaignPublished not seen yet).
-    destination = await payout_account(uow, event.campaign_id)
+    # money stays on the platform (dev without Connect). The creator comes with the order, so
+    # an OrderPlaced handled before its campaign's CampaignPublished is routed all the same.
+    destination = await payout_account(uow, event.campaign_id, event.creator_id)
     fee = platform_fee_cents(event.amount_cents, platform_fee_bps) if destination else None
     result = await gateway.authorize(
         AuthorizationRequest(
