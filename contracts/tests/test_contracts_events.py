@@ -212,6 +212,13 @@ def test_key_is_campaign_or_creator_id(event: Event) -> None:
     assert event.key == (CREATOR if isinstance(event, CreatorPayoutsUpdated) else str(CAMPAIGN))
 
 
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
+def test_ordering_key_is_the_order_or_else_the_partition_key(event: Event) -> None:
+    order_id = getattr(event, "order_id", None)
+    want = event.key if order_id is None else f"{event.key}/{order_id}"
+    assert event.ordering_key == want
+
+
 @pytest.mark.parametrize("event_cls", ALL_EVENTS, ids=lambda c: c.__name__)
 def test_v1_fixture_parses(event_cls: type[Event]) -> None:
     path = FIXTURES_V1 / f"{event_type_of(event_cls)}.json"

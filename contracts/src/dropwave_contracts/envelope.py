@@ -5,6 +5,11 @@ Envelope and payload live on one flat model (like eShop's ``IntegrationEvent``):
 
 Models are frozen and ignore unknown fields, so a consumer built against an older
 version of this package still parses events that gained optional fields since.
+
+Ordering: producers key every event by its partition key (the campaign, or the creator),
+so one campaign's events stay in order on one partition. Consumers may go further
+(``ordering_key``): events of *different orders* of one campaign are independent and may be
+handled concurrently; one order's events, and campaign-wide events, keep their order.
 """
 
 from __future__ import annotations
@@ -100,6 +105,18 @@ class Event(BaseModel):
     def key(self) -> str:
         """The partition key: ``str`` of the ``partition_key`` field (the campaign id)."""
         return str(getattr(self, self.partition_key))
+
+    @property
+    def ordering_key(self) -> str:
+        """What this event must stay in order with (see the module docstring).
+
+        Events about one order (they carry ``order_id``) are ordered per order: a consumer
+        may handle events of different orders of one campaign concurrently. Any other event
+        is ordered by its partition key, and is ordered with every order event of that key
+        too (a barrier: what came before it is handled first, what comes after waits).
+        """
+        order_id = getattr(self, "order_id", None)
+        return self.key if order_id is None else f"{self.key}/{order_id}"
 
     @classmethod
     def caused_by(cls, parent: Event, *, producer: str, **fields: Any) -> Self:

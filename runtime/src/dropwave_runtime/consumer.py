@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from dropwave_contracts.envelope import Event
@@ -46,6 +46,18 @@ class Record:
         return None
 
 
+@dataclass
+class _Lane:
+    """One partition key's place in a batch: its last barrier, and the last task of each
+    ordering key since."""
+
+    barrier: "asyncio.Task[None] | None" = None
+    since_barrier: dict[str, "asyncio.Task[None]"] = field(default_factory=dict)
+
+    def barrier_list(self) -> list["asyncio.Task[None]"]:
+        return [self.barrier] if self.barrier else []
+
+
 class DeadLetterSink(Protocol):
     async def dead_letter(
         self, topic: str, key: bytes | None, value: bytes, headers: Mapping[str, str]
@@ -72,11 +84,66 @@ class EventConsumer:
         self.backoff_max_s = backoff_max_s
         self.dead_letter_topic = dead_letter_topic(service).name
 
+    async def handle_batch(self, records: Sequence[Record], concurrency: int) -> None:
+        """Handle a polled batch: concurrently where the contracts allow, in order where not.
+
+        Records of one partition key run in order except that events with different
+        ordering keys (different orders of one campaign) run side by side; an event whose
+        ordering key is its partition key (a campaign-wide event) is a barrier. At most
+        `concurrency` handlers run at once. Returns when every record is handled; if one
+        raised (its dead-letter publish failed), re-raises so the batch is redelivered
+        (the inbox absorbs what was already done).
+        """
+        slots = asyncio.Semaphore(concurrency)
+        lanes: dict[tuple[str, int, bytes | None], _Lane] = {}
+        tasks: list[asyncio.Task[None]] = []
+        for record in records:
+            event = self._parse(record)
+            lane = lanes.setdefault((record.topic, record.partition, record.key), _Lane())
+            ordering_key = event.ordering_key if isinstance(event, Event) else None
+            if isinstance(event, str) or ordering_key is None or ordering_key == event.key:
+                after = [*lane.since_barrier.values()] or lane.barrier_list()
+                task = self._spawn(record, event, after, slots)
+                lane.barrier, lane.since_barrier = task, {}
+            else:
+                previous = lane.since_barrier.get(ordering_key)
+                after = [previous] if previous else lane.barrier_list()
+                task = lane.since_barrier[ordering_key] = self._spawn(record, event, after, slots)
+            tasks.append(task)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    def _spawn(
+        self,
+        record: Record,
+        event: Event | str,
+        after: list[asyncio.Task[None]],
+        slots: asyncio.Semaphore,
+    ) -> asyncio.Task[None]:
+        async def run() -> None:
+            for task in after:
+                await asyncio.shield(task)  # its failure fails this one: the batch is redone
+            async with slots:
+                await self._handle_parsed(record, event)
+
+        return asyncio.create_task(run())
+
     async def handle(self, record: Record) -> None:
+        await self._handle_parsed(record, self._parse(record))
+
+    @staticmethod
+    def _parse(record: Record) -> Event | str:
+        """The event, or why it can't be read."""
         try:
-            event = parse_event(record.value)
+            return parse_event(record.value)
         except (ValueError, ValidationError) as exc:
-            await self._dead_letter(record, f"unparseable: {exc}", attempts=0)
+            return f"unparseable: {exc}"
+
+    async def _handle_parsed(self, record: Record, event: Event | str) -> None:
+        if isinstance(event, str):
+            await self._dead_letter(record, event, attempts=0)
             return
         handler = self.handlers.get(event.event_type)
         if handler is None:

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Annotated, Any, TypeVar, cast
 
-from aiokafka.structs import ConsumerRecord
 from dropwave_contracts.envelope import Event
 from dropwave_contracts.topics import topic_for
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -106,12 +105,16 @@ class ServiceRuntime:
             auto_offset_reset="earliest",
             session_timeout_ms=s.kafka_session_timeout_ms,
             heartbeat_interval_ms=max(s.kafka_session_timeout_ms // 3, 1000),
+            batch=True,
+            max_records=s.consumer_batch_max,
+            batch_timeout_ms=s.consumer_poll_timeout_ms,
         )
-        async def on_message(msg: KafkaMessage) -> None:
+        async def on_batch(msg: KafkaMessage) -> None:
             raw = msg.raw_message
-            assert isinstance(raw, ConsumerRecord)
-            await consumer.handle(
-                Record(raw.topic, raw.partition, raw.offset, raw.key, raw.value, raw.headers)
+            assert isinstance(raw, tuple)
+            await consumer.handle_batch(
+                [Record(r.topic, r.partition, r.offset, r.key, r.value, r.headers) for r in raw],
+                s.consumer_concurrency,
             )
 
     def background(self, task: BackgroundTask) -> None:

@@ -21,6 +21,11 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(4, ge=1, le=20)
     consumer_backoff_base_s: float = Field(0.2, gt=0)
     consumer_backoff_max_s: float = Field(5.0, gt=0)
+    # Records per poll, and handlers run at once (events of different orders of one
+    # campaign run side by side; see dropwave_contracts.envelope). Keep it below the pool.
+    consumer_batch_max: int = Field(200, ge=1, le=10_000)
+    consumer_concurrency: int = Field(8, ge=1, le=256)
+    consumer_poll_timeout_ms: int = Field(100, ge=1, le=10_000)
     outbox_batch_size: int = Field(500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(1.0, gt=0)
     db_pool_size: int = Field(10, ge=1)
