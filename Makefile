@@ -40,8 +40,8 @@ format: sync ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-token: sync ## mint a dev creator token: make token CREATOR=alice
-	@$(RUN) python -m dropwave_devstack token --creator "$(or $(CREATOR),creator-1)"
+token: sync ## mint a dev creator token: make token CREATOR=alice [EMAIL=a@b.test]
+	@$(RUN) python -m dropwave_devstack token --creator "$(or $(CREATOR),creator-1)"$(if $(EMAIL), --email "$(EMAIL)")
 
 contracts: sync ## regenerate JSON Schema + AsyncAPI from the event models
 	$(RUN) python -m dropwave_contracts.generate

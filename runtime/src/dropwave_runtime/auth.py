@@ -1,6 +1,8 @@
 """Creator authentication, written once: an OIDC bearer JWT (RS256/ES256) verified against
 the issuer's JWKS. Services that serve creators (campaigns, payments) subclass
-:class:`CreatorAuthSettings` and depend on :data:`CreatorId`.
+:class:`CreatorAuthSettings` and depend on :data:`CreatorId` (the subject) or
+:data:`CurrentCreator` (the subject and, when the provider puts one in the token, the
+creator's email: the ``email`` claim of Clerk/Auth0 tokens, used for creator notifications).
 
 The JWKS is fetched on the first request that needs it (never at import or start-up, so a
 provider outage cannot stop the service from starting), asynchronously, and cached. A token
@@ -13,6 +15,7 @@ import ipaddress
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -61,6 +64,12 @@ class CreatorAuthSettings(ServiceSettings):
     # us hammer the provider; also the back-off after a failed fetch.
     auth_jwks_min_refresh_s: float = Field(10.0, ge=0)
     auth_jwks_timeout_s: float = Field(5.0, gt=0)
+    auth_email_claim: str = Field(
+        "email",
+        min_length=1,
+        description="the claim holding the creator's email (optional in tokens; ignored when "
+        "malformed or when `email_verified` is false)",
+    )
 
     @field_validator("auth_jwks_url")
     @classmethod
@@ -95,6 +104,7 @@ class CreatorAuthSettings(ServiceSettings):
 
 MAX_TOKEN_BYTES = 8192  # real ID/access tokens are ~1-2 KB; bigger ones are not parsed
 MAX_SUBJECT_CHARS = 255  # creators.id is VARCHAR(255)
+MAX_EMAIL_CHARS = 320  # RFC 5321: 64 + 1 + 255
 MAX_JWKS_BYTES = 256 * 1024
 
 
@@ -164,6 +174,38 @@ class JwksCache:
         return keys
 
 
+@dataclass(frozen=True)
+class Creator:
+    """Who a verified token speaks for. ``email`` is None when the token carries none
+    (or an unusable one): it is contact data, never logged."""
+
+    id: str
+    email: str | None = None
+
+    def __repr__(self) -> str:  # keeps the address out of reprs in logs and tracebacks
+        return f"Creator(id={self.id!r}, email={'<set>' if self.email else None})"
+
+
+def email_from_claims(claims: dict[str, Any], claim: str = "email") -> str | None:
+    """The creator's email from verified claims, or None: absent, not a plausible single
+    address, or explicitly unverified (``email_verified: false``, as Auth0/Clerk mark it)."""
+    value = claims.get(claim)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if claims.get("email_verified") is False:
+        return None
+    if not value or len(value) > MAX_EMAIL_CHARS or value.count("@") != 1:
+        return None
+    local, domain = value.split("@")
+    if not local or "." not in domain or domain.startswith(".") or domain.endswith("."):
+        return None
+    # No whitespace, controls, or header/list syntax: the address goes into a To: header.
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 or c in '<>,;:"()[]\\' for c in value):
+        return None
+    return value
+
+
 class TokenVerifier:
     """Checks signature, algorithm, issuer, audience, expiry/not-before and the subject."""
 
@@ -172,6 +214,7 @@ class TokenVerifier:
         self.audience = settings.auth_audience
         self.algorithms = list(settings.auth_algorithms)
         self.leeway_s = settings.auth_leeway_s
+        self.email_claim = settings.auth_email_claim
         self.jwks = JwksCache(
             settings.auth_jwks_url,
             ttl_s=settings.auth_jwks_cache_s,
@@ -181,6 +224,10 @@ class TokenVerifier:
 
     async def creator_id(self, token: str) -> str:
         """The token's subject, or InvalidToken / IssuerUnavailable."""
+        return (await self.creator(token)).id
+
+    async def creator(self, token: str) -> Creator:
+        """The token's subject and email claim, or InvalidToken / IssuerUnavailable."""
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidToken("The token is too large")
         try:
@@ -215,7 +262,7 @@ class TokenVerifier:
             raise InvalidToken("The token has no subject")
         if len(subject) > MAX_SUBJECT_CHARS:
             raise InvalidToken("The token's subject is too long")
-        return subject
+        return Creator(subject, email_from_claims(claims, self.email_claim))
 
 
 def _reason(exc: jwt.PyJWTError) -> str:
@@ -255,15 +302,15 @@ def _verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
-async def current_creator(request: Request) -> str:
-    """The authenticated creator's id (the token's `sub`), or a 401/503 problem."""
+async def current_creator_identity(request: Request) -> Creator:
+    """The authenticated creator (id and email claim), or a 401/503 problem."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Problem(401, "unauthorized", "A bearer token is required", headers=_challenge())
     try:
-        return await _verifier(request).creator_id(token)
+        return await _verifier(request).creator(token)
     except InvalidToken as exc:
         log.info("rejected a bearer token: %s", exc)  # never the token itself
         raise Problem(
@@ -281,6 +328,15 @@ async def current_creator(request: Request) -> str:
             "The identity provider's keys could not be fetched; try again shortly.",
             headers={"Retry-After": "5"},
         ) from exc
+
+
+CurrentCreator = Annotated[Creator, Depends(current_creator_identity)]
+
+
+async def current_creator(creator: CurrentCreator) -> str:
+    """The authenticated creator's id (the token's `sub`), or a 401/503 problem. Shares the
+    verification with :data:`CurrentCreator` (FastAPI caches it per request)."""
+    return creator.id
 
 
 CreatorId = Annotated[str, Depends(current_creator)]

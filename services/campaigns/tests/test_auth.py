@@ -298,3 +298,19 @@ def test_settings_fail_fast_on_bad_auth_config(monkeypatch: pytest.MonkeyPatch) 
     from_env = Settings(database_url="postgresql+asyncpg://u/d", kafka_bootstrap_servers="k:9")
     assert from_env.auth_algorithms == ["RS256", "ES256"]
     assert from_env.auth_jwks_url == "http://127.0.0.1:1/jwks.json"
+
+
+async def test_the_email_claim_comes_with_the_subject_when_usable(jwks: JwksServer) -> None:
+    verifier = TokenVerifier(_settings(jwks.url))
+    with_email = await verifier.creator(_rs256(email="alice@shop.example", email_verified=True))
+    assert (with_email.id, with_email.email) == ("user_alice", "alice@shop.example")
+    assert "alice@shop.example" not in repr(with_email)  # reprs end up in logs
+    assert (await verifier.creator(_rs256())).email is None  # no claim: still authenticated
+    unverified = _rs256(email="alice@shop.example", email_verified=False)
+    assert (await verifier.creator(unverified)).email is None
+    for junk in ("not-an-address", "a@b", "Eve <eve@x.example>", "a@x.example, b@y.example"):
+        assert (await verifier.creator(_rs256(email=junk))).email is None, junk
+    assert (await verifier.creator(_rs256(email=["a@x.example"]))).email is None
+    custom = TokenVerifier(_settings(jwks.url, auth_email_claim="primary_email"))
+    token = _rs256(primary_email="alice@shop.example", email="other@shop.example")
+    assert (await custom.creator(token)).email == "alice@shop.example"

@@ -31,6 +31,14 @@ async def test_dev_tokens_verify_against_the_served_jwks(tmp_path: Path) -> None
         verifier = TokenVerifier(settings)
         token = mint_creator_token("alice", data_dir=tmp_path / "stack")
         assert await verifier.creator_id(token) == "alice"
+        # Dev tokens carry an email claim like Clerk's/Auth0's; it can be chosen or left out.
+        assert (await verifier.creator(token)).email == "alice@creators.dropwave.test"
+        chosen = mint_creator_token("alice", data_dir=tmp_path / "stack", email="al@shop.test")
+        assert (await verifier.creator(chosen)).email == "al@shop.test"
+        bare = mint_creator_token("alice", data_dir=tmp_path / "stack", email=None)
+        assert (await verifier.creator(bare)).email is None
+        odd = mint_creator_token("user_2x|github", data_dir=tmp_path / "stack")
+        assert (await verifier.creator(odd)).email == "user_2x-github@creators.dropwave.test"
         # Signed by another stack's key: rejected.
         stranger = mint_creator_token("alice", data_dir=tmp_path / "other")
         with pytest.raises(InvalidToken):

@@ -65,12 +65,15 @@ def _up(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     from .issuer import signing_key_path
-    from .tokens import mint_creator_token
+    from .tokens import DEFAULT_EMAIL, DefaultEmail, mint_creator_token
 
     data_dir: Path = args.data_dir or default_data_dir()
     key = signing_key_path(data_dir)
     new_key = not key.exists()
-    print(mint_creator_token(args.creator, ttl_s=args.ttl, data_dir=data_dir))
+    email: str | DefaultEmail | None = DEFAULT_EMAIL if args.email is None else args.email
+    if args.no_email:
+        email = None
+    print(mint_creator_token(args.creator, ttl_s=args.ttl, data_dir=data_dir, email=email))
     if new_key:
         print(
             f"[devstack] created a new dev signing key at {key}; a stack already running with"
@@ -104,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument(
         "--data-dir", type=Path, default=None, help="the stack's data dir (default: as for up)"
     )
+    token.add_argument(
+        "--email",
+        default=None,
+        help="the token's email claim (default: <creator>@creators.dropwave.test)",
+    )
+    token.add_argument("--no-email", action="store_true", help="a token without an email claim")
     args = parser.parse_args(args_list)
     if args.command == "token":
         return _token(args)

@@ -37,6 +37,7 @@ from .ports import free_port
 from .postgres import EmbeddedPostgres, admin_dsn_from_url, ensure_database
 from .smtp_sink import SmtpSink
 from .stripe_emulator import LocalStripe, register_webhook
+from .tokens import DEFAULT_EMAIL, DefaultEmail, mint_creator_token
 
 __all__ = [
     "DEFAULT_SERVICES",
@@ -301,13 +302,14 @@ class DevStack:
         env.update(self.extra_env)
         return env
 
-    def mint_token(self, creator_id: str, ttl_s: int = 3600) -> str:
-        """A creator token this stack's services accept (signed by the dev issuer)."""
+    def mint_token(
+        self, creator_id: str, ttl_s: int = 3600, email: str | DefaultEmail | None = DEFAULT_EMAIL
+    ) -> str:
+        """A creator token this stack's services accept (signed by the dev issuer), with an
+        ``email`` claim: ``<creator>@creators.dropwave.test`` by default, ``None``: none."""
         if self.issuer is None:
             raise RuntimeError("no dev issuer: the services trust AUTH_JWKS_URL's provider")
-        from .tokens import mint_creator_token
-
-        return mint_creator_token(creator_id, ttl_s, data_dir=self.data_dir)
+        return mint_creator_token(creator_id, ttl_s, data_dir=self.data_dir, email=email)
 
     def start(self) -> None:
         try:

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from . import activity, domain, handlers
-from .auth import CreatorId
+from .auth import CreatorId, CurrentCreator
 from .models import Campaign
 from .schemas import (
     CampaignCancel,
@@ -67,7 +67,7 @@ async def _owned_command(
 
 @router.post("", status_code=201, response_model=CampaignView)
 async def create_campaign(
-    body: CampaignCreate, creator: CreatorId, rt: Runtime, response: Response
+    body: CampaignCreate, creator: CurrentCreator, rt: Runtime, response: Response
 ) -> CampaignView:
     """Create a draft campaign owned by the calling creator.
 
@@ -78,11 +78,12 @@ async def create_campaign(
     async with _command(rt, "Campaign cannot be created") as uow:
         campaign = await handlers.create_campaign(
             uow,
-            creator,
+            creator.id,
             body,
             datetime.now(UTC),
             settings.min_campaign_duration_s,
             settings.css_url_allowed_hosts,
+            creator_email=creator.email,
         )
     response.headers["Location"] = f"/api/v1/campaigns/{campaign.slug}"
     return _view(campaign)
@@ -139,7 +140,7 @@ async def update_campaign(
 
 
 @router.post("/{campaign_id}/publish", response_model=CampaignView)
-async def publish_campaign(campaign_id: UUID, creator: CreatorId, rt: Runtime) -> CampaignView:
+async def publish_campaign(campaign_id: UUID, creator: CurrentCreator, rt: Runtime) -> CampaignView:
     """Draft -> active; emits CampaignPublished. Owner only. The deadline is checked again
     (409 `deadline_too_soon` when the draft went stale); 409 `payouts_not_enabled` until the
     creator's Stripe account can receive payouts (unless `REQUIRE_PAYOUTS_TO_PUBLISH=false`)."""
@@ -152,10 +153,11 @@ async def publish_campaign(campaign_id: UUID, creator: CreatorId, rt: Runtime) -
             datetime.now(UTC),
             settings.min_campaign_duration_s,
             require_payouts=settings.require_payouts_to_publish,
+            creator_email=creator.email,
         )
 
     return _view(
-        await _owned_command(rt, campaign_id, creator, "Campaign cannot be published", publish)
+        await _owned_command(rt, campaign_id, creator.id, "Campaign cannot be published", publish)
     )
 
 

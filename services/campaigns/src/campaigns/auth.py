@@ -5,22 +5,28 @@ from dropwave_runtime.auth import (
     MAX_JWKS_BYTES,
     MAX_SUBJECT_CHARS,
     MAX_TOKEN_BYTES,
+    Creator,
     CreatorId,
+    CurrentCreator,
     InvalidToken,
     IssuerUnavailable,
     JwksCache,
     TokenVerifier,
     current_creator,
+    current_creator_identity,
 )
 
 __all__ = [
     "MAX_JWKS_BYTES",
     "MAX_SUBJECT_CHARS",
     "MAX_TOKEN_BYTES",
+    "Creator",
     "CreatorId",
+    "CurrentCreator",
     "InvalidToken",
     "IssuerUnavailable",
     "JwksCache",
     "TokenVerifier",
     "current_creator",
+    "current_creator_identity",
 ]

@@ -48,6 +48,24 @@ def clean_theme(theme: dict[str, Any] | None, css_hosts: Collection[str]) -> dic
     return {k: v for k, v in out.items() if v}
 
 
+async def remember_creator(
+    session: AsyncSession, creator_id: str, email: str | None = None
+) -> None:
+    """Make sure the creator has a row; keep the token's email claim when it carries one
+    (a changed address replaces the old one; a token without the claim keeps it)."""
+    stmt = pg_insert(Creator).values(id=creator_id, email=email)
+    if email is None:
+        await session.execute(stmt.on_conflict_do_nothing())
+        return
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Creator.id],
+            set_={"email": stmt.excluded.email},
+            where=Creator.email.is_distinct_from(stmt.excluded.email),
+        )
+    )
+
+
 async def create_campaign(
     uow: UnitOfWork,
     creator_id: str,
@@ -55,13 +73,14 @@ async def create_campaign(
     now: datetime,
     min_duration_s: int,
     css_hosts: Collection[str] = (),
+    creator_email: str | None = None,
 ) -> Campaign:
     """A draft owned by the creator, under a unique slug (from the title when none is given;
     a taken generated slug gets a random suffix, retried in a savepoint so concurrent
     creates of the same title both succeed)."""
     domain.check_deadline(body.deadline, now, min_duration_s)
     session = uow.session
-    await session.execute(pg_insert(Creator).values(id=creator_id).on_conflict_do_nothing())
+    await remember_creator(session, creator_id, creator_email)
     base = body.slug or domain.slugify(body.title)
     for attempt in range(SLUG_ATTEMPTS):
         slug = base if attempt == 0 else f"{base[:71]}-{uuid.uuid4().hex[:8]}"
@@ -131,13 +150,19 @@ async def publish_campaign(
     now: datetime,
     min_duration_s: int,
     require_payouts: bool = False,
+    creator_email: str | None = None,
 ) -> Campaign:
+    """Draft -> active and CampaignPublished, carrying the creator's email when known (the
+    publishing token's claim, else the last one seen) so notifications can reach them."""
     domain.check_publishable(campaign.status, campaign.deadline, now, min_duration_s)
-    if require_payouts:
-        enabled = await uow.session.scalar(
-            select(Creator.payouts_enabled).where(Creator.id == campaign.creator_id)
+    await remember_creator(uow.session, campaign.creator_id, creator_email)
+    creator = (
+        await uow.session.execute(
+            select(Creator.payouts_enabled, Creator.email).where(Creator.id == campaign.creator_id)
         )
-        domain.check_payouts(bool(enabled), require_payouts)
+    ).one()
+    if require_payouts:
+        domain.check_payouts(bool(creator.payouts_enabled), require_payouts)
     campaign.status = "active"
     campaign.published_at = now
     await uow.emit(
@@ -153,6 +178,7 @@ async def publish_campaign(
             min_orders=campaign.min_orders,
             deadline=campaign.deadline,
             published_at=now,
+            creator_email=creator.email,
         )
     )
     return campaign

@@ -18,6 +18,9 @@ class Creator(Base):
     # From payments' CreatorPayoutsUpdated (Stripe Connect): may the creator publish?
     payouts_enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
     payouts_state_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The token's `email` claim (the latest one seen; kept when a token has none): put on
+    # CampaignPublished so notifications can write to the creator. Contact data: never logged.
+    email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -1,0 +1,86 @@
+"""The creator's email (the token's `email` claim) is kept on the creator and travels on
+CampaignPublished, so notifications can write to the creator: handlers on a real, migrated
+PostgreSQL."""
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from campaigns import handlers
+from campaigns.models import Creator
+from campaigns.schemas import CampaignCreate
+from dropwave_contracts.events import CampaignPublished
+from dropwave_contracts.topics import parse_event
+from dropwave_runtime.db import Database, outbox_table
+from sqlalchemy import select
+
+
+@pytest.fixture
+def campaigns_db_url(service_database: Callable[[str], str]) -> str:
+    return service_database("campaigns")
+
+
+@pytest.fixture
+async def db(campaigns_db_url: str) -> AsyncIterator[Database]:
+    database = Database(campaigns_db_url, "campaigns", pool_size=4)
+    yield database
+    await database.dispose()
+
+
+async def launch(
+    db: Database, creator: str, created_with: str | None, published_with: str | None
+) -> CampaignPublished:
+    """Create a draft with one token's claim, publish it with another's; the event."""
+    body = CampaignCreate.model_validate(
+        {
+            "title": "Walnut desk organiser",
+            "price_cents": 2500,
+            "min_orders": 8,
+            "deadline": datetime.now(UTC) + timedelta(days=3),
+        }
+    )
+    async with db.unit_of_work() as uow:
+        draft = await handlers.create_campaign(
+            uow, creator, body, datetime.now(UTC), 60, creator_email=created_with
+        )
+    async with db.unit_of_work() as uow:
+        campaign = await handlers.owned_campaign(uow, draft.id, creator)
+        await handlers.publish_campaign(
+            uow, campaign, datetime.now(UTC), 0, creator_email=published_with
+        )
+    async with db.sessions() as s:
+        payloads = (await s.execute(select(outbox_table.c.payload))).scalars().all()
+    [event] = [
+        e
+        for e in map(parse_event, payloads)
+        if isinstance(e, CampaignPublished) and e.campaign_id == draft.id
+    ]
+    return event
+
+
+async def stored_email(db: Database, creator: str) -> str | None:
+    async with db.sessions() as s:
+        return await s.scalar(select(Creator.email).where(Creator.id == creator))
+
+
+async def test_the_claim_is_stored_and_published(db: Database) -> None:
+    event = await launch(db, "alice", "alice@shop.example", "alice@shop.example")
+    assert event.creator_email == "alice@shop.example"
+    assert await stored_email(db, "alice") == "alice@shop.example"
+
+
+async def test_a_changed_claim_replaces_the_address_and_a_missing_one_keeps_it(
+    db: Database,
+) -> None:
+    first = await launch(db, "bob", "bob@old.example", "bob@new.example")
+    assert first.creator_email == "bob@new.example"  # the publishing token's claim wins
+    assert await stored_email(db, "bob") == "bob@new.example"
+    second = await launch(db, "bob", None, None)  # a token without the claim
+    assert second.creator_email == "bob@new.example"
+    assert await stored_email(db, "bob") == "bob@new.example"
+
+
+async def test_without_any_claim_the_event_has_no_email(db: Database) -> None:
+    event = await launch(db, "carol", None, None)
+    assert event.creator_email is None
+    assert await stored_email(db, "carol") is None
