@@ -228,6 +228,27 @@ def test_an_uncaptured_authorization_cannot_be_refunded(client: stripe.StripeCli
         client.v1.refunds.create({"payment_intent": intent.id})
 
 
+def test_canceling_an_authorization_releases_what_it_held(client: stripe.StripeClient) -> None:
+    # Stripe: cancel works from requires_capture; "for PaymentIntents with a status of
+    # requires_capture, the remaining amount_capturable is automatically refunded" (the
+    # reference's canceled example shows amount_capturable 0); operations then fail.
+    intent = client.v1.payment_intents.create(
+        {
+            "amount": 1200,
+            "currency": "eur",
+            "capture_method": "manual",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        }
+    )
+    assert intent.amount_capturable == 1200
+    canceled = client.v1.payment_intents.cancel(intent.id)
+    assert canceled.status == "canceled"
+    assert (canceled.amount_capturable, canceled.amount_received) == (0, 0)
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.payment_intents.capture(intent.id)
+
+
 def test_expired_authorization_is_canceled_automatically(
     client: stripe.StripeClient, emulator: LocalStripe
 ) -> None:

@@ -335,8 +335,9 @@ def install() -> None:
         return 0
 
     def amount_capturable(self: Any) -> int:
+        # A canceled PaymentIntent (released, or expired) holds nothing any more.
         charge = self.latest_charge
-        if charge is not None and charge.status == "succeeded" and not charge.captured:
+        if not self._canceled and charge is not None and charge.status == "succeeded" and not charge.captured:
             return int(charge.amount)
         return 0
 
