@@ -337,7 +337,9 @@ def install() -> None:
     def amount_capturable(self: Any) -> int:
         # A canceled PaymentIntent (released, or expired) holds nothing any more.
         charge = self.latest_charge
-        if not self._canceled and charge is not None and charge.status == "succeeded" and not charge.captured:
+        if self._canceled or charge is None:
+            return 0
+        if charge.status == "succeeded" and not charge.captured:
             return int(charge.amount)
         return 0
 
