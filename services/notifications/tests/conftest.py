@@ -250,6 +250,18 @@ class Drop:
             pay_later_until=datetime(2031, 1, 9, 9, 30, tzinfo=UTC),
         )
 
+    def reminder(self, n: int, number: int) -> Any:
+        return ev.PaymentReminderIssued(
+            producer="payments",
+            correlation_id="pay-later",
+            campaign_id=self.campaign_id,
+            order_id=self.orders[n],
+            payment_intent_id=f"pi_{n}",
+            client_secret=f"pi_{n}_secret_abc",
+            pay_later_until=datetime(2031, 1, 9, 9, 30, tzinfo=UTC),
+            reminder_number=number,
+        )
+
     def refunded(self, n: int, cents: int = 1000) -> Any:
         return ev.PaymentRefunded(
             producer="payments",

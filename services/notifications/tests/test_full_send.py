@@ -56,6 +56,7 @@ async def test_a_drop_over_smtp_and_twilio_with_no_contact_data_in_logs(
             await handle(d.placed(1), d.confirmed(1), d.placed(2, consent=False), d.confirmed(2))
         await handle(won.milestone(100, 2), won.tipped(2), won.succeeded(2))
         await handle(won.captured(1), won.capture_failed(2), won.refunded(1, cents=500))
+        await handle(won.reminder(2, 1))
         await handle(lost.failed(2))
         await worker.drain()
     finally:
@@ -78,6 +79,11 @@ async def test_a_drop_over_smtp_and_twilio_with_no_contact_data_in_logs(
             (won.email(1), "You've been charged $25.00 for Walnut lamp"),
             (won.email(2), "Action needed: we couldn't charge your card for Walnut lamp"),
             (won.email(1), "You've been refunded $5.00 for Walnut lamp"),
+            (
+                won.email(2),
+                "Reminder: pay for Walnut lamp by Thursday 9 January 2031, 09:30 UTC to keep "
+                "your order",
+            ),
             (lost.email(1), "Felt hat didn't reach its minimum: your hold is released"),
             (lost.email(2), "Felt hat didn't reach its minimum: your hold is released"),
             ("hat-maker@example.com", "Felt hat did not reach its minimum"),
@@ -98,6 +104,8 @@ async def test_a_drop_over_smtp_and_twilio_with_no_contact_data_in_logs(
     pay_link = f"https://drops.example/pay/{won.orders[2]}"
     assert f"by Thursday 9 January 2031, 09:30 UTC: {pay_link}" in body(failed, "plain")
     assert pay_link in body(failed, "html")
+    reminder = next(m for m in mail if str(m["Subject"]).startswith("Reminder: pay"))
+    assert f"09:30 UTC: {pay_link}" in body(reminder, "plain")
     result = by_subject["Walnut lamp succeeded"]
     assert "2 x $25.00 = $50.00 is being captured" in body(result, "plain")
     released = next(m for m in mail if "hold is released" in m["Subject"])

@@ -3,6 +3,7 @@ mailer and the fake carrier. One message per (event, recipient, channel)."""
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -340,3 +341,39 @@ async def test_through_the_runtime_consumer_redelivery_is_deduplicated(
     assert len(mailer.sent) == 1
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Delivery)) == 1
+
+
+async def test_each_pay_later_reminder_reaches_the_buyer_once_with_the_link(
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer, carrier: FakeCarrier
+) -> None:
+    await handle(drop.published(), drop.placed(1), drop.confirmed(1), drop.placed(2, consent=False))
+    await handle(drop.confirmed(2), drop.succeeded(2), drop.capture_failed(1))
+    await worker.drain()
+    mailer.sent.clear()
+    carrier.sent.clear()
+    first, second = drop.reminder(1, 1), drop.reminder(1, 2)
+    await handle(first, first, second, drop.reminder(2, 1))  # the first one delivered twice
+    await handle(second)
+    assert await worker.drain() == 5  # 2 reminders x (email + SMS) to buyer 1, 1 email to 2
+    assert await worker.drain() == 0
+    link = f"https://drops.example/pay/{drop.orders[1]}"
+    until = "Thursday 9 January 2031, 09:30 UTC"
+    subject = f"Reminder: pay for Linen tote by {until} to keep your order"
+    mine = [m for m in mailer.sent if m["To"] == drop.email(1)]
+    assert [str(m["Subject"]) for m in mine] == [subject, subject]
+    assert len({m["Message-ID"] for m in mine}) == 2
+    for message in mine:
+        for part in ("plain", "html"):
+            body = message.get_body((part,))
+            assert body is not None
+            assert link in body.get_content()
+            assert "$25.00" in body.get_content()
+            assert "pi_1_secret" not in body.get_content()  # the client secret stays out
+    assert [m.to for m in carrier.sent] == [drop.phone(1), drop.phone(1)]  # no consent: no SMS
+    assert all(link in m.body and "reminder" in m.body for m in carrier.sent)
+    [other] = [m for m in mailer.sent if m["To"] == drop.email(2)]
+    assert f"https://drops.example/pay/{drop.orders[2]}" in str(other.get_body(("plain",)))
+    sent = [e for e in await outbox(db) if e.template == "payment_reminder"]
+    assert len(sent) == 5
+    sources = Counter(e.source_event_id for e in sent)
+    assert (sources[first.event_id], sources[second.event_id]) == (2, 2)  # email + SMS each

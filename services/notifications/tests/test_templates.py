@@ -99,7 +99,7 @@ def test_missing_context_is_an_error() -> None:
 def test_every_email_template_renders_with_its_unsubscribe_footer() -> None:
     names = {"order_confirmed", "campaign_tipped", "payment_captured", "hold_released"}
     names |= {"capture_failed", "refunded", "creator_milestone", "creator_tipped"}
-    names |= {"creator_result"}
+    names |= {"creator_result", "payment_reminder"}
     context = {
         "buyer_number": 2, "title": "Lamp", "amount": "$25.00", "min_orders": 5,
         "deadline": "Friday", "reason": "failed", "pay_later_until": "Monday",
@@ -114,6 +114,9 @@ def test_every_email_template_renders_with_its_unsubscribe_footer() -> None:
         assert 'href="https://x/unsub?token=abc"' in rendered.html, name
     assert "charged $25.00" in render("payment_captured", context).subject
     assert "https://x/pay/1" in render("capture_failed", context).text
+    reminder = render("payment_reminder", context)
+    assert "by Monday: https://x/pay/1" in reminder.text
+    assert 'href="https://x/pay/1"' in reminder.html
     assert "6 x $25.00 = $150.00" in render("creator_result", context).text
 
 
@@ -127,6 +130,9 @@ def test_sms_bodies_are_one_line_and_offer_stop() -> None:
         assert body.endswith("Reply STOP to opt out."), name
     assert "was cancelled" in render_sms("hold_released", context)
     assert not has_sms("creator_result")
+    reminder = render_sms("payment_reminder", {**context, "pay_later_until": "Monday"})
+    assert "pay $25.00 for Lamp by Monday to keep your order: https://x/pay/1" in reminder
+    assert reminder.endswith("Reply STOP to opt out.")
 
 
 def test_delivery_id_is_stable_per_event_recipient_and_channel() -> None:

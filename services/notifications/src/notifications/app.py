@@ -18,6 +18,7 @@ from dropwave_contracts.events import (
     PaymentCaptured,
     PaymentCaptureFailed,
     PaymentRefunded,
+    PaymentReminderIssued,
 )
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.service import ServiceRuntime, configure
@@ -44,6 +45,7 @@ HANDLERS: dict[type[Event], Callable[[Any, UnitOfWork], Awaitable[None]]] = {
     PaymentCaptured: handlers.on_payment_captured,
     PaymentCaptureFailed: handlers.on_payment_capture_failed,
     PaymentRefunded: handlers.on_payment_refunded,
+    PaymentReminderIssued: handlers.on_payment_reminder_issued,
 }
 
 

@@ -15,7 +15,8 @@ Sources of truth, one per message:
 * buyer "order confirmed": OrderConfirmed; "tipped": CampaignTipped (to buyers confirmed by
   then; a confirmation that arrives after the tipping but happened before it catches up);
   "charged $X": PaymentCaptured; "capture failed" + pay-later link: PaymentCaptureFailed;
-  "refunded": PaymentRefunded; "hold released": CampaignFailed / CampaignCancelled (the
+  "refunded": PaymentRefunded; "pay-later reminder" (the same link, each reminder once):
+  PaymentReminderIssued; "hold released": CampaignFailed / CampaignCancelled (the
   decision, fanned out to every confirmed, not cancelled buyer; payments releases the holds
   in reaction to the same events, and PaymentReleased also follows a buyer's own cancel,
   which needs no message).
@@ -47,6 +48,7 @@ from dropwave_contracts.events import (
     PaymentCaptured,
     PaymentCaptureFailed,
     PaymentRefunded,
+    PaymentReminderIssued,
 )
 from dropwave_runtime.db import UnitOfWork
 from sqlalchemy import select, text, update
@@ -367,6 +369,23 @@ async def on_payment_capture_failed(event: PaymentCaptureFailed, uow: UnitOfWork
         event.order_id,
         "capture_failed",
         {"title": _title(campaign), "pay_later_until": format_deadline(until) if until else None},
+    )
+
+
+async def on_payment_reminder_issued(event: PaymentReminderIssued, uow: UnitOfWork) -> None:
+    """The buyer has not paid through the pay-later link yet: remind them (email, and SMS
+    with consent). Each reminder is its own event, so each is sent once per channel."""
+    campaign = await _campaign(uow, event.campaign_id)
+    await enqueue_for_order(
+        uow,
+        event,
+        event.order_id,
+        "payment_reminder",
+        {
+            "title": _title(campaign),
+            "pay_later_until": format_deadline(event.pay_later_until),
+            "reminder_number": event.reminder_number,
+        },
     )
 
 

@@ -72,6 +72,10 @@ _RENEW = text(
 )
 
 
+# Messages that carry the buyer's pay-later link (PAY_LATER_URL_TEMPLATE with the order id).
+PAY_LATER_TEMPLATES = frozenset({"capture_failed", "payment_reminder"})
+
+
 @dataclass
 class WorkerConfig:
     public_base_url: str
@@ -266,7 +270,7 @@ class DeliveryWorker:
     def _context(self, job: Job) -> dict[str, Any]:
         context = {**job.extra, **job.context}
         context.pop("opted_out", None)
-        if job.template == "capture_failed" and job.order_id is not None:
+        if job.template in PAY_LATER_TEMPLATES and job.order_id is not None:
             context["pay_later_url"] = self.config.pay_later_url_template.format(
                 order_id=job.order_id
             )
