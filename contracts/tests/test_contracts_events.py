@@ -18,6 +18,7 @@ from dropwave_contracts import (
     CampaignPublished,
     CampaignSucceeded,
     CampaignTipped,
+    CampaignUpdated,
     CreatorPayoutsUpdated,
     Event,
     NotificationSent,
@@ -74,6 +75,7 @@ def _samples() -> list[Event]:
         CampaignTipped(
             producer="campaigns", **ENVELOPE, current_orders=40, min_orders=40, tipped_at=NOW
         ),
+        CampaignUpdated(producer="campaigns", **ENVELOPE, title="Limited vinyl, second run"),
         CampaignSucceeded(
             producer="campaigns", **ENVELOPE, confirmed_orders=41, min_orders=40, closed_at=NOW
         ),
@@ -191,6 +193,7 @@ def _samples() -> list[Event]:
 
 
 SAMPLES = _samples()
+ORDER_PLACED = next(e for e in SAMPLES if isinstance(e, OrderPlaced))
 
 
 def test_samples_cover_every_event_class() -> None:
@@ -274,7 +277,7 @@ def test_newer_schema_version_is_not_silently_accepted() -> None:
     "field", ["event_id", "event_type", "schema_version", "occurred_at", "producer"]
 )
 def test_wire_envelope_fields_are_required(field: str) -> None:
-    payload = json.loads(serialize(SAMPLES[6]))
+    payload = json.loads(serialize(ORDER_PLACED))
     del payload[field]
     with pytest.raises(ValidationError, match=field):
         parse_event(payload)
@@ -294,7 +297,7 @@ def test_wire_envelope_fields_are_required(field: str) -> None:
     ],
 )
 def test_bad_payloads_raise_validation_error(change: dict[str, Any]) -> None:
-    payload = json.loads(serialize(SAMPLES[6])) | change
+    payload = json.loads(serialize(ORDER_PLACED)) | change
     with pytest.raises(ValidationError):
         parse_event(json.dumps(payload))
 
@@ -320,7 +323,7 @@ def test_envelope_defaults() -> None:
 
 
 def test_follow_copies_correlation_and_sets_causation() -> None:
-    placed = SAMPLES[6]
+    placed = ORDER_PLACED
     assert isinstance(placed, OrderPlaced)
     authorized = follow(
         placed,

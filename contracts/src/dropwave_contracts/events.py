@@ -28,6 +28,7 @@ __all__ = [
     "CampaignPublished",
     "CampaignSucceeded",
     "CampaignTipped",
+    "CampaignUpdated",
     "Cents",
     "Count",
     "CreatorPayoutsUpdated",
@@ -86,6 +87,17 @@ class CampaignPublished(CampaignEvent):
     creator_email: str | None = None
     """The creator's email (the token's ``email`` claim) for notifications, if known.
     Optional (added in v1 as a minor change): older events lack it."""
+
+
+class CampaignUpdated(CampaignEvent):
+    """An active campaign's public details changed (the rules never do once published).
+    Carries the current values, so consumers keeping a copy (order emails) stay in step.
+    Emitted by campaigns; added in v1 as a minor change (a new event type)."""
+
+    event_type: Literal["CampaignUpdated"] = "CampaignUpdated"
+    schema_version: Literal[1] = 1
+
+    title: NonEmptyStr
 
 
 class CampaignMilestoneReached(CampaignEvent):
@@ -371,6 +383,7 @@ class NotificationSent(CampaignEvent):
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     CampaignPublished,
+    CampaignUpdated,
     CampaignMilestoneReached,
     CampaignTipped,
     CampaignSucceeded,

@@ -36,6 +36,7 @@ from .events import (
     CampaignPublished,
     CampaignSucceeded,
     CampaignTipped,
+    CampaignUpdated,
     CreatorPayoutsUpdated,
     NotificationSent,
     OrderCancelled,
@@ -100,13 +101,14 @@ CAMPAIGNS_EVENTS = TopicSpec(
     partitions=EVENT_PARTITIONS,
     events=(
         CampaignPublished,
+        CampaignUpdated,
         CampaignMilestoneReached,
         CampaignTipped,
         CampaignSucceeded,
         CampaignFailed,
         CampaignCancelled,
     ),
-    description="Campaign lifecycle: published, milestones, tipped, closed, cancelled.",
+    description="Campaign lifecycle: published, updated, milestones, tipped, closed, cancelled.",
     producer="campaigns",
 )
 ORDERS_EVENTS = TopicSpec(

@@ -16,6 +16,7 @@ from dropwave_contracts.events import (
     CampaignMilestoneReached,
     CampaignPublished,
     CampaignTipped,
+    CampaignUpdated,
     OrderCancelled,
     OrderConfirmed,
 )
@@ -127,6 +128,19 @@ async def test_rules_editable_while_draft_then_locked(db: Database) -> None:
 
     await update(db, campaign.id, title="New title", price_cents=3000, theme=None)
     assert (await load(db, campaign.id)).title == "New title"  # unchanged rules pass
+
+
+async def test_a_new_title_of_an_active_campaign_is_announced(db: Database) -> None:
+    campaign = await create(db)
+    await update(db, campaign.id, title="Draft rename")  # a draft is not news
+    assert await outbox(db) == []
+    await publish(db, campaign.id)
+    await update(db, campaign.id, description="Now in oak too")  # not a copied field
+    await update(db, campaign.id, title="Walnut desk organiser, second run")
+    updates = [e for e in await outbox(db) if isinstance(e, CampaignUpdated)]
+    assert [(e.campaign_id, e.title) for e in updates] == [
+        (campaign.id, "Walnut desk organiser, second run")
+    ]
 
 
 async def test_cancel_active_emits_cancelled_and_closed_campaigns_stay_closed(

@@ -1,14 +1,27 @@
-"""The campaign's creator travels from CampaignPublished, through orders' snapshot, onto
-OrderPlaced: payments routes the charge by it even before it has seen the publish."""
+"""Orders' campaign snapshot follows campaigns' events: the creator travels from
+CampaignPublished onto OrderPlaced (payments routes the charge by it even before it has
+seen the publish), and a new title (CampaignUpdated) reaches the orders' emails."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from dropwave_contracts.events import CampaignPublished, OrderPlaced
+from dropwave_contracts.events import (
+    CampaignPublished,
+    CampaignUpdated,
+    OrderConfirmed,
+    OrderPlaced,
+    PaymentAuthorized,
+)
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from orders import domain
-from orders.handlers import OrderRequest, on_campaign_published, place_orders
+from orders.handlers import (
+    OrderRequest,
+    on_campaign_published,
+    on_campaign_updated,
+    on_payment_authorized,
+    place_orders,
+)
 from orders.models import CampaignSnapshot
 from orders.schemas import OrderCreate
 from sqlalchemy import select
@@ -57,3 +70,53 @@ async def test_order_placed_carries_the_creator_from_the_published_campaign(
     placed = [e for e in events if isinstance(e, OrderPlaced)]
     assert len(placed) == 1
     assert placed[0].creator_id == "user_creator_42"
+
+
+async def test_a_new_title_reaches_the_confirmation(db: Database) -> None:
+    campaign_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    published = CampaignPublished(
+        producer="campaigns",
+        correlation_id="corr",
+        campaign_id=campaign_id,
+        creator_id="user_creator_42",
+        slug=f"drop-{campaign_id.hex[:12]}",
+        title="Walnut desk organiser",
+        price_cents=2500,
+        currency="eur",
+        min_orders=5,
+        deadline=now + timedelta(days=3),
+        published_at=now,
+    )
+    body = OrderCreate(email="buyer@example.com", payment_method_id="pm_card_visa")
+    async with db.unit_of_work() as uow:
+        await on_campaign_published(published, uow)
+    async with db.unit_of_work() as uow:
+        placed = await place_orders(
+            uow,
+            campaign_id,
+            [OrderRequest(str(uuid.uuid4()), "f", body, "corr-order", {})],
+        )
+    renamed = CampaignUpdated.caused_by(
+        published, producer="campaigns", campaign_id=campaign_id, title="Walnut organiser v2"
+    )
+    async with db.unit_of_work() as uow:
+        await on_campaign_updated(renamed, uow)
+    order = placed[0]
+    assert not isinstance(order, Exception)
+    authorized = PaymentAuthorized.caused_by(
+        published,
+        producer="payments",
+        campaign_id=campaign_id,
+        order_id=order.order.id,
+        payment_intent_id="pi_1",
+        amount_cents=2500,
+        currency="eur",
+        capture_before=None,
+    )
+    async with db.unit_of_work() as uow:
+        await on_payment_authorized(authorized, uow)
+    async with db.sessions() as session:
+        events = [parse_event(p) for p in await session.scalars(select(outbox_table.c.payload))]
+    confirmed = [e for e in events if isinstance(e, OrderConfirmed)]
+    assert [e.campaign_title for e in confirmed] == ["Walnut organiser v2"]

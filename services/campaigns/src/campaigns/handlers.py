@@ -13,6 +13,7 @@ from dropwave_contracts.events import (
     CampaignPublished,
     CampaignSucceeded,
     CampaignTipped,
+    CampaignUpdated,
     CreatorPayoutsUpdated,
     OrderCancelled,
     OrderConfirmed,
@@ -131,7 +132,8 @@ async def update_campaign(
     css_hosts: Collection[str] = (),
 ) -> Campaign:
     """Apply a partial edit. A rules field sent with its current value is not a change, so
-    a client may send the whole object back after publishing."""
+    a client may send the whole object back after publishing. A new title of an active
+    campaign is announced (CampaignUpdated): orders and notifications keep a copy."""
     if "theme" in changes:
         changes = {**changes, "theme": clean_theme(changes["theme"], css_hosts)}
     changed = {k: v for k, v in changes.items() if getattr(campaign, k) != v}
@@ -140,6 +142,15 @@ async def update_campaign(
         domain.check_deadline(changed["deadline"], now, min_duration_s)
     for name, value in changed.items():
         setattr(campaign, name, value)
+    if campaign.status == "active" and "title" in changed:
+        await uow.emit(
+            CampaignUpdated(
+                producer=SERVICE,
+                correlation_id=_correlation_id(),
+                campaign_id=campaign.id,
+                title=campaign.title,
+            )
+        )
     await uow.session.flush()
     return campaign
 

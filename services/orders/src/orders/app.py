@@ -3,6 +3,7 @@ from dropwave_contracts.events import (
     CampaignFailed,
     CampaignPublished,
     CampaignSucceeded,
+    CampaignUpdated,
     PaymentActionRequired,
     PaymentAuthorized,
     PaymentCaptured,
@@ -21,6 +22,7 @@ from .settings import Settings
 def create_app(settings: Settings) -> FastAPI:
     rt = configure("orders", settings)
     rt.on(CampaignPublished, handlers.on_campaign_published)
+    rt.on(CampaignUpdated, handlers.on_campaign_updated)
     rt.on(CampaignSucceeded, handlers.on_campaign_succeeded)
     rt.on(CampaignFailed, handlers.on_campaign_failed)
     rt.on(CampaignCancelled, handlers.on_campaign_cancelled)

@@ -12,6 +12,7 @@ from dropwave_contracts.events import (
     CampaignFailed,
     CampaignPublished,
     CampaignSucceeded,
+    CampaignUpdated,
     OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
@@ -213,6 +214,15 @@ async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> No
         pg_insert(CampaignSnapshot)
         .values(id=event.campaign_id, last_buyer_number=0, **values)
         .on_conflict_do_update(index_elements=[CampaignSnapshot.id], set_=details)
+    )
+
+
+async def on_campaign_updated(event: CampaignUpdated, uow: UnitOfWork) -> None:
+    """Keep the snapshot's title current (order emails and views use it)."""
+    await uow.session.execute(
+        update(CampaignSnapshot)
+        .where(CampaignSnapshot.id == event.campaign_id)
+        .values(title=event.title)
     )
 
 
