@@ -1,6 +1,8 @@
 """Notifications end to end: a drop that succeeds and one that fails, through the gateway,
-with every service running. Each buyer gets exactly the expected messages, once each
-(emails counted by Message-ID at the SMTP sink, SMS at the fake carrier's files)."""
+with every service running. Each buyer and the creator (whose address comes from the dev
+token's email claim, through campaigns' CampaignPublished) get exactly the expected messages,
+once each (emails counted by Message-ID at the SMTP sink, SMS at the fake carrier's files);
+links in the mail point at the gateway; no address appears in any service's log."""
 
 import json
 import time
@@ -71,13 +73,17 @@ def _order(api: httpx.Client, drop: Drop, i: int, eventually: Eventually) -> Non
     assert placed.status_code == 201, placed.text
 
 
+CREATOR = f"creator-notify-{uuid.uuid4().hex[:8]}"
+CREATOR_EMAIL = f"{CREATOR}@creators.dropwave.test"  # the dev token's default email claim
+
+
 @pytest.fixture(scope="module")
 def drops(stack: DevStack) -> dict[str, Drop]:
-    """Both drops, played once: five buyers reach the minimum, two do not."""
+    """Both drops, played once by one creator: five buyers reach the minimum, two do not."""
     from .conftest import _eventually as eventually
 
     won, lost = Drop("Notified lamp", 5), Drop("Notified hat", 2)
-    creator = {"Authorization": f"Bearer {stack.mint_token('creator-notify')}"}
+    creator = {"Authorization": f"Bearer {stack.mint_token(CREATOR)}"}
     with httpx.Client(base_url=stack.base_url, timeout=10) as api:
         for drop in (won, lost):
             _launch(api, creator, drop)
@@ -190,13 +196,51 @@ def test_failed_drop_releases_every_hold_once(
     assert sum("didn't reach its minimum" in t for t in texts) == 1
 
 
+def test_the_creator_gets_milestones_tipping_and_results_once_each(
+    stack: DevStack, drops: dict[str, Drop], eventually: Eventually
+) -> None:
+    won, lost = drops["won"], drops["lost"]
+    expected = Counter(
+        [f"{won.title} is at {p}% of its minimum" for p in (25, 50, 75, 100)]
+        + [f"{won.title} tipped: 5 orders!", f"{won.title} succeeded"]
+        # 2 of 5 orders: 40 %, so only the 25 % milestone, then the failure.
+        + [f"{lost.title} is at 25% of its minimum", f"{lost.title} did not reach its minimum"]
+    )
+    settle(
+        eventually,
+        lambda: subjects(stack, CREATOR_EMAIL) == expected,
+        "the creator's milestone, tipped and result emails",
+    )
+    mail = mail_to(stack, CREATOR_EMAIL)
+    [result] = [m for m in mail if m["Subject"] == f"{won.title} succeeded"]
+    text = result.get_body(("plain",))
+    assert text is not None
+    assert "5 x $25.00 = $125.00" in text.get_content()  # the settlement summary
+    for message in mail:
+        assert str(message["List-Unsubscribe"]).startswith(f"<{stack.base_url}/api/v1/")
+
+
+def test_no_address_appears_in_any_service_log(stack: DevStack, drops: dict[str, Drop]) -> None:
+    won, lost = drops["won"], drops["lost"]
+    addresses = [CREATOR_EMAIL, won.phone, lost.phone, *won.emails, *lost.emails]
+    for svc in stack.services.values():
+        log = svc.log_path.read_text(errors="replace")
+        leaked = [a for a in addresses if a in log]
+        assert not leaked, f"{svc.name}'s log carries contact data"
+
+
 def test_unsubscribe_link_works_through_the_gateway(
     stack: DevStack, api: httpx.Client, drops: dict[str, Drop], eventually: Eventually
 ) -> None:
     lost = drops["lost"]
     messages = eventually(lambda: mail_to(stack, lost.emails[1]), "a message to buyer 2")
     link = str(messages[0]["List-Unsubscribe"]).strip("<>")
-    path = link[link.index("/api/v1/notifications/unsubscribe") :]
+    # The link points at the running gateway (its port is chosen before the services start).
+    assert link.startswith(f"{stack.base_url}/api/v1/notifications/unsubscribe?token=")
+    text = messages[0].get_body(("plain",))
+    assert text is not None
+    assert link in text.get_content()
+    path = link[len(stack.base_url) :]
     assert lost.emails[1] not in link
     page = api.get(path)
     assert page.status_code == 200, page.text

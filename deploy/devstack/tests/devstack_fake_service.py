@@ -27,6 +27,8 @@ ECHOED = (
     "MAIL_FROM",
     "SERVICE_NAME",
     "EXTRA_FLAG",
+    "PUBLIC_BASE_URL",
+    "PAY_LATER_URL_TEMPLATE",
 )
 
 

@@ -387,6 +387,9 @@ def test_devstack_embedded_everything(tmp_path: Path) -> None:
             assert env["SMTP_PORT"] == str(stack.smtp.port)  # type: ignore[union-attr]
             assert env["MAIL_FROM"] == "drops@dropwave.test"
             assert env["EXTRA_FLAG"] == "yes"
+            # Links in mail point at the gateway, whose port was chosen before the services.
+            assert env["PUBLIC_BASE_URL"] == stack.base_url
+            assert env["PAY_LATER_URL_TEMPLATE"] == f"{stack.base_url}/pay/{{order_id}}"
             campaigns = http.get("/api/v1/campaigns/c1").json()["env"]
             assert campaigns["DATABASE_URL"].endswith("/campaigns")
         assert (tmp_path / "services" / "migrated-notifications").exists()

@@ -239,6 +239,9 @@ class DevStack:
         self.stripe_webhook_secret = ""
         self.smtp_host = ""
         self.smtp_port = 0
+        # The gateway's port is chosen before the services start, so the links they put in
+        # mail (PUBLIC_BASE_URL, PAY_LATER_URL_TEMPLATE) point at the running gateway.
+        self.gateway_port = 0
         self._started: list[_Startable] = []
 
     # -- public ------------------------------------------------------------------------------
@@ -269,6 +272,26 @@ class DevStack:
             out[f"service {name}"] = svc.base_url
         return out
 
+    @property
+    def public_base_url(self) -> str:
+        """The gateway's URL as links in mail show it ("" before start or without gateway);
+        ``PUBLIC_BASE_URL`` in the environment wins (e.g. a tunnel in front of the stack)."""
+        if "PUBLIC_BASE_URL" in self.environ:
+            return self.environ["PUBLIC_BASE_URL"].rstrip("/")
+        return f"http://127.0.0.1:{self.gateway_port}" if self.gateway_port else ""
+
+    def link_env(self) -> dict[str, str]:
+        """Where links in mail and SMS point: the gateway (unsubscribe, pay later)."""
+        base = self.public_base_url
+        if not base:
+            return {}
+        return {
+            "PUBLIC_BASE_URL": base,
+            "PAY_LATER_URL_TEMPLATE": self.environ.get(
+                "PAY_LATER_URL_TEMPLATE", f"{base}/pay/{{order_id}}"
+            ),
+        }
+
     def service_env(self, spec: ServiceSpec, port: int) -> dict[str, str]:
         """The environment a service process gets."""
         env = child_env()
@@ -297,6 +320,7 @@ class DevStack:
                 ),
             }
         )
+        env.update(self.link_env())
         env.update(self.auth_env)
         env.update({k: self.environ.get(k, v) for k, v in DEV_SECRETS.items()})
         env.update(self.extra_env)
@@ -434,7 +458,10 @@ class DevStack:
             }
             self._event(f"dev issuer ready: {self.issuer.jwks_url}")
 
-        # 5. Services: migrations, then all started, then each waited on
+        # 5. Services: migrations, then all started, then each waited on. The gateway comes
+        # last but its port is picked now: services put its URL in the links they send.
+        if self.with_gateway:
+            self.gateway_port = free_port()
         service_dir = self.data_dir / "services"
         for spec in self.service_specs:
             port = free_port()
@@ -459,7 +486,7 @@ class DevStack:
                 self.service_specs, {n: s.port for n, s in self.services.items()}
             )
             self._event("gateway: starting Caddy")
-            self.gateway = CaddyGateway(self.data_dir / "gateway", routes)
+            self.gateway = CaddyGateway(self.data_dir / "gateway", routes, port=self.gateway_port)
             self._started_part(self.gateway, "gateway")
             if self.stripe is not None and any(
                 any(r.startswith(STRIPE_WEBHOOK_PATH) for r in s.routes) for s in self.service_specs
