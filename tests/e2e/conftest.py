@@ -13,7 +13,8 @@ Eventually = Callable[..., Any]
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    env = {"MIN_CAMPAIGN_DURATION_S": "0"}
+    # Short deadlines, and a close that waits at most a few seconds for open authorizations.
+    env = {"MIN_CAMPAIGN_DURATION_S": "0", "CLOSE_SETTLE_S": "1", "CLOSE_MAX_WAIT_S": "5"}
     with DevStack(tmp_path_factory.mktemp("stack"), extra_env=env) as s:
         yield s
 

@@ -1,6 +1,7 @@
 """The deadline scheduler on a real database: instances racing over the same due campaigns
-close each exactly once, and campaigns that fell due while the process was down are closed
-by the first round after start."""
+close each exactly once, campaigns that fell due while the process was down are closed
+by the first round after start, and an order still authorizing at the deadline is waited
+for (within the max wait)."""
 
 import asyncio
 import uuid
@@ -8,11 +9,17 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from campaigns import scheduler
+from campaigns import handlers, scheduler
 from campaigns.app import create_app
 from campaigns.models import Campaign
 from campaigns.settings import Settings
-from dropwave_contracts.events import CampaignFailed, CampaignSucceeded
+from dropwave_contracts.events import (
+    CampaignFailed,
+    CampaignSucceeded,
+    OrderConfirmed,
+    OrderPlaced,
+    PaymentFailed,
+)
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import outbox_table
 from dropwave_runtime.service import ServiceRuntime
@@ -35,6 +42,8 @@ def settings(url: str) -> Settings:
             "auth_issuer": "test",
             "auth_audience": "test",
             "deadline_poll_interval_s": 0.05,
+            "close_settle_s": 0,
+            "close_max_wait_s": 30,
         }
     )
 
@@ -144,3 +153,88 @@ async def test_campaign_due_while_down_is_closed_on_start(campaigns_db_url: str)
         await asyncio.gather(task, return_exceptions=True)
         await rt.db.dispose()
     assert sorted(e.campaign_id for e in await closings(rt)) == sorted([missed, soon])
+
+
+def placed(campaign_id: uuid.UUID, buyer_number: int) -> OrderPlaced:
+    return OrderPlaced(
+        producer="orders",
+        correlation_id="c",
+        campaign_id=campaign_id,
+        order_id=uuid.uuid4(),
+        buyer_number=buyer_number,
+        amount_cents=1000,
+        currency="usd",
+        buyer_email="b@example.com",
+        buyer_phone=None,
+        payment_method_id="pm_card_visa",
+    )
+
+
+def confirmed(order: OrderPlaced) -> OrderConfirmed:
+    return OrderConfirmed.caused_by(
+        order,
+        producer="orders",
+        campaign_id=order.campaign_id,
+        order_id=order.order_id,
+        buyer_number=order.buyer_number,
+        amount_cents=order.amount_cents,
+        currency=order.currency,
+        buyer_email=order.buyer_email,
+        buyer_phone=None,
+        campaign_title="t",
+        campaign_min_orders=5,
+        campaign_deadline=datetime.now(UTC),
+    )
+
+
+def declined(order: OrderPlaced) -> PaymentFailed:
+    return PaymentFailed.caused_by(
+        order,
+        producer="payments",
+        campaign_id=order.campaign_id,
+        order_id=order.order_id,
+        payment_intent_id=None,
+        failure_code="card_declined",
+        decline_code="generic_decline",
+        message="Your card was declined.",
+    )
+
+
+@pytest.mark.timeout(60)
+async def test_an_order_authorizing_at_the_deadline_is_waited_for_and_counted(
+    instances: list[ServiceRuntime],
+) -> None:
+    """Four confirmed before the deadline; the fifth is placed in time but confirmed after:
+    the close waits for it and the campaign succeeds with 5 (not fails with 4)."""
+    rt = instances[0]
+    [campaign] = await seed(rt, 1, datetime.now(UTC) - timedelta(seconds=1), current_orders=4)
+    late, failed_first = placed(campaign, 5), placed(campaign, 6)
+    async with rt.db.unit_of_work() as uow:
+        await handlers.on_payment_failed(declined(failed_first), uow)  # other topic, earlier
+    for event in (late, failed_first):
+        async with rt.db.unit_of_work() as uow:
+            await handlers.on_order_placed(event, uow)
+
+    assert await scheduler.close_due(rt) == 0  # the late order is still authorizing
+    async with rt.db.unit_of_work() as uow:
+        await handlers.on_order_confirmed(confirmed(late), uow)
+    assert await scheduler.close_due(rt) == 1
+
+    [closing] = await closings(rt)
+    assert isinstance(closing, CampaignSucceeded)
+    assert closing.confirmed_orders == 5
+
+
+@pytest.mark.timeout(60)
+async def test_an_order_that_never_finishes_does_not_hold_the_close_past_the_max_wait(
+    instances: list[ServiceRuntime],
+) -> None:
+    rt = instances[0]
+    [waiting] = await seed(rt, 1, datetime.now(UTC) - timedelta(seconds=5))
+    [overdue] = await seed(rt, 1, datetime.now(UTC) - timedelta(seconds=31))
+    for campaign in (waiting, overdue):
+        async with rt.db.unit_of_work() as uow:
+            await handlers.on_order_placed(placed(campaign, 1), uow)  # 3-D Secure, abandoned
+
+    assert await scheduler.close_due(rt) == 1  # max wait is 30 s
+    assert [e.campaign_id for e in await closings(rt)] == [overdue]

@@ -1,4 +1,10 @@
-from dropwave_contracts.events import CreatorPayoutsUpdated, OrderCancelled, OrderConfirmed
+from dropwave_contracts.events import (
+    CreatorPayoutsUpdated,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderPlaced,
+    PaymentFailed,
+)
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
@@ -8,7 +14,9 @@ from .settings import Settings
 
 def create_app(settings: Settings) -> FastAPI:
     rt = configure("campaigns", settings)
+    rt.on(OrderPlaced, handlers.on_order_placed)
     rt.on(OrderConfirmed, handlers.on_order_confirmed)
+    rt.on(PaymentFailed, handlers.on_payment_failed)
     rt.on(OrderCancelled, handlers.on_order_cancelled)
     rt.on(CreatorPayoutsUpdated, handlers.on_creator_payouts_updated)
     rt.background(scheduler.deadline_scheduler)

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dropwave_contracts.envelope import follow
@@ -17,18 +17,20 @@ from dropwave_contracts.events import (
     CreatorPayoutsUpdated,
     OrderCancelled,
     OrderConfirmed,
+    OrderPlaced,
+    PaymentFailed,
 )
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.observability import correlation_id_var
 from dropwave_runtime.problems import Problem
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import activity_handlers, domain
 from .css import sanitize_css
-from .models import Campaign, Creator
+from .models import Campaign, Creator, OrderOutcome
 from .schemas import CampaignCreate
 
 SERVICE = "campaigns"
@@ -235,17 +237,34 @@ async def creator_campaigns(
     return list((await session.scalars(query)).all())
 
 
-async def close_due_campaigns(uow: UnitOfWork, limit: int) -> list[Campaign]:
+async def close_due_campaigns(
+    uow: UnitOfWork, limit: int, settle_s: float = 0, max_wait_s: float = 0
+) -> list[Campaign]:
     """Settle up to `limit` active campaigns whose deadline has passed (by the database's
     clock, the same for every instance). `SKIP LOCKED`: concurrent schedulers take disjoint
     rows, and a row an event handler is updating is simply taken on the next round; the
-    status change makes a second close impossible."""
+    status change makes a second close impossible.
+
+    Orders placed before the deadline may still be authorizing: a campaign closes
+    `settle_s` after its deadline (their OrderPlaced events are then in) once none of its
+    orders is open, or at the latest `max_wait_s` after it (a buyer who never finishes
+    3-D Secure does not hold the drop up)."""
     session = uow.session
     now: datetime = (await session.execute(select(func.now()))).scalar_one()
+    open_orders = select(OrderOutcome.order_id).where(
+        OrderOutcome.campaign_id == Campaign.id, OrderOutcome.resolved.is_(False)
+    )
     due = (
         await session.scalars(
             select(Campaign)
-            .where(Campaign.status == "active", Campaign.deadline <= now)
+            .where(
+                Campaign.status == "active",
+                Campaign.deadline <= now - timedelta(seconds=settle_s),
+                or_(
+                    ~open_orders.exists(),
+                    Campaign.deadline <= now - timedelta(seconds=max(max_wait_s, settle_s)),
+                ),
+            )
             .order_by(Campaign.deadline)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -288,6 +307,33 @@ async def _locked(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign | None:
     )
 
 
+async def _order_outcome(
+    uow: UnitOfWork, campaign_id: uuid.UUID, order_id: uuid.UUID, resolved: bool
+) -> None:
+    """Record that an order exists (placed) or has its outcome; an outcome is never undone
+    (a late OrderPlaced after a PaymentFailed from the other topic keeps it resolved)."""
+    stmt = pg_insert(OrderOutcome).values(
+        order_id=order_id, campaign_id=campaign_id, resolved=resolved
+    )
+    if resolved:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[OrderOutcome.order_id], set_={"resolved": True}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    await uow.session.execute(stmt)
+
+
+async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
+    """An order's authorization is open until it is confirmed, cancelled or fails."""
+    await _order_outcome(uow, event.campaign_id, event.order_id, resolved=False)
+
+
+async def on_payment_failed(event: PaymentFailed, uow: UnitOfWork) -> None:
+    """A declined authorization: the order will not count, nothing to wait for."""
+    await _order_outcome(uow, event.campaign_id, event.order_id, resolved=True)
+
+
 async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
     """Count the order; announce milestones and the tipping point exactly once.
 
@@ -299,6 +345,7 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
     campaign = await _locked(uow, event.campaign_id)
     if campaign is None:
         raise LookupError(f"unknown campaign {event.campaign_id}")
+    await _order_outcome(uow, event.campaign_id, event.order_id, resolved=True)
     campaign.current_orders += 1
     await activity_handlers.buyer_joined(uow, campaign, event.buyer_number)
     if campaign.status != "active":
@@ -336,8 +383,10 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
 
 
 async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
-    """A confirmed order that is cancelled stops counting."""
+    """A confirmed order that is cancelled stops counting; an unconfirmed one is no longer
+    waited for."""
     if not event.was_confirmed:
+        await _order_outcome(uow, event.campaign_id, event.order_id, resolved=True)
         return
     campaign = await _locked(uow, event.campaign_id)
     if campaign is None:

@@ -20,10 +20,14 @@ BATCH = 100
 
 async def close_due(rt: ServiceRuntime, batch: int = BATCH) -> int:
     """Close due campaigns batch by batch until none is left; return how many."""
+    settings = rt.settings
+    assert isinstance(settings, Settings)
     closed = 0
     while True:
         async with rt.db.unit_of_work() as uow:
-            done = await handlers.close_due_campaigns(uow, batch)
+            done = await handlers.close_due_campaigns(
+                uow, batch, settings.close_settle_s, settings.close_max_wait_s
+            )
         closed += len(done)
         for campaign in done:
             log.info(
