@@ -31,10 +31,10 @@ from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, ens
 from dropwave_devstack.smtp_sink import SmtpSink
 from dropwave_runtime.db import Database
 from dropwave_runtime.migrations import upgrade
+from dropwave_runtime.rate_limit import PgRateLimiter
 from notifications.app import worker_config
 from notifications.fake_twilio import FakeTwilioApi
 from notifications.handlers import on_campaign_tipped
-from notifications.limiter import TokenBucket
 from notifications.mailer import SmtpMailer
 from notifications.models import Buyer, CampaignInfo, Delivery
 from notifications.settings import Settings
@@ -134,8 +134,9 @@ async def run(args: argparse.Namespace, url: str, smtp: SmtpSink) -> int:
                 worker_config(settings),
                 SmtpMailer(settings),
                 sms,
-                email_limiter=TokenBucket(args.rate),
-                sms_limiter=TokenBucket(args.rate),
+                # The shared PostgreSQL limiter every instance uses (one row per provider).
+                email_limiter=PgRateLimiter(db.engine, "email:smtp", args.rate, burst=1000),
+                sms_limiter=PgRateLimiter(db.engine, "sms:twilio", args.rate, burst=1000),
             )
         )
     t0 = time.perf_counter()

@@ -44,7 +44,7 @@ from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database, outbox_table
 from dropwave_runtime.migrations import upgrade
 from payments.models import Payment
-from payments.rate_limit import PgRateLimiter
+from dropwave_runtime.rate_limit import PgRateLimiter
 from payments.settlement import (
     SettlementWorker,
     WorkerConfig,

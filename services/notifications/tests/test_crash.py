@@ -23,7 +23,7 @@ WORKER = """
 import asyncio, sys
 from dropwave_runtime.db import Database
 from notifications.app import worker_config
-from notifications.limiter import TokenBucket
+from dropwave_runtime.rate_limit import PgRateLimiter
 from notifications.mailer import SmtpMailer
 from notifications.settings import Settings
 from notifications.worker import DeliveryWorker
@@ -40,7 +40,8 @@ async def main() -> None:
     db = Database(url, "notifications", pool_size=6)
     worker = DeliveryWorker(
         db, worker_config(settings), SmtpMailer(settings), None,
-        email_limiter=TokenBucket(10_000), sms_limiter=TokenBucket(10_000),
+        email_limiter=PgRateLimiter(db.engine, "email:smtp", 100_000, burst=1000),
+        sms_limiter=PgRateLimiter(db.engine, "sms:none", 100_000, burst=1000),
     )
     print("handled", await worker.drain(), flush=True)
     await db.dispose()

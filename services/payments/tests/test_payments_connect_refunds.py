@@ -495,7 +495,7 @@ async def test_settlement_worker_charges_expired_holds_off_session(
     db: Database, gateway: StripeGateway, localstripe: LocalStripe
 ) -> None:
     from dropwave_contracts.events import CampaignSucceeded
-    from payments.rate_limit import PgRateLimiter
+    from dropwave_runtime.rate_limit import PgRateLimiter
     from payments.settlement import (
         SettlementWorker,
         WorkerConfig,

@@ -28,7 +28,7 @@ from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database, outbox_table
 from payments.domain import platform_fee_cents
 from payments.models import Payment, SettlementItem
-from payments.rate_limit import PgRateLimiter
+from dropwave_runtime.rate_limit import PgRateLimiter
 from payments.settlement import (
     SettlementWorker,
     WorkerConfig,
@@ -197,46 +197,7 @@ async def intent_statuses(gateway: StripeGateway, campaign: Campaign) -> Counter
     return Counter(await asyncio.gather(*(one(i) for i in campaign.orders.values())))
 
 
-# --- the rate limiter -------------------------------------------------------------------
-
-
-async def test_limiter_paces_requests_across_two_processes(payments_db_url: str) -> None:
-    """Two engines (as two instances would have) share one limit: 40 acquisitions at 50/s
-    take at least 39 intervals, and no 10 consecutive grants come faster than 10 intervals."""
-    rate, n = 50.0, 40
-    dbs = [Database(payments_db_url, "payments", pool_size=4) for _ in range(2)]
-    limiters = [PgRateLimiter(db.engine, "stripe-test", rate) for db in dbs]
-    granted: list[float] = []
-
-    async def take(limiter: PgRateLimiter) -> None:
-        await limiter.acquire()
-        granted.append(time.monotonic())
-
-    try:
-        t0 = time.monotonic()
-        await asyncio.gather(*(take(limiters[i % 2]) for i in range(n)))
-        elapsed = time.monotonic() - t0
-    finally:
-        for db in dbs:
-            await db.dispose()
-    assert elapsed >= (n - 1) / rate * 0.95, elapsed
-    assert elapsed < (n - 1) / rate + 2.0, elapsed
-    granted.sort()
-    windows = [granted[i + 10] - granted[i] for i in range(len(granted) - 10)]
-    # client-side jitter (pool, scheduling) aside, never twice the rate
-    assert min(windows) >= 10 / rate - 0.08, min(windows)
-
-
-async def test_limiter_burst_then_paced(payments_db_url: str) -> None:
-    db = Database(payments_db_url, "payments", pool_size=2)
-    limiter = PgRateLimiter(db.engine, "burst-test", rate_per_s=2, burst=5)
-    try:
-        waits = [await limiter.reserve() for _ in range(7)]  # reserved, not waited for
-    finally:
-        await db.dispose()
-    assert all(w < 0.05 for w in waits[:5]), waits
-    assert 0.3 < waits[5] <= 0.51, waits
-    assert 0.8 < waits[6] <= 1.01, waits
+# The shared limiter's own tests live with it: runtime/tests/test_rate_limit.py.
 
 
 # --- the durable queue ------------------------------------------------------------------

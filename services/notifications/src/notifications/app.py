@@ -21,12 +21,13 @@ from dropwave_contracts.events import (
     PaymentReminderIssued,
 )
 from dropwave_runtime.db import UnitOfWork
+from dropwave_runtime.rate_limit import PgRateLimiter
 from dropwave_runtime.service import ServiceRuntime, configure
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import handlers
 from .api import router
-from .limiter import TokenBucket
 from .mailer import Mailer, ResendMailer, SmtpMailer
 from .settings import Settings
 from .sms import SmsSender, sms_sender
@@ -68,6 +69,23 @@ def worker_config(settings: Settings) -> WorkerConfig:
     )
 
 
+def provider_limiters(
+    settings: Settings, engine: AsyncEngine
+) -> tuple[PgRateLimiter, PgRateLimiter]:
+    """The email and SMS limiters: one row per provider in this service's database, so all
+    instances share the provider's budget (ADR 0006; the limiter is ADR 0005's)."""
+    email = PgRateLimiter(
+        engine,
+        f"email:{settings.email_provider}",
+        settings.email_rate_per_s,
+        settings.email_rate_burst,
+    )
+    sms = PgRateLimiter(
+        engine, f"sms:{settings.sms_provider}", settings.sms_rate_per_s, settings.sms_rate_burst
+    )
+    return email, sms
+
+
 def create_app(
     settings: Settings, mailer: Mailer | None = None, sms: SmsSender | None = None
 ) -> FastAPI:
@@ -81,8 +99,7 @@ def create_app(
 
         email = mailer or mailer_for(settings)
         text = sms if sms is not None else sms_sender(settings)
-        email_limiter = TokenBucket(settings.email_rate_per_s)
-        sms_limiter = TokenBucket(settings.sms_rate_per_s)
+        email_limiter, sms_limiter = provider_limiters(settings, runtime.db.engine)
         workers = [
             DeliveryWorker(
                 runtime.db,

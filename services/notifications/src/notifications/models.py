@@ -3,6 +3,8 @@
 ``deliveries`` is the durable work queue: one row per message; no address, no content.
 ``buyers`` and ``campaigns`` are read models built from events (the only place contact
 data lives); ``opt_outs`` keeps SHA-256 digests of addresses, not the addresses.
+``rate_limits`` (migration 0003) is the runtime's shared provider limiter
+(``dropwave_runtime.rate_limit``): one row per provider.
 """
 
 import uuid

@@ -24,7 +24,13 @@ class Settings(ServiceSettings):
     mail_from: str = Field(description='sender, e.g. "DropWave <no-reply@dropwave.example>"')
     resend_api_key: SecretStr | None = None
     resend_api_url: str = "https://api.resend.com"
-    email_rate_per_s: float = Field(50.0, gt=0, description="per process: the provider's limit")
+    email_rate_per_s: float = Field(
+        50.0,
+        gt=0,
+        description="the email provider's limit, shared by every instance (kept in PostgreSQL); "
+        "e.g. Resend's default is 2/s per team",
+    )
+    email_rate_burst: int = Field(1, ge=1, le=1000, description="sends allowed at once")
 
     # -- SMS ----------------------------------------------------------------------------------
     sms_provider: Literal["none", "file", "twilio"] = Field(
@@ -40,7 +46,13 @@ class Settings(ServiceSettings):
     twilio_api_base: str | None = Field(
         None, description="only for a local fake of Twilio's API (default api.twilio.com)"
     )
-    sms_rate_per_s: float = Field(10.0, gt=0, description="per process: the provider's limit")
+    sms_rate_per_s: float = Field(
+        10.0,
+        gt=0,
+        description="the SMS provider's limit, shared by every instance (kept in PostgreSQL); "
+        "Twilio queues per sender (1/s for a long code, more for short codes/services)",
+    )
+    sms_rate_burst: int = Field(1, ge=1, le=1000, description="sends allowed at once")
 
     # -- links and webhooks -------------------------------------------------------------------
     public_base_url: str = Field(

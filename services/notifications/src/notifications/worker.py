@@ -28,7 +28,9 @@ from typing import Any
 
 from dropwave_contracts.events import NotificationSent
 from dropwave_runtime.db import Database
+from dropwave_runtime.rate_limit import RateLimiter
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from .domain import (
     address_digest,
@@ -36,8 +38,13 @@ from .domain import (
     format_money,
     unsubscribe_token,
 )
-from .limiter import TokenBucket
-from .mailer import DeliveryError, Mailer, PermanentDeliveryError, compose
+from .mailer import (
+    DeliveryError,
+    Mailer,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    compose,
+)
 from .models import Buyer, CampaignInfo, Delivery, OptOut
 from .sms import SmsMessage, SmsSender
 from .templates import render, render_sms
@@ -114,8 +121,8 @@ class DeliveryWorker:
         mailer: Mailer,
         sms: SmsSender | None,
         *,
-        email_limiter: TokenBucket,
-        sms_limiter: TokenBucket,
+        email_limiter: RateLimiter,
+        sms_limiter: RateLimiter,
         on_sent: Callable[[uuid.UUID], None] | None = None,
     ) -> None:
         self.db = db
@@ -289,11 +296,11 @@ class DeliveryWorker:
                 delivery_id=job.id,
                 unsubscribe_url=url,
             )
-            await self.email_limiter.acquire()
+            await self._acquire(self.email_limiter)
             return await self.mailer.send(message)
         if self.sms is None:
             raise PermanentDeliveryError("SMS is not configured")
-        await self.sms_limiter.acquire()
+        await self._acquire(self.sms_limiter)
         return await self.sms.send(
             SmsMessage(
                 to=job.address,
@@ -302,6 +309,15 @@ class DeliveryWorker:
                 status_callback=f"{base}/api/v1/notifications/twilio/status",
             )
         )
+
+    @staticmethod
+    async def _acquire(limiter: RateLimiter) -> None:
+        """Wait for the provider's shared budget; a limiter that cannot be reached (its
+        row lives in our database) makes the send a transient failure, retried later."""
+        try:
+            await limiter.acquire()
+        except (SQLAlchemyError, OSError) as exc:
+            raise TransientDeliveryError(f"rate limiter: {type(exc).__name__}") from None
 
     async def _mark_sent(self, job: Job, provider_id: str | None) -> None:
         async with self.db.unit_of_work() as uow:

@@ -10,12 +10,12 @@ from dropwave_contracts.events import (
     OrderPlaced,
 )
 from dropwave_runtime.db import UnitOfWork
+from dropwave_runtime.rate_limit import PgRateLimiter
 from dropwave_runtime.service import ServiceRuntime, configure
 from fastapi import FastAPI
 
 from . import api, connect, payment_window, refunds, settlement
 from .handlers import on_order_cancelled, on_order_placed
-from .rate_limit import PgRateLimiter
 from .settings import Settings
 from .stripe_gateway import StripeGateway
 

@@ -47,13 +47,13 @@ from dropwave_contracts.events import (
 )
 from dropwave_runtime import cli
 from dropwave_runtime.db import Database, UnitOfWork
+from dropwave_runtime.rate_limit import PgRateLimiter
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import payment_window
 from .domain import PaymentStatus, can_transition, platform_fee_cents
 from .models import Payment, Settlement, SettlementItem
-from .rate_limit import PgRateLimiter
 from .rules import hold_expired
 from .settings import Settings
 from .stripe_gateway import CaptureResult, StripeGateway
