@@ -227,7 +227,7 @@ async def test_unknown_order_is_retried_later_and_foreign_intents_ignored(
     assert response.json()["code"] == "payment_not_ready"
 
     foreign = stripe_event("payment_intent.succeeded", intent("pi_foreign", "succeeded"))
-    other_type = stripe_event("charge.succeeded", {"id": "ch_1", "object": "charge"})
+    other_type = stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
     for body in (foreign, other_type):
         assert (await post(client, body, sign(body))).status_code == 200
     assert await counts(db) == (1, 0)  # only the foreign intent's event id was recorded
@@ -317,3 +317,65 @@ async def test_localstripe_webhooks_verify(
 
 def request(payment_method_id: str | None) -> AuthorizationRequest:
     return AuthorizationRequest(uuid.uuid4(), uuid.uuid4(), 1000, "eur", payment_method_id)
+
+
+async def test_the_hold_window_is_learned_from_the_emulators_charge_webhooks(
+    client: httpx.AsyncClient, db: Database, localstripe: LocalStripe, gateway: StripeGateway
+) -> None:
+    """The buyer confirms client-side (no authorization response tells us ``capture_before``):
+    the emulator's real, signed ``charge.succeeded`` gives it; when the window passes, its
+    ``charge.expired`` flags the hold, even if ``payment_intent.canceled`` never arrives."""
+    sink = _Sink()
+    hook_id = f"payments-{uuid.uuid4().hex[:6]}"
+    localstripe.register_webhook(sink.url, WEBHOOK_SECRET, webhook_id=hook_id)
+
+    async def delivered(event_type: str, intent_id: str) -> tuple[str, str]:
+        """The emulator's delivery of ``event_type`` about ``intent_id``: (body, signature)."""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            for body, sig in list(sink.received):
+                event = verify_stripe_event(body, sig, WEBHOOK_SECRET)
+                obj = event["data"]["object"]
+                if event["type"] == event_type and intent_id in (
+                    obj.get("payment_intent"),
+                    obj.get("id"),
+                ):
+                    assert sig is not None
+                    return body.decode(), sig
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no {event_type} for {intent_id}")
+
+    try:
+        pending = await gateway.authorize(request(None))  # the client-side flow
+        assert pending.payment_intent_id is not None
+        assert pending.capture_before is None
+        row = await add_payment(db, "requires_action", pending.payment_intent_id)
+        pi = pending.payment_intent_id
+        confirmed = await gateway.client.v1.payment_intents.confirm_async(
+            pi, {"payment_method": "pm_card_visa"}
+        )
+        assert confirmed.status == "requires_capture"
+        for event_type in ("payment_intent.amount_capturable_updated", "charge.succeeded"):
+            body, sig = await delivered(event_type, pi)
+            assert (await post(client, body, sig)).status_code == 200
+        async with db.sessions() as s:
+            stored = await s.get(Payment, row.order_id)
+        assert stored is not None
+        assert stored.status == "authorized"
+        assert stored.capture_before is not None
+        assert 6 * 86400 < stored.capture_before.timestamp() - time.time() <= 7 * 86400
+        assert not stored.hold_expired
+
+        async with httpx.AsyncClient() as http:
+            expired = await http.post(f"{localstripe.api_base}/_config/payment_intents/{pi}/expire")
+        expired.raise_for_status()
+        body, sig = await delivered("charge.expired", pi)
+        assert (await post(client, body, sig)).status_code == 200
+        async with db.sessions() as s:
+            after = await s.get(Payment, row.order_id)
+        assert after is not None
+        assert (after.status, after.hold_expired) == ("authorized", True)  # not a release
+        assert (await counts(db))[1] == 1  # only the PaymentAuthorized: no event for the window
+    finally:
+        localstripe.register_webhook(sink.url, WEBHOOK_SECRET, webhook_id=hook_id, events=[])
+        sink.server.shutdown()

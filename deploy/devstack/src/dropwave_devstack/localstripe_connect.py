@@ -14,6 +14,7 @@ production code is never bent around the emulator.
   ``amount_capturable`` are reported; an uncaptured card charge reports
   ``payment_method_details.card.capture_before`` (7 days, Stripe's online-card window);
   ``capture`` refuses anything but ``requires_capture`` (``payment_intent_unexpected_state``);
+  a successful charge sends ``charge.succeeded`` (with ``capture_before`` while uncaptured);
   ``confirm`` accepts ``payment_method`` (localstripe answers 500) and a PaymentIntent left in
   ``requires_payment_method`` with its card can be confirmed again on-session;
   ``payment_intent.canceled`` and ``payment_intent.amount_capturable_updated`` webhooks are sent.
@@ -34,7 +35,9 @@ Test-only controls under ``/_config`` (never part of Stripe's API):
 * ``GET /_config/accounts/{id}/onboard``: what finishing the onboarding link does (all three
   flags true, ``account.updated``); the account link's ``url`` points here;
 * ``POST /_config/payment_intents/{id}/expire``: the authorization window passed: Stripe
-  cancels the PaymentIntent (``cancellation_reason=automatic``), ``payment_intent.canceled``.
+  cancels the PaymentIntent (``cancellation_reason=automatic``, ``amount_capturable`` 0),
+  ``charge.expired`` and ``payment_intent.canceled``; a capture is then refused
+  (``payment_intent_unexpected_state``).
 """
 
 from __future__ import annotations
@@ -274,6 +277,7 @@ def install() -> None:
                     "card": {"capture_before": charge.created + HOLD_WINDOW_S},
                 }
                 r.schedule_webhook(r.Event("payment_intent.amount_capturable_updated", self))
+            r.schedule_webhook(r.Event("charge.succeeded", charge))
             if self.setup_future_usage and self.customer:
                 pm = r.PaymentMethod._api_retrieve(self.payment_method)
                 pm.customer = self.customer
@@ -373,6 +377,7 @@ def install() -> None:
             "type": "card",
             "card": {"capture_before": int(time.time()) - 1},
         }
+        r.schedule_webhook(r.Event("charge.expired", charge))
         r.schedule_webhook(r.Event("payment_intent.canceled", obj))
         return obj
 

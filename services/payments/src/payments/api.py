@@ -10,8 +10,8 @@ from dropwave_runtime.service import Runtime
 from fastapi import APIRouter, Header, Request
 
 from .connect import on_account_updated
-from .domain import WEBHOOK_EVENT_TYPES, stripe_event_uuid
-from .handlers import PaymentNotYetKnownError, on_payment_intent_webhook
+from .domain import CHARGE_WEBHOOK_EVENT_TYPES, WEBHOOK_EVENT_TYPES, stripe_event_uuid
+from .handlers import PaymentNotYetKnownError, on_charge_webhook, on_payment_intent_webhook
 from .settings import Settings
 
 router = APIRouter(tags=["webhooks"])
@@ -48,7 +48,8 @@ async def stripe_webhook(
     rt: Runtime,
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> dict[str, bool]:
-    """Stripe's signed webhooks: PaymentIntent updates move payments forward."""
+    """Stripe's signed webhooks: PaymentIntent updates move payments forward; charge events
+    tell when an authorization's hold ends (or ended)."""
     settings = rt.settings
     assert isinstance(settings, Settings)
     payload = await request.body()
@@ -60,6 +61,11 @@ async def stripe_webhook(
         async with rt.db.unit_of_work() as uow:
             if await uow.claim(WEBHOOK_CONSUMER, stripe_event_uuid(event["id"])):
                 await on_account_updated(uow, event["id"], int(event.get("created") or 0), intent)
+        return {"received": True}
+    if event["type"] in CHARGE_WEBHOOK_EVENT_TYPES and isinstance(intent, dict):
+        async with rt.db.unit_of_work() as uow:
+            if await uow.claim(WEBHOOK_CONSUMER, stripe_event_uuid(event["id"])):
+                await on_charge_webhook(uow, event["type"], intent)
         return {"received": True}
     if event["type"] not in WEBHOOK_EVENT_TYPES or not isinstance(intent, dict):
         return {"received": True}

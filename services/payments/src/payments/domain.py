@@ -140,6 +140,11 @@ WEBHOOK_EVENT_TYPES: Final = frozenset(
     }
 )
 
+CHARGE_WEBHOOK_EVENT_TYPES: Final = frozenset(
+    {"charge.succeeded", "charge.updated", "charge.expired"}
+)
+"""Charge events that tell about an authorization's window (``capture_before``, expiry)."""
+
 
 def webhook_target(
     event_type: str, intent_status: str, current: PaymentStatus

@@ -31,7 +31,7 @@ from .domain import (
     webhook_target,
 )
 from .models import Payment
-from .stripe_gateway import AuthorizationRequest
+from .stripe_gateway import AuthorizationRequest, capture_before_of_charge
 
 PRODUCER = "payments"
 
@@ -203,6 +203,9 @@ async def on_payment_intent_webhook(
     if payment is None:
         return None  # not a DropWave payment
 
+    capture_before = capture_before_of_charge(intent.get("latest_charge"))
+    if capture_before is not None and intent.get("status") == "requires_capture":
+        payment.capture_before = capture_before  # when the hold ends, if Stripe expanded it
     if (
         intent.get("status") == "canceled"
         and intent.get("cancellation_reason") == "automatic"
@@ -256,3 +259,34 @@ async def on_payment_intent_webhook(
         )
     await uow.emit(event)
     return event
+
+
+async def on_charge_webhook(uow: UnitOfWork, event_type: str, charge: Mapping[str, Any]) -> bool:
+    """Learn about the authorization's window from a ``charge.*`` webhook; True if it changed
+    the payment. Emits nothing (the money did not move).
+
+    ``charge.succeeded`` of an uncaptured card charge carries
+    ``payment_method_details.card.capture_before``: the authorization response gives it to
+    orders confirmed server-side, this gives it to those the buyer confirmed (3-D Secure, the
+    client-side flow). ``charge.expired``: the hold is gone; settlement then charges the saved
+    card off-session instead of capturing. A charge of no payment of ours (or whose payment
+    is not committed yet) changes nothing: settlement still finds out at capture time.
+    """
+    intent_id = charge.get("payment_intent")
+    if not isinstance(intent_id, str) or not intent_id:
+        return False
+    payment = await uow.session.scalar(
+        select(Payment).where(Payment.payment_intent_id == intent_id).with_for_update()
+    )
+    if payment is None or charge.get("captured"):
+        return False
+    if event_type == "charge.expired":
+        if payment.status != PaymentStatus.AUTHORIZED.value or payment.hold_expired:
+            return False
+        payment.hold_expired = True
+        return True
+    capture_before = capture_before_of_charge(charge)
+    if capture_before is None or capture_before == payment.capture_before:
+        return False
+    payment.capture_before = capture_before
+    return True

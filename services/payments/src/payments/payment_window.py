@@ -38,8 +38,6 @@ from .stripe_gateway import StripeGateway
 log = logging.getLogger(__name__)
 PRODUCER = "payments"
 EXPIRED_CODE = "pay_later_expired"
-HOLD_GONE = frozenset({"payment_intent_unexpected_state", "payment_intent_canceled"})
-"""Capture refusals that mean the hold is gone (Stripe canceled it): charge off-session."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ async def charge_or_capture(
         captured = await gateway.capture(
             payment.payment_intent_id, payment.order_id, max_network_retries=max_network_retries
         )
-        if captured.captured or captured.failure_code not in HOLD_GONE:
+        if captured.captured or not captured.hold_expired:
             return SettleResult(
                 captured=captured.captured,
                 payment_intent_id=payment.payment_intent_id,
@@ -84,7 +82,9 @@ async def charge_or_capture(
                 failure_code=captured.failure_code,
                 message=captured.message,
             )
-        # Refused because Stripe canceled the hold meanwhile: the off-session path below.
+        # Refused because the hold is gone (Stripe canceled it when its window passed, and
+        # we never heard): remember it, then the off-session path below.
+        payment.hold_expired = True
     if not (payment.customer_id and payment.payment_method_id):
         return SettleResult(
             captured=False,

@@ -33,6 +33,22 @@ def hold_expired(capture_before: datetime | None, hold_expired_flag: bool, now: 
     return hold_expired_flag or (capture_before is not None and capture_before <= now)
 
 
+HOLD_EXPIRED_CODES = frozenset(
+    {"charge_expired_for_capture", "capture_charge_authorization_expired"}
+)
+"""Stripe's documented error codes for capturing an authorization whose window passed."""
+
+
+def hold_gone(error_code: str | None, intent_status: str, cancellation_reason: str | None) -> bool:
+    """Whether a refused capture means the authorization expired (so the saved card is charged
+    off-session instead): Stripe said so in the error code, or it canceled the PaymentIntent
+    itself when the window passed (``cancellation_reason=automatic``). A PaymentIntent
+    canceled for any other reason (released by us or an operator) is not charged."""
+    if error_code in HOLD_EXPIRED_CODES:
+        return True
+    return intent_status == "canceled" and cancellation_reason == "automatic"
+
+
 def pay_later_until(now: datetime, grace_s: float) -> datetime:
     return now + timedelta(seconds=grace_s)
 

@@ -330,6 +330,12 @@ class SettlementWorker:
                 )
             else:
                 return
+        if not result.captured and result.hold_expired:
+            # The hold is gone though we had not heard (a lost or late webhook, a
+            # capture_before we never learned): charge the saved card off-session instead.
+            payment.hold_expired = True
+            await self._charge_expired_hold(uow, item, payment, run)
+            return
         if result.captured:
             fee = result.application_fee_cents
             if fee is None:

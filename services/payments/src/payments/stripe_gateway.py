@@ -25,6 +25,7 @@ from .domain import (
     outcome_of_intent_status,
     release_idempotency_key,
 )
+from .rules import hold_gone
 from .settings import Settings
 from .stripe_connect import _id_of, create_customer
 
@@ -187,6 +188,9 @@ class StripeGateway:
                     application_fee_cents=None,
                     failure_code=exc.code or f"payment_intent_{intent.status}",
                     message=f"The payment could not be captured (it is {intent.status}).",
+                    hold_expired=hold_gone(
+                        exc.code, str(intent.status), getattr(intent, "cancellation_reason", None)
+                    ),
                 )
         if intent.status != "succeeded":  # e.g. processing: not a capture we can count
             return CaptureResult(
@@ -214,6 +218,9 @@ class CaptureResult:
     """The application fee Stripe reports on the PaymentIntent, if any."""
     failure_code: str | None = None
     message: str | None = None
+    hold_expired: bool = False
+    """Refused because the authorization's window passed (Stripe canceled it, or said the
+    charge expired for capture): the saved card can be charged off-session instead."""
 
 
 def _options(idempotency_key: str, max_network_retries: int | None) -> RequestOptions:
@@ -231,4 +238,15 @@ def _capture_before(charge: Any) -> datetime | None:
         ts = charge.payment_method_details.card.capture_before
     except (AttributeError, KeyError):
         return None
+    return datetime.fromtimestamp(ts, UTC) if isinstance(ts, int) else None
+
+
+def capture_before_of_charge(charge: Any) -> datetime | None:
+    """``payment_method_details.card.capture_before`` of a charge as a plain dict (a webhook's
+    ``charge.*`` object, or a PaymentIntent's expanded ``latest_charge``); ``None`` when absent
+    (an unexpanded id, a captured charge, not a card)."""
+    if not isinstance(charge, dict):
+        return None
+    card = (charge.get("payment_method_details") or {}).get("card") or {}
+    ts = card.get("capture_before") if isinstance(card, dict) else None
     return datetime.fromtimestamp(ts, UTC) if isinstance(ts, int) else None
