@@ -1,9 +1,15 @@
 """SmtpMailer against a real SMTP server (the dev stack's sink), and the recording fake."""
 
+import asyncio
+import email
 import uuid
+from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from dropwave_devstack.ports import free_port
 from dropwave_devstack.smtp_sink import SmtpSink
 from notifications.domain import RenderedEmail
@@ -24,7 +30,7 @@ RENDERED = RenderedEmail(
 )
 
 
-def settings(host: str, port: int) -> Settings:
+def settings(host: str, port: int, **overrides: Any) -> Settings:
     return Settings(
         database_url="postgresql+asyncpg://unused/unused",
         kafka_bootstrap_servers="127.0.0.1:1",
@@ -33,6 +39,7 @@ def settings(host: str, port: int) -> Settings:
         mail_from="DropWave <no-reply@dropwave.test>",
         smtp_timeout_s=5,
         notifications_link_secret="x" * 32,
+        **overrides,
     )
 
 
@@ -108,3 +115,107 @@ async def test_recording_mailer_records_and_fails_on_demand() -> None:
     with pytest.raises(TransientDeliveryError):
         await mailer.send(message)
     assert len(mailer.sent) == 1
+
+
+class CountingServer:
+    """An in-process SMTP server that tells connections apart, can refuse the next
+    messages with a 451 and can hang up on its clients."""
+
+    def __init__(self) -> None:
+        self.sessions: list[Any] = []  # one per client connection
+        self.servers: list[Any] = []
+        self.message_ids: list[str] = []
+        self.fail_next = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if session not in self.sessions:
+            self.sessions.append(session)
+            self.servers.append(server)
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return "451 4.3.0 try again later"
+        parsed = email.message_from_bytes(envelope.original_content or envelope.content)
+        self.message_ids.append(str(parsed["Message-ID"]))
+        return "250 OK"
+
+    def hang_up(self) -> None:
+        """Close every connection from the server side (as an idle timeout would)."""
+        for server in self.servers:
+            if server.transport is not None:
+                server._loop.call_soon_threadsafe(server.transport.close)
+
+
+@pytest.fixture
+def counting() -> Iterator[tuple[CountingServer, int]]:
+    server = CountingServer()
+    port = free_port()
+    controller = Controller(server, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield server, port
+    controller.stop()
+
+
+def message() -> EmailMessage:
+    return compose(RENDERED, to="buyer@example.com", delivery_id=uuid.uuid4())
+
+
+async def test_a_batch_reuses_connections(counting: tuple[CountingServer, int]) -> None:
+    server, port = counting
+    mailer = SmtpMailer(settings("127.0.0.1", port, smtp_max_connections=3))
+    for _ in range(5):
+        await mailer.send(message())
+    assert len(server.sessions) == 1  # one after the other: one connection
+    await asyncio.gather(*(mailer.send(message()) for _ in range(12)))
+    assert len(server.sessions) <= 3  # at once: never more than the pool's size
+    assert mailer.connections_opened == len(server.sessions)
+    assert len(server.message_ids) == len(set(server.message_ids)) == 17
+    await mailer.close()
+
+
+async def test_a_failed_send_drops_its_connection_and_the_next_reconnects(
+    counting: tuple[CountingServer, int],
+) -> None:
+    server, port = counting
+    mailer = SmtpMailer(settings("127.0.0.1", port))
+    first, refused, third = message(), message(), message()
+    await mailer.send(first)
+    server.fail_next = 1
+    with pytest.raises(TransientDeliveryError, match="SMTP 451"):
+        await mailer.send(refused)
+    await mailer.send(third)
+    assert len(server.sessions) == 2  # a fresh connection after the failure
+    assert server.message_ids == [first["Message-ID"], third["Message-ID"]]
+    await mailer.send(refused)  # the retry (same Message-ID) goes through, once
+    assert server.message_ids.count(refused["Message-ID"]) == 1
+    await mailer.close()
+
+
+async def test_a_connection_the_server_closed_is_not_reused(
+    counting: tuple[CountingServer, int],
+) -> None:
+    server, port = counting
+    mailer = SmtpMailer(settings("127.0.0.1", port))
+    await mailer.send(message())
+    server.hang_up()
+    await asyncio.sleep(0.2)  # the client notices the close
+    await mailer.send(message())  # no error: a new connection
+    assert len(server.sessions) == 2
+    assert len(server.message_ids) == 2
+    await mailer.close()
+
+
+async def test_connections_are_renewed_after_n_messages_and_when_idle(
+    counting: tuple[CountingServer, int],
+) -> None:
+    server, port = counting
+    mailer = SmtpMailer(
+        settings("127.0.0.1", port, smtp_max_messages_per_connection=2, smtp_idle_timeout_s=0.2)
+    )
+    for _ in range(5):
+        await mailer.send(message())
+    assert len(server.sessions) == 3  # 2 + 2 + 1
+    await asyncio.sleep(0.3)
+    await mailer.send(message())  # the idle one is not trusted any more
+    assert len(server.sessions) == 4
+    assert len(server.message_ids) == 6
+    await mailer.close()

@@ -114,6 +114,7 @@ def create_app(
         try:
             await asyncio.gather(*(w.run() for w in workers))
         finally:
+            await email.close()
             if text is not None:
                 await text.close()
 

@@ -9,8 +9,12 @@ in the ``last_error`` column and in dead-letter headers.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.utils
+import time
 import uuid
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -36,6 +40,10 @@ class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> str | None:
         """Hand ``message`` to the provider (``From`` is filled in when missing); returns the
         provider's message id when it has one."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the adapter holds open (connections); called once at shutdown."""
         ...
 
 
@@ -78,42 +86,114 @@ def compose(
     return message
 
 
-class SmtpMailer:
-    """Sends through an SMTP server (the dev sink, or a provider's SMTP relay).
+@dataclass
+class _Connection:
+    smtp: aiosmtplib.SMTP
+    messages: int = 0
+    idle_since: float = field(default_factory=time.monotonic)
 
-    One connection per message: notifications are few per event; pooling can come later.
+
+class SmtpMailer:
+    """Sends through an SMTP server (the dev sink, or a provider's SMTP relay), reusing
+    connections across a worker's batch.
+
+    Connecting costs a TCP (and STARTTLS) handshake, EHLO and AUTH: more than the message
+    itself. So open connections are kept in a small pool (at most ``smtp_max_connections``
+    per process, each carrying one message at a time) and reused. A connection is dropped,
+    and the next send connects afresh, after any error (a refused recipient excepted: the
+    envelope was reset, the session is sound), once the server has closed it, after
+    ``smtp_max_messages_per_connection`` messages and when idle for ``smtp_idle_timeout_s``
+    (servers end idle sessions; a stale one is not tried). Each message's outcome is still
+    decided by its own reply to DATA and reported as before, so reuse changes nothing about
+    retries or exactly-once (a failed message is retried later with the same Message-ID).
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._idle: list[_Connection] = []  # most recently used last
+        self._slots = asyncio.Semaphore(settings.smtp_max_connections)
+        self.connections_opened = 0  # for tests and the benchmark
 
     async def send(self, message: EmailMessage) -> str | None:
-        s = self.settings
         if "From" not in message:
-            message["From"] = s.mail_from
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                start_tls=s.smtp_starttls,
-                use_tls=False,
-                timeout=s.smtp_timeout_s,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = sorted({e.code for e in exc.recipients})
-            error = f"recipient refused: SMTP {', '.join(map(str, codes))}"
-            if all(code >= 500 for code in codes):
-                raise PermanentDeliveryError(error) from None
-            raise TransientDeliveryError(error) from None
-        except aiosmtplib.SMTPResponseException as exc:
-            # Server replies may echo addresses: keep the code and the exception type only.
-            raise TransientDeliveryError(f"{type(exc).__name__}: SMTP {exc.code}") from None
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise TransientDeliveryError(type(exc).__name__) from None
+            message["From"] = self.settings.mail_from
+        async with self._slots:
+            try:
+                conn = await self._checkout()
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                raise _delivery_error(exc) from None
+            reusable = False
+            try:
+                await conn.smtp.send_message(message)
+                reusable = True
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                reusable = True  # aiosmtplib sent RSET: the session is clean
+                raise _delivery_error(exc) from None
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                raise _delivery_error(exc) from None
+            finally:
+                conn.messages += 1
+                self._checkin(conn, reusable)
         return None
+
+    async def close(self) -> None:
+        """Say goodbye on every idle connection (at shutdown)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await conn.smtp.quit()
+            conn.smtp.close()
+
+    async def _checkout(self) -> _Connection:
+        now = time.monotonic()
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.smtp.is_connected and now - conn.idle_since < self.settings.smtp_idle_timeout_s:
+                return conn
+            conn.smtp.close()  # closed by the server, or idle too long to trust
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            start_tls=s.smtp_starttls,
+            use_tls=False,
+            timeout=s.smtp_timeout_s,
+        )
+        try:
+            await smtp.connect()
+        except BaseException:
+            smtp.close()
+            raise
+        self.connections_opened += 1
+        return _Connection(smtp)
+
+    def _checkin(self, conn: _Connection, reusable: bool) -> None:
+        if (
+            reusable
+            and conn.smtp.is_connected
+            and conn.messages < self.settings.smtp_max_messages_per_connection
+        ):
+            conn.idle_since = time.monotonic()
+            self._idle.append(conn)
+        else:
+            # No QUIT: after an error the session's state is unknown; just hang up.
+            conn.smtp.close()
+
+
+def _delivery_error(exc: BaseException) -> DeliveryError:
+    """The adapter's error for an aiosmtplib/network one, with codes only: server replies
+    may echo addresses."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = sorted({e.code for e in exc.recipients})
+        error = f"recipient refused: SMTP {', '.join(map(str, codes))}"
+        if all(code >= 500 for code in codes):
+            return PermanentDeliveryError(error)
+        return TransientDeliveryError(error)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return TransientDeliveryError(f"{type(exc).__name__}: SMTP {exc.code}")
+    return TransientDeliveryError(type(exc).__name__)
 
 
 class ResendMailer:
@@ -167,6 +247,9 @@ class ResendMailer:
         sid = sent.get("id") if isinstance(sent, dict) else None
         return str(sid) if sid else None
 
+    async def close(self) -> None:
+        """Nothing held open: the SDK's HTTP client is per request."""
+
 
 class RecordingMailer:
     """A fake for tests: records messages instead of sending them; can be told to fail."""
@@ -183,3 +266,6 @@ class RecordingMailer:
             message["From"] = self.mail_from
         self.sent.append(message)
         return None
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -21,6 +21,15 @@ class Settings(ServiceSettings):
         False, description="upgrade the connection with STARTTLS (required by most providers)"
     )
     smtp_timeout_s: float = Field(10.0, gt=0, description="per SMTP command")
+    smtp_max_connections: int = Field(
+        8, ge=1, le=100, description="open SMTP connections per process, reused across sends"
+    )
+    smtp_max_messages_per_connection: int = Field(
+        100, ge=1, description="then the connection is closed and a new one opened"
+    )
+    smtp_idle_timeout_s: float = Field(
+        30.0, gt=0, description="an SMTP connection idle longer is not reused (servers drop it)"
+    )
     mail_from: str = Field(description='sender, e.g. "DropWave <no-reply@dropwave.example>"')
     resend_api_key: SecretStr | None = None
     resend_api_url: str = "https://api.resend.com"
