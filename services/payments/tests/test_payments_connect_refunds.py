@@ -488,6 +488,68 @@ async def test_reconcile_reports_then_repairs_forward_drift_only(
     assert len(await events(db, PaymentCaptured)) == 1
 
 
+async def test_reconcile_compares_refunded_amounts_and_records_missed_refunds(
+    db: Database, gateway: StripeGateway, localstripe: LocalStripe
+) -> None:
+    client = gateway.client
+    row, creator = await captured_order(db, gateway, localstripe)  # 2500 captured
+    assert row.payment_intent_id is not None
+    await refund_order(db, client, row.order_id, 600, creator_id=creator)  # recorded
+    # A refund we have no record of (made in the Dashboard, or its commit was lost).
+    missed = await client.v1.refunds.create_async(
+        {"payment_intent": row.payment_intent_id, "amount": 400}
+    )
+    # And one payment where we recorded more than Stripe refunded (backwards).
+    ahead, _ = await captured_order(db, gateway, localstripe)
+    async with db.unit_of_work() as uow:
+        locked = await uow.session.get(Payment, ahead.order_id)
+        assert locked is not None
+        locked.refunded_cents = 300
+
+    def refund_drifts(drifts: list[Any]) -> dict[str, Any]:
+        return {d.order_id: d for d in drifts if d.kind == "refunded"}
+
+    report = refund_drifts(await reconcile(db, client, repair=False))
+    assert set(report) == {str(row.order_id), str(ahead.order_id)}
+    behind_drift = report[str(row.order_id)]
+    assert (behind_drift.ours, behind_drift.stripe, behind_drift.repairable) == (
+        "600",
+        "1000",
+        True,
+    )
+    ahead_drift = report[str(ahead.order_id)]
+    assert (ahead_drift.ours, ahead_drift.stripe, ahead_drift.repairable) == ("300", "0", False)
+    assert (await payment(db, row.order_id)).refunded_cents == 600  # a report changes nothing
+    assert len(await events(db, PaymentRefunded)) == 1
+
+    repaired = refund_drifts(await reconcile(db, client, repair=True))
+    assert repaired[str(row.order_id)].repaired
+    assert not repaired[str(ahead.order_id)].repaired
+    fixed = await payment(db, row.order_id)
+    assert (fixed.refunded_cents, fixed.status) == (1000, "captured")
+    assert (await payment(db, ahead.order_id)).refunded_cents == 300  # backwards: untouched
+    refunded = await events(db, PaymentRefunded)
+    assert [(e.refund_id == missed.id, e.amount_cents) for e in refunded] == [
+        (False, 600),
+        (True, 400),
+    ]
+    again = refund_drifts(await reconcile(db, client, repair=True))
+    assert set(again) == {str(ahead.order_id)}  # repaired once, nothing emitted twice
+    assert len(await events(db, PaymentRefunded)) == 2
+    # What is left still refunds through our own flow: 2500 - 1000, not 2500 - 600.
+    with pytest.raises(Problem) as too_much:
+        await refund_order(db, client, row.order_id, 1501, creator_id=creator)
+    assert too_much.value.code == "refund_exceeds_captured"
+
+    # The rest refunded at Stripe behind our back: repaired to fully refunded.
+    await client.v1.refunds.create_async({"payment_intent": row.payment_intent_id})
+    final = refund_drifts(await reconcile(db, client, repair=True))
+    assert final[str(row.order_id)].repaired
+    done = await payment(db, row.order_id)
+    assert (done.refunded_cents, done.status) == (2500, "refunded")
+    assert [e.amount_cents for e in await events(db, PaymentRefunded)] == [600, 400, 1500]
+
+
 # --- settlement worker: a hold past its window is charged off-session -------------------------
 
 

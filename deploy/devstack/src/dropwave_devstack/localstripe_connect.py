@@ -26,7 +26,8 @@ production code is never bent around the emulator.
 * **Refunds**: never more than the unrefunded captured amount (400 ``amount_too_large`` /
   ``charge_already_refunded``), never on a PaymentIntent without a captured charge (400
   ``invalid_request_error``; localstripe refunded those too); ``reason``,
-  ``refund_application_fee`` and ``reverse_transfer`` accepted.
+  ``refund_application_fee`` and ``reverse_transfer`` accepted; a refund made by charge
+  names its ``payment_intent`` as on Stripe.
 
 Test-only controls under ``/_config`` (never part of Stripe's API):
 
@@ -472,6 +473,9 @@ def install() -> None:
             if amount is None:
                 amount = left
         refund_init(self, charge=charge, payment_intent=payment_intent, amount=amount, **kwargs)
+        if self.payment_intent is None and charge_obj is not None:
+            # Stripe: a refund of a PaymentIntent's charge names the PaymentIntent too.
+            self.payment_intent = getattr(charge_obj, "payment_intent", None)
         self.reason = reason
         self.refund_application_fee = to_bool(refund_application_fee)
         self.reverse_transfer = to_bool(reverse_transfer)

@@ -211,5 +211,12 @@ async def payment_intents(client: stripe.StripeClient) -> AsyncIterator[Any]:
         yield intent
 
 
+async def refunds(client: stripe.StripeClient) -> AsyncIterator[Any]:
+    """Every refund of the account, page by page (reconciliation of refunded amounts)."""
+    page = await client.v1.refunds.list_async({"limit": 100})
+    async for item in page.auto_paging_iter():
+        yield item
+
+
 async def retrieve_intent(client: stripe.StripeClient, payment_intent_id: str) -> Any:
     return await client.v1.payment_intents.retrieve_async(payment_intent_id)
