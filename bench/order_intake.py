@@ -387,12 +387,66 @@ async def confirmations(
         await conn.close()
 
 
+def cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
+    """User + system CPU seconds of each of these processes so far (Linux /proc)."""
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        seconds[pid] = ticks / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on the box (the bench's own cluster is the busy one)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+class CpuMeter:
+    """CPU spent per order by the orders processes, PostgreSQL and this load generator:
+    where the two cores go, steadier than throughput on a shared box."""
+
+    def __init__(self, server_pids: Sequence[int]) -> None:
+        self.server_pids = list(server_pids)
+        self.server = cpu_seconds(self.server_pids)
+        self.postgres = cpu_seconds(postgres_pids())
+        self.client = time.process_time()
+
+    @staticmethod
+    def _used(before: dict[int, float], after: dict[int, float]) -> float:
+        # A process started meanwhile counts whole; one that ended is missed (a little).
+        return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+    def per_order(self, orders: int) -> str:
+        used = (
+            self._used(self.server, cpu_seconds(self.server_pids)),
+            self._used(self.postgres, cpu_seconds(postgres_pids())),
+            time.process_time() - self.client,
+        )
+        return "orders processes {:.2f}, PostgreSQL {:.2f}, load generator {:.2f} ms".format(
+            *(u * 1000 / max(orders, 1) for u in used)
+        )
+
+
 def summary(name: str, run: Run) -> None:
     codes = ", ".join(f"{k}: {v}" for k, v in sorted(run.statuses.items()))
     print(f"  {name}: {run.accepted} accepted in {run.elapsed:.2f}s ({codes}; errors {run.errors})")
 
 
-async def measure(args: argparse.Namespace, stack: DevStack, base_urls: list[str]) -> None:
+async def measure(
+    args: argparse.Namespace, stack: DevStack, base_urls: list[str], server_pids: list[int]
+) -> None:
     orders_dsn = to_asyncpg_dsn(stack.database_url("orders"))
     admin = admin_dsn_from_url(stack.database_url("postgres"))
     await asyncio.to_thread(ensure_database, admin, "bench")
@@ -433,10 +487,13 @@ async def measure(args: argparse.Namespace, stack: DevStack, base_urls: list[str
     print(f"\n4. rush: {args.orders} orders on one campaign, {args.concurrency} in flight")
     rush_id, rush_slug = await publish_campaign(bootstrap, "Viral drop", deadline)
     await wait_known(orders_dsn, rush_id)
+    meter = CpuMeter(server_pids)
     burst = await rush(base_urls, rush_slug, args.orders, args.concurrency)
+    cpu = meter.per_order(burst.accepted)
     summary("requests", burst)
     rate = burst.accepted / burst.elapsed
     print(f"  accepted: {rate:,.0f} orders/s; order request p50/p95/p99: {ms(burst.latencies)}")
+    print(f"  CPU per order: {cpu}")
     print(f"  intake / hot-row ceiling: {rate / ceiling:.2f}x")
     conn = await asyncpg.connect(orders_dsn)
     numbers = await conn.fetch(
@@ -482,7 +539,8 @@ async def main(args: argparse.Namespace) -> int:
             await asyncio.to_thread(stack.start)
             extra = await asyncio.to_thread(extra_instances, stack, Path(tmp), args.instances - 1)
             base_urls = [stack.services["orders"].base_url] + [p.base_url for p in extra]
-            await measure(args, stack, base_urls)
+            pids = [p.pid for p in [stack.services["orders"], *extra] if p.pid is not None]
+            await measure(args, stack, base_urls, pids)
         finally:
             for proc in extra:
                 await asyncio.to_thread(proc.stop)

@@ -12,7 +12,7 @@ from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from orders import handlers
 from orders.app import create_app
-from orders.models import CampaignSnapshot
+from orders.models import CampaignSnapshot, Order
 from orders.settings import Settings
 from sqlalchemy import select, update
 
@@ -90,6 +90,32 @@ async def test_placing_is_idempotent_and_validated(
     assert unknown.json()["code"] == "campaign_not_found"
     missing_key = await client.post(f"/api/v1/campaigns/{slug}/orders", json=BODY)
     assert missing_key.status_code == 422
+    assert missing_key.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+    bad_key = await place(client, slug, "has space")
+    assert bad_key.status_code == 422
+    assert bad_key.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+    extra = await place(client, slug, "k4", {**BODY, "admin": True})
+    assert extra.json()["errors"][0]["loc"] == ["body", "admin"]
+    garbled = await client.post(
+        f"/api/v1/campaigns/{slug}/orders",
+        headers={"Idempotency-Key": "k5", "Content-Type": "application/json"},
+        content=b'{"email": ',
+    )
+    assert (garbled.status_code, garbled.json()["code"]) == (422, "validation_error")
+    assert garbled.headers["Content-Type"] == "application/problem+json"
+    async with db.sessions() as session:
+        numbers = (await session.scalars(select(Order.buyer_number))).all()
+    assert sorted(numbers) == [1, 2]  # bad requests changed nothing
+
+
+async def test_place_order_is_documented(client: httpx.AsyncClient) -> None:
+    """The hot path reads its header and body itself; OpenAPI must still describe them."""
+    spec = (await client.get("/openapi.json")).json()
+    operation = spec["paths"]["/api/v1/campaigns/{slug}/orders"]["post"]
+    assert {p["name"] for p in operation["parameters"]} == {"slug", "Idempotency-Key"}
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) >= {"email", "phone", "payment_method_id"}
+    assert "201" in operation["responses"]
 
 
 async def test_buyer_cancels_a_pending_order_once(
