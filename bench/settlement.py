@@ -43,8 +43,8 @@ from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, ens
 from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database, outbox_table
 from dropwave_runtime.migrations import upgrade
-from payments.models import Payment
 from dropwave_runtime.rate_limit import PgRateLimiter
+from payments.models import Payment
 from payments.settlement import (
     SettlementWorker,
     WorkerConfig,

@@ -26,9 +26,9 @@ from dropwave_contracts.topics import parse_event
 from dropwave_devstack.faults import FaultPlan, FaultProxy
 from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database, outbox_table
+from dropwave_runtime.rate_limit import PgRateLimiter
 from payments.domain import platform_fee_cents
 from payments.models import Payment, SettlementItem
-from dropwave_runtime.rate_limit import PgRateLimiter
 from payments.settlement import (
     SettlementWorker,
     WorkerConfig,
