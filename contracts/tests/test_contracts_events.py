@@ -13,6 +13,7 @@ from dropwave_contracts import (
     ALL_EVENTS,
     EVENT_TYPES,
     CampaignCancelled,
+    CampaignCreated,
     CampaignFailed,
     CampaignMilestoneReached,
     CampaignPublished,
@@ -57,6 +58,17 @@ def _samples() -> list[Event]:
     money: dict[str, Any] = {"amount_cents": 3500, "currency": "eur"}
     buyer: dict[str, Any] = {"buyer_email": "ada@example.com", "buyer_phone": "+4915112345678"}
     return [
+        CampaignCreated(
+            producer="campaigns",
+            **ENVELOPE,
+            creator_id="user_1",
+            slug="mugs",
+            title="Mugs",
+            price_cents=3500,
+            currency="eur",
+            min_orders=40,
+            deadline=DEADLINE,
+        ),
         CampaignPublished(
             producer="campaigns",
             **ENVELOPE,
@@ -317,7 +329,7 @@ def test_envelope_defaults() -> None:
     a, b = _samples()[0], _samples()[0]
     assert a.event_id != b.event_id
     assert a.schema_version == 1
-    assert a.event_type == "CampaignPublished"
+    assert a.event_type == "CampaignCreated"
     assert a.occurred_at.tzinfo is not None
     assert a.causation_id is None
 

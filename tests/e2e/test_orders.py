@@ -118,3 +118,46 @@ def test_buyer_cancels_counter_drops_and_hold_is_released(
     )
     assert nxt.status_code == 201, nxt.text
     assert nxt.json()["buyer_number"] == order["buyer_number"] + 1
+
+
+def test_an_order_on_a_draft_is_a_409_and_changes_nothing(
+    stack: DevStack, api: httpx.Client, eventually: Eventually
+) -> None:
+    auth = {"Authorization": f"Bearer {stack.mint_token('creator-orders-draft')}"}
+    draft = api.post(
+        "/api/v1/campaigns",
+        headers=auth,
+        json={
+            "title": f"Draft lamp {uuid.uuid4().hex[:6]}",
+            "price_cents": 1500,
+            "currency": "usd",
+            "min_orders": 5,
+            "deadline": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+        },
+    ).json()
+    body = {"email": "early@example.com", "payment_method_id": "pm_card_visa"}
+
+    def place(key: str) -> httpx.Response:
+        return api.post(
+            f"/api/v1/campaigns/{draft['slug']}/orders",
+            headers={"Idempotency-Key": key},
+            json=body,
+        )
+
+    refused = eventually(
+        lambda: (r := place("too-early")).status_code == 409 and r,
+        "orders to learn of the draft (CampaignCreated)",
+    )
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "campaign_not_published"
+
+    published = api.post(f"/api/v1/campaigns/{draft['id']}/publish", headers=auth)
+    assert published.status_code == 200, published.text
+    first = eventually(
+        lambda: (r := place(str(uuid.uuid4()))).status_code == 201 and r,
+        "orders to learn of the publish",
+    )
+    assert first.json()["buyer_number"] == 1  # the refused attempt took no number
+    replay = place("too-early")  # the refused key placed nothing: it is free to use now
+    assert replay.status_code == 201
+    assert replay.json()["buyer_number"] == 2

@@ -15,6 +15,7 @@ from .envelope import (
 from .events import (
     ALL_EVENTS,
     CampaignCancelled,
+    CampaignCreated,
     CampaignFailed,
     CampaignMilestoneReached,
     CampaignPublished,
@@ -70,6 +71,7 @@ __all__ = [
     "PAYMENTS_EVENTS",
     "WIRE_REQUIRED_FIELDS",
     "CampaignCancelled",
+    "CampaignCreated",
     "CampaignEvent",
     "CampaignFailed",
     "CampaignMilestoneReached",

@@ -23,6 +23,7 @@ __all__ = [
     "ALL_EVENTS",
     "BuyerNumber",
     "CampaignCancelled",
+    "CampaignCreated",
     "CampaignFailed",
     "CampaignMilestoneReached",
     "CampaignPublished",
@@ -67,6 +68,24 @@ NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
 
 
 # --- campaigns.events.v1 (producer: campaigns) ------------------------------------------
+
+
+class CampaignCreated(CampaignEvent):
+    """A creator created a draft. Not public yet: orders learns its slug so an order on it
+    is refused as "not published" (409) rather than "no such campaign". The draft's rules
+    may still change; CampaignPublished carries the final ones. Emitted by campaigns;
+    added in v1 as a minor change (a new event type)."""
+
+    event_type: Literal["CampaignCreated"] = "CampaignCreated"
+    schema_version: Literal[1] = 1
+
+    creator_id: NonEmptyStr
+    slug: NonEmptyStr
+    title: NonEmptyStr
+    price_cents: Cents
+    currency: Currency
+    min_orders: MinOrders
+    deadline: AwareDatetime
 
 
 class CampaignPublished(CampaignEvent):
@@ -382,6 +401,7 @@ class NotificationSent(CampaignEvent):
 
 
 ALL_EVENTS: tuple[type[Event], ...] = (
+    CampaignCreated,
     CampaignPublished,
     CampaignUpdated,
     CampaignMilestoneReached,

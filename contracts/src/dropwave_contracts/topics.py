@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from .envelope import Event
 from .events import (
     CampaignCancelled,
+    CampaignCreated,
     CampaignFailed,
     CampaignMilestoneReached,
     CampaignPublished,
@@ -100,6 +101,7 @@ CAMPAIGNS_EVENTS = TopicSpec(
     key="campaign_id",
     partitions=EVENT_PARTITIONS,
     events=(
+        CampaignCreated,
         CampaignPublished,
         CampaignUpdated,
         CampaignMilestoneReached,
@@ -108,7 +110,10 @@ CAMPAIGNS_EVENTS = TopicSpec(
         CampaignFailed,
         CampaignCancelled,
     ),
-    description="Campaign lifecycle: published, updated, milestones, tipped, closed, cancelled.",
+    description=(
+        "Campaign lifecycle: created (draft), published, updated, milestones, tipped, "
+        "closed, cancelled."
+    ),
     producer="campaigns",
 )
 ORDERS_EVENTS = TopicSpec(

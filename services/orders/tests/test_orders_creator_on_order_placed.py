@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from dropwave_contracts.events import (
+    CampaignCreated,
+    CampaignFailed,
     CampaignPublished,
     CampaignUpdated,
     OrderConfirmed,
@@ -17,6 +19,8 @@ from dropwave_runtime.db import Database, outbox_table
 from orders import domain
 from orders.handlers import (
     OrderRequest,
+    on_campaign_created,
+    on_campaign_failed,
     on_campaign_published,
     on_campaign_updated,
     on_payment_authorized,
@@ -120,3 +124,59 @@ async def test_a_new_title_reaches_the_confirmation(db: Database) -> None:
         events = [parse_event(p) for p in await session.scalars(select(outbox_table.c.payload))]
     confirmed = [e for e in events if isinstance(e, OrderConfirmed)]
     assert [e.campaign_title for e in confirmed] == ["Walnut organiser v2"]
+
+
+async def test_a_draft_becomes_active_on_publish_and_a_replay_never_reopens(
+    db: Database,
+) -> None:
+    campaign_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    rules = {
+        "campaign_id": campaign_id,
+        "creator_id": "user_creator_42",
+        "slug": f"drop-{campaign_id.hex[:12]}",
+        "title": "Walnut desk organiser",
+        "currency": "eur",
+        "deadline": now + timedelta(days=3),
+    }
+    created = CampaignCreated(
+        producer="campaigns", correlation_id="c", price_cents=2000, min_orders=5, **rules
+    )
+    published = CampaignPublished(
+        producer="campaigns",
+        correlation_id="c",
+        price_cents=2500,  # the draft's rules changed before publishing
+        min_orders=10,
+        published_at=now,
+        **rules,
+    )
+
+    async def snapshot() -> CampaignSnapshot:
+        async with db.sessions() as session:
+            row = await session.get(CampaignSnapshot, campaign_id)
+        assert row is not None
+        return row
+
+    async with db.unit_of_work() as uow:
+        await on_campaign_created(created, uow)
+    assert (await snapshot()).status == "draft"
+    async with db.unit_of_work() as uow:
+        await on_campaign_published(published, uow)
+    row = await snapshot()
+    assert (row.status, row.price_cents, row.min_orders) == ("active", 2500, 10)
+    async with db.unit_of_work() as uow:
+        await on_campaign_failed(
+            CampaignFailed.caused_by(
+                published,
+                producer="campaigns",
+                campaign_id=campaign_id,
+                confirmed_orders=0,
+                min_orders=10,
+                closed_at=now,
+            ),
+            uow,
+        )
+    async with db.unit_of_work() as uow:  # replays (e.g. from the dead-letter topic)
+        await on_campaign_created(created, uow)
+        await on_campaign_published(published, uow)
+    assert (await snapshot()).status == "failed"

@@ -8,6 +8,7 @@ from typing import Any
 from dropwave_contracts.envelope import follow
 from dropwave_contracts.events import (
     CampaignCancelled,
+    CampaignCreated,
     CampaignFailed,
     CampaignMilestoneReached,
     CampaignPublished,
@@ -80,7 +81,7 @@ async def create_campaign(
 ) -> Campaign:
     """A draft owned by the creator, under a unique slug (from the title when none is given;
     a taken generated slug gets a random suffix, retried in a savepoint so concurrent
-    creates of the same title both succeed)."""
+    creates of the same title both succeed). CampaignCreated tells orders its slug."""
     domain.check_deadline(body.deadline, now, min_duration_s)
     session = uow.session
     await remember_creator(session, creator_id, creator_email)
@@ -111,6 +112,20 @@ async def create_campaign(
             if body.slug:
                 raise domain.RuleViolation("slug_taken", f"The slug {slug!r} is taken.") from None
             continue
+        await uow.emit(
+            CampaignCreated(
+                producer=SERVICE,
+                correlation_id=_correlation_id(),
+                campaign_id=campaign.id,
+                creator_id=creator_id,
+                slug=campaign.slug,
+                title=campaign.title,
+                price_cents=campaign.price_cents,
+                currency=campaign.currency,
+                min_orders=campaign.min_orders,
+                deadline=campaign.deadline,
+            )
+        )
         return campaign
     raise domain.RuleViolation("slug_taken", "Could not find a free slug; pass one.")
 

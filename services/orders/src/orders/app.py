@@ -1,5 +1,6 @@
 from dropwave_contracts.events import (
     CampaignCancelled,
+    CampaignCreated,
     CampaignFailed,
     CampaignPublished,
     CampaignSucceeded,
@@ -21,6 +22,7 @@ from .settings import Settings
 
 def create_app(settings: Settings) -> FastAPI:
     rt = configure("orders", settings)
+    rt.on(CampaignCreated, handlers.on_campaign_created)
     rt.on(CampaignPublished, handlers.on_campaign_published)
     rt.on(CampaignUpdated, handlers.on_campaign_updated)
     rt.on(CampaignSucceeded, handlers.on_campaign_succeeded)

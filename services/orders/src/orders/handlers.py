@@ -9,6 +9,7 @@ from typing import Any
 from dropwave_contracts.envelope import follow
 from dropwave_contracts.events import (
     CampaignCancelled,
+    CampaignCreated,
     CampaignFailed,
     CampaignPublished,
     CampaignSucceeded,
@@ -25,7 +26,7 @@ from dropwave_contracts.events import (
 )
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.observability import correlation_id_var
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import domain
@@ -197,6 +198,26 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
     return order
 
 
+async def on_campaign_created(event: CampaignCreated, uow: UnitOfWork) -> None:
+    """Know the draft's slug, so an order on it is refused as not published (409)."""
+    await uow.session.execute(
+        pg_insert(CampaignSnapshot)
+        .values(
+            id=event.campaign_id,
+            last_buyer_number=0,
+            slug=event.slug,
+            title=event.title,
+            price_cents=event.price_cents,
+            currency=event.currency,
+            min_orders=event.min_orders,
+            deadline=event.deadline,
+            creator_id=event.creator_id,
+            status="draft",
+        )
+        .on_conflict_do_nothing(index_elements=[CampaignSnapshot.id])
+    )
+
+
 async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> None:
     values = {
         "slug": event.slug,
@@ -206,14 +227,19 @@ async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> No
         "min_orders": event.min_orders,
         "deadline": event.deadline,
         "creator_id": event.creator_id,
-        "status": "active",
     }
-    # A redelivered or replayed publish never reopens a campaign that has since closed.
-    details = {k: v for k, v in values.items() if k != "status"}
+    stmt = pg_insert(CampaignSnapshot).values(
+        id=event.campaign_id, last_buyer_number=0, status="active", **values
+    )
+    # The publish carries the final rules; a draft becomes active, but a redelivered or
+    # replayed publish never reopens a campaign that has since closed.
+    status = case(
+        (CampaignSnapshot.status == "draft", literal("active")), else_=CampaignSnapshot.status
+    )
     await uow.session.execute(
-        pg_insert(CampaignSnapshot)
-        .values(id=event.campaign_id, last_buyer_number=0, **values)
-        .on_conflict_do_update(index_elements=[CampaignSnapshot.id], set_=details)
+        stmt.on_conflict_do_update(
+            index_elements=[CampaignSnapshot.id], set_={**values, "status": status}
+        )
     )
 
 
