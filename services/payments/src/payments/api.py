@@ -63,9 +63,10 @@ async def stripe_webhook(
                 await on_account_updated(uow, event["id"], int(event.get("created") or 0), intent)
         return {"received": True}
     if event["type"] in CHARGE_WEBHOOK_EVENT_TYPES and isinstance(intent, dict):
+        # Idempotent by nature (sets a date or a flag, emits nothing): no inbox row needed,
+        # which keeps the one-per-authorization charge.succeeded cheap.
         async with rt.db.unit_of_work() as uow:
-            if await uow.claim(WEBHOOK_CONSUMER, stripe_event_uuid(event["id"])):
-                await on_charge_webhook(uow, event["type"], intent)
+            await on_charge_webhook(uow, event["type"], intent)
         return {"received": True}
     if event["type"] not in WEBHOOK_EVENT_TYPES or not isinstance(intent, dict):
         return {"received": True}
