@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from dropwave_contracts.events import NotificationSent, OrderConfirmed
+from dropwave_contracts.events import CampaignUpdated, NotificationSent, OrderConfirmed
 from dropwave_contracts.topics import parse_event, serialize, topic_for
 from dropwave_runtime.consumer import EventConsumer, Record
 from dropwave_runtime.db import Database, UnitOfWork, outbox_table
@@ -377,3 +377,21 @@ async def test_each_pay_later_reminder_reaches_the_buyer_once_with_the_link(
     assert len(sent) == 5
     sources = Counter(e.source_event_id for e in sent)
     assert (sources[first.event_id], sources[second.event_id]) == (2, 2)  # email + SMS each
+
+
+async def test_a_new_title_is_used_by_later_campaign_messages(
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer
+) -> None:
+    await handle(drop.published(), drop.confirmed(1, phone=False))
+    await handle(
+        CampaignUpdated(
+            producer="campaigns",
+            correlation_id="c-edit",
+            campaign_id=drop.campaign_id,
+            title="Linen tote, second run",
+        )
+    )
+    await handle(drop.tipped(current=4))
+    await worker.drain()
+    creator = [m["Subject"] for m in mailer.sent if m["To"] == "creator-secret@example.com"]
+    assert creator == ["Linen tote, second run tipped: 4 orders!"]

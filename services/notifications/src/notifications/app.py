@@ -12,6 +12,7 @@ from dropwave_contracts.events import (
     CampaignPublished,
     CampaignSucceeded,
     CampaignTipped,
+    CampaignUpdated,
     OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
@@ -35,6 +36,7 @@ from .worker import DeliveryWorker, WorkerConfig
 
 HANDLERS: dict[type[Event], Callable[[Any, UnitOfWork], Awaitable[None]]] = {
     CampaignPublished: handlers.on_campaign_published,
+    CampaignUpdated: handlers.on_campaign_updated,
     CampaignMilestoneReached: handlers.on_milestone_reached,
     CampaignTipped: handlers.on_campaign_tipped,
     CampaignSucceeded: handlers.on_campaign_succeeded,

@@ -42,6 +42,7 @@ from dropwave_contracts.events import (
     CampaignPublished,
     CampaignSucceeded,
     CampaignTipped,
+    CampaignUpdated,
     OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
@@ -209,6 +210,15 @@ async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> No
         pg_insert(CampaignInfo)
         .values(campaign_id=event.campaign_id, **values)
         .on_conflict_do_update(index_elements=[CampaignInfo.campaign_id], set_=values)
+    )
+
+
+async def on_campaign_updated(event: CampaignUpdated, uow: UnitOfWork) -> None:
+    """A new title of an active campaign: later messages use it."""
+    await uow.session.execute(
+        update(CampaignInfo)
+        .where(CampaignInfo.campaign_id == event.campaign_id)
+        .values(title=event.title)
     )
 
 
