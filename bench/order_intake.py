@@ -2,7 +2,8 @@
 
 Starts what it needs itself, on free ports on 127.0.0.1 under a temporary directory:
 PostgreSQL (embedded, but with production durability: fsync, synchronous_commit and
-full_page_writes on), Tansu, localstripe, payments and ``--instances`` orders processes.
+full_page_writes on), Tansu, localstripe, payments and ``--instances`` orders processes
+(default: one per core).
 Campaigns, notifications and the gateway are left out: on this 2-core box they would only
 take CPU from the intake path. The benchmark plays campaigns' part by publishing
 CampaignPublished itself. It prints:
@@ -19,7 +20,7 @@ CampaignPublished itself. It prints:
 5. the group-commit intake called in-process (no HTTP) -> orders/s and its ratio.
 
 Everything is bounded in count and time. Usage: ``make bench`` or
-``python bench/order_intake.py [--orders 6000] [--rate 500] [--instances 2] [--help]``.
+``python bench/order_intake.py [--orders 10000] [--rate 500] [--instances 2] [--help]``.
 """
 
 from __future__ import annotations
@@ -553,9 +554,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--orders", type=int, default=6000, help="orders in the rush (max 50,000)")
+    parser.add_argument("--orders", type=int, default=10_000, help="orders in the rush (max 50,000)")
     parser.add_argument("--concurrency", type=int, default=200)
-    parser.add_argument("--instances", type=int, default=1, help="orders processes (1-4)")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="orders processes (1-4; default: one per core, as one would deploy them)",
+    )
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     parser.add_argument("--confirm-rate", type=float, default=50.0, help="orders/s, phase 2")

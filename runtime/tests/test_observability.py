@@ -13,6 +13,7 @@ from dropwave_runtime.db import Database
 from dropwave_runtime.observability import (
     configure_logging,
     correlation_id_var,
+    new_request_id,
     new_traceparent,
     traceparent_var,
 )
@@ -52,6 +53,18 @@ def test_child_traceparent_keeps_trace_and_changes_span() -> None:
     assert child.split("-")[1] == parent.split("-")[1]
     assert child.split("-")[2] != parent.split("-")[2]
     assert new_traceparent("garbage").split("-")[0] == "00"
+
+
+def test_new_ids_are_well_formed_and_distinct() -> None:
+    import re
+
+    parents = {new_traceparent() for _ in range(1000)}
+    assert len(parents) == 1000
+    assert all(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", p) for p in parents)
+    assert all(p.split("-")[1] != "0" * 32 for p in parents)  # all-zero ids are invalid
+    request_ids = {new_request_id() for _ in range(1000)}
+    assert len(request_ids) == 1000
+    assert all(uuid.UUID(r).version == 4 for r in request_ids)
 
 
 @pytest.mark.timeout(60)

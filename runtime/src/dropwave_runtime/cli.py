@@ -3,6 +3,7 @@ any subcommands a service registers (``commands``, e.g. payments' ``refund``/``r
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,20 @@ class Command:
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     handle: Callable[[argparse.Namespace, Any], int]
+
+
+def tune_gc(gen0_threshold: int) -> None:
+    """Collect young objects less often, and never rescan the start-up heap.
+
+    A request allocates a few hundred container objects (pydantic, SQLAlchemy, asyncio), so
+    CPython's default threshold (700) ran a collection every couple of requests: ~20 % of
+    the order endpoint's CPU. Freezing what start-up built (modules, app, settings) keeps
+    the older generations' collections short. Memory cost: at most `gen0_threshold`
+    young objects wait for collection.
+    """
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(gen0_threshold, gen1, gen2)
 
 
 def run(
@@ -56,8 +71,10 @@ def run(
     if commands and args.command in commands:
         raise SystemExit(commands[args.command].handle(args, settings))
     if args.command == "serve":
+        app = create_app(settings)
+        tune_gc(settings.gc_gen0_threshold)
         uvicorn.run(
-            create_app(settings),
+            app,
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,

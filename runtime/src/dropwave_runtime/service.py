@@ -8,7 +8,6 @@ FastAPI lifespan and close on shutdown.
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Annotated, Any, TypeVar, cast
 
@@ -27,6 +26,7 @@ from .db import Database, UnitOfWork
 from .observability import (
     configure_logging,
     correlation_id_var,
+    new_request_id,
     new_traceparent,
     traceparent_var,
 )
@@ -196,7 +196,7 @@ class _RequestContext:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        request_id = (headers.get("x-request-id") or str(uuid.uuid4()))[:128]
+        request_id = (headers.get("x-request-id") or new_request_id())[:128]
         correlation_id_var.set(request_id)
         traceparent_var.set(new_traceparent(headers.get("traceparent")))
 

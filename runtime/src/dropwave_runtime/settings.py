@@ -29,3 +29,5 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = Field(500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(1.0, gt=0)
     db_pool_size: int = Field(10, ge=1)
+    # Young-generation GC threshold for `serve` (CPython's default is 700): see cli.tune_gc.
+    gc_gen0_threshold: int = Field(50_000, ge=100, le=10_000_000)
