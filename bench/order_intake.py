@@ -554,7 +554,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--orders", type=int, default=10_000, help="orders in the rush (max 50,000)")
+    parser.add_argument("--orders", type=int, default=10_000, help="rush size (max 50,000)")
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument(
         "--instances",
