@@ -36,6 +36,14 @@ def _eventually(probe: Callable[[], Any], what: str, timeout: float = 60) -> Any
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def not_open_yet(r: httpx.Response) -> bool:
+    """Orders learns of a campaign by event: until CampaignCreated it answers 404, until
+    CampaignPublished 409 campaign_not_published."""
+    if r.status_code == 404:
+        return True
+    return r.status_code == 409 and r.json().get("code") == "campaign_not_published"
+
+
 @pytest.fixture
 def eventually() -> Eventually:
     return _eventually

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from dropwave_devstack.stack import DevStack
 
-from .conftest import Eventually
+from .conftest import Eventually, not_open_yet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -97,7 +97,7 @@ def test_live_stream_feed_and_counters(
 
         def place() -> httpx.Response | None:
             r = api.post(f"/api/v1/campaigns/{slug}/orders", headers=key, json=body)
-            return r if r.status_code != 404 else None
+            return None if not_open_yet(r) else r
 
         placed = eventually(place, "orders to learn of the campaign")
         assert placed.status_code == 201, placed.text

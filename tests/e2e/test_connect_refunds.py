@@ -13,7 +13,7 @@ import pytest
 import stripe
 from dropwave_devstack.stack import DevStack
 
-from .conftest import Eventually
+from .conftest import Eventually, not_open_yet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -74,7 +74,7 @@ def test_onboard_charge_settle_refund(
 
         def place(body: dict[str, str] = body, key: dict[str, str] = key) -> httpx.Response | None:
             r = api.post(f"/api/v1/campaigns/{campaign['slug']}/orders", headers=key, json=body)
-            return r if r.status_code != 404 else None
+            return None if not_open_yet(r) else r
 
         placed = eventually(place, f"order {i} to be taken")
         assert placed.status_code == 201, placed.text

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from dropwave_devstack.stack import DevStack
 
-from .conftest import Eventually
+from .conftest import Eventually, not_open_yet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -43,7 +43,7 @@ def test_first_drop(stack: DevStack, api: httpx.Client, eventually: Eventually) 
 
     def place() -> httpx.Response | None:
         r = api.post(f"/api/v1/campaigns/{slug}/orders", headers=key, json=order_body)
-        return r if r.status_code != 404 else None  # orders learns of the campaign by event
+        return None if not_open_yet(r) else r
 
     placed = eventually(place, "orders to learn of the published campaign")
     assert placed.status_code == 201, placed.text

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from dropwave_devstack.stack import DevStack
 
-from .conftest import Eventually
+from .conftest import Eventually, not_open_yet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -56,7 +56,7 @@ def place(api: httpx.Client, eventually: Eventually, slug: str, n: int) -> list[
 
         def one(key: dict[str, str] = key, body: dict[str, str] = body) -> httpx.Response | None:
             r = api.post(f"/api/v1/campaigns/{slug}/orders", headers=key, json=body)
-            return r if r.status_code != 404 else None
+            return None if not_open_yet(r) else r
 
         r = eventually(one, "orders to learn of the campaign", 10)
         assert r.status_code == 201, r.text

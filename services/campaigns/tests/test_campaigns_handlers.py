@@ -300,3 +300,34 @@ async def test_counter_equals_confirmed_minus_cancelled_through_the_inbox(db: Da
         await consumer.handle(record(again.model_copy(update={"event_id": uuid.uuid4()}), 600))
     assert (await load(db, campaign.id)).current_orders == 9
     assert len(await outbox(db)) == len(events)
+
+
+async def test_the_tipping_time_covers_every_confirmation_counted(db: Database) -> None:
+    """Confirmations of different orders are handled concurrently: the one that tips may be
+    older than one counted before it. Notifications tells the buyers confirmed by
+    `tipped_at` that it tipped, so it must not be earlier than any counted confirmation."""
+    campaign = await create(db, min_orders=5)
+    await publish(db, campaign.id)
+    start = datetime.now(UTC)
+    times = [start + timedelta(seconds=s) for s in (1, 2, 3, 9, 4)]  # #4 counted before #5
+    for n, at in enumerate(times, start=1):
+        confirmed = OrderConfirmed(
+            producer="orders",
+            correlation_id="c",
+            occurred_at=at,
+            campaign_id=campaign.id,
+            order_id=uuid.uuid4(),
+            buyer_number=n,
+            amount_cents=2500,
+            currency="usd",
+            buyer_email="buyer@example.com",
+            buyer_phone=None,
+            campaign_title="Walnut desk organiser",
+            campaign_min_orders=5,
+            campaign_deadline=campaign.deadline,
+        )
+        async with db.unit_of_work() as uow:
+            await handlers.on_order_confirmed(confirmed, uow)
+    [tipped] = [e for e in await outbox(db) if isinstance(e, CampaignTipped)]
+    assert tipped.tipped_at == max(times)
+    assert (await load(db, campaign.id)).tipped_at == max(times)

@@ -59,7 +59,10 @@ def run(base_url: str, data_dir: Path | str | None = None) -> None:
                 r = api.post(
                     f"/api/v1/campaigns/{created['slug']}/orders", json=body, headers=headers
                 )
-                if r.status_code != 404 or time.monotonic() > deadline:
+                not_yet = r.status_code == 404 or (  # drafts are known: 409 until published
+                    r.status_code == 409 and r.json().get("code") == "campaign_not_published"
+                )
+                if not not_yet or time.monotonic() > deadline:
                     break
                 time.sleep(0.25)
             order = r.raise_for_status().json()

@@ -362,6 +362,8 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
         raise LookupError(f"unknown campaign {event.campaign_id}")
     await _order_outcome(uow, event.campaign_id, event.order_id, resolved=True)
     campaign.current_orders += 1
+    if campaign.last_confirmed_at is None or event.occurred_at > campaign.last_confirmed_at:
+        campaign.last_confirmed_at = event.occurred_at
     await activity_handlers.buyer_joined(uow, campaign, event.buyer_number)
     if campaign.status != "active":
         return
@@ -383,7 +385,9 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
             )
         )
     if campaign.tipped_at is None and campaign.current_orders >= campaign.min_orders:
-        campaign.tipped_at = event.occurred_at
+        # The tipping time covers every confirmation counted: notifications tells the buyers
+        # confirmed by then that it tipped (the others hear it in their confirmation).
+        campaign.tipped_at = campaign.last_confirmed_at
         await uow.emit(
             follow(
                 event,

@@ -40,6 +40,9 @@ class Campaign(Base):
     current_orders: Mapped[int] = mapped_column(Integer, default=0)
     milestones_reached: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
     tipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The latest confirmation time counted so far: confirmations of different orders are
+    # handled concurrently, so the one that tips is not always the latest (see handlers).
+    last_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # https URLs (validated on the way in) and the theme with its custom CSS already sanitized.
     images: Mapped[list[str]] = mapped_column(JSONB, default=list)

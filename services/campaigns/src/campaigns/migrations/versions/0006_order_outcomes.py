@@ -1,4 +1,5 @@
-"""Orders whose authorization is still open: the deadline waits for them (ADR 0004).
+"""Orders whose authorization is still open: the deadline waits for them (ADR 0004); the
+latest confirmation time counted (the tipping time covers every counted confirmation).
 
 Revision ID: 0006_order_outcomes
 """
@@ -13,6 +14,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column(
+        "campaigns", sa.Column("last_confirmed_at", sa.DateTime(timezone=True), nullable=True)
+    )
     op.create_table(
         "order_outcomes",
         sa.Column("order_id", sa.Uuid(), primary_key=True),
@@ -29,3 +33,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("order_outcomes")
+    op.drop_column("campaigns", "last_confirmed_at")
