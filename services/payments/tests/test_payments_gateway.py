@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 import stripe
+from dropwave_devstack.stripe_emulator import LocalStripe
 from payments.domain import PaymentStatus, authorization_idempotency_key
 from payments.stripe_gateway import AuthorizationRequest, StripeGateway
 
@@ -149,3 +150,35 @@ async def test_idempotency_key_is_sent(
     with pytest.raises(stripe.APIConnectionError):
         await gateway.authorize(request)
     assert seen["idempotency_key"] == authorization_idempotency_key(request.order_id)
+
+
+async def test_authorizing_waits_for_a_rate_limit_slot_before_each_request(
+    localstripe: LocalStripe,
+) -> None:
+    """Customer + PaymentIntent: two Stripe requests, two slots of the shared limit."""
+    slots: list[str] = []
+
+    async def pace() -> None:
+        slots.append("slot")
+
+    paced = StripeGateway(
+        "sk_test_payments",
+        api_base=localstripe.api_base,
+        max_network_retries=0,
+        pace=pace,
+    )
+    try:
+        result = await paced.authorize(
+            AuthorizationRequest(
+                order_id=uuid.uuid4(),
+                campaign_id=uuid.uuid4(),
+                amount_cents=2500,
+                currency="eur",
+                payment_method_id="pm_card_visa",
+                save_card=True,
+            )
+        )
+    finally:
+        await paced.aclose()
+    assert result.status is PaymentStatus.AUTHORIZED
+    assert slots == ["slot", "slot"]

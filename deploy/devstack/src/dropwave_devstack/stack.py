@@ -306,6 +306,13 @@ class DevStack:
                 "STRIPE_SECRET_KEY": self.stripe_secret_key,
                 "STRIPE_API_BASE": self.stripe_api_base,
                 "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
+                # The emulator has no rate limit of its own: pace as live mode does (an
+                # sk_test_ key alone would mean test mode's 25/s).
+                **(
+                    {"STRIPE_RATE_LIMIT_PER_S": self.environ.get("STRIPE_RATE_LIMIT_PER_S", "100")}
+                    if self.stripe is not None
+                    else {}
+                ),
                 "SMTP_HOST": self.smtp_host,
                 "SMTP_PORT": str(self.smtp_port),
                 "MAIL_FROM": self.environ.get("MAIL_FROM", DEV_MAIL_FROM),

@@ -22,7 +22,11 @@ from .stripe_gateway import StripeGateway
 
 def create_app(settings: Settings) -> FastAPI:
     rt = configure("payments", settings)
-    gateway = StripeGateway.from_settings(settings)
+    # One Stripe budget for every instance and every caller (ADR 0005); nothing connects yet.
+    limiter = PgRateLimiter(
+        rt.db.engine, "stripe", settings.stripe_rate_limit, settings.stripe_rate_limit_burst
+    )
+    gateway = StripeGateway.from_settings(settings, pace=limiter.acquire)
 
     async def handle_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
         await on_order_placed(event, uow, gateway, settings.platform_fee_bps)
@@ -39,12 +43,6 @@ def create_app(settings: Settings) -> FastAPI:
     rt.on(CampaignCancelled, settlement.on_campaign_cancelled)
 
     async def settlement_worker(runtime: ServiceRuntime) -> None:
-        limiter = PgRateLimiter(
-            runtime.db.engine,
-            "stripe",
-            settings.stripe_rate_limit,
-            settings.stripe_rate_limit_burst,
-        )
         config = settlement.WorkerConfig.from_settings(settings)
         await settlement.SettlementWorker(runtime.db, gateway, limiter, config).run()
 

@@ -9,6 +9,7 @@ network errors itself (``max_network_retries``), with the same idempotency key.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,10 @@ class AuthorizationRequest:
     """Save the card on a Customer for off-session use past the authorization window."""
 
 
+Pace = Callable[[], Awaitable[None]]
+"""Waits for the next slot of the shared Stripe rate limit (``PgRateLimiter.acquire``)."""
+
+
 class StripeGateway:
     """Payments' calls to Stripe (or to an emulator at ``api_base``)."""
 
@@ -57,7 +62,9 @@ class StripeGateway:
         api_base: str | None = None,
         max_network_retries: int = 2,
         timeout_s: float = 30.0,
+        pace: Pace | None = None,
     ) -> None:
+        self._pace = pace
         self._http = stripe.HTTPXClient(timeout=timeout_s)
         self.client = stripe.StripeClient(
             secret_key,
@@ -67,13 +74,18 @@ class StripeGateway:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> StripeGateway:
+    def from_settings(cls, settings: Settings, pace: Pace | None = None) -> StripeGateway:
         return cls(
             settings.stripe_secret_key.get_secret_value(),
             api_base=settings.stripe_api_base,
             max_network_retries=settings.stripe_max_network_retries,
             timeout_s=settings.stripe_timeout_s,
+            pace=pace,
         )
+
+    async def _paced(self) -> None:
+        if self._pace is not None:
+            await self._pace()
 
     async def aclose(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
@@ -82,7 +94,10 @@ class StripeGateway:
         """Create the order's PaymentIntent with manual capture (an authorization only).
 
         With a payment method it is confirmed at once; without one it stays unconfirmed and
-        the client confirms it with the returned ``client_secret``.
+        the client confirms it with the returned ``client_secret``. Each request waits for
+        its slot of the shared Stripe rate limit (``pace``): a viral drop authorizes faster
+        than Stripe allows, and a 429 here would go to the dead-letter topic after the
+        consumer's retries. (The settlement worker paces its own attempts.)
         """
         params: PaymentIntentCreateParams = {
             "amount": order.amount_cents,
@@ -95,6 +110,7 @@ class StripeGateway:
         }
         customer_id: str | None = None
         if order.save_card:
+            await self._paced()
             customer_id = await create_customer(self.client, order.order_id)
             params["customer"] = customer_id
             params["setup_future_usage"] = "off_session"
@@ -107,6 +123,7 @@ class StripeGateway:
             params["confirm"] = True
             # capture_before lives on the charge: fetch it in the same call.
             params["expand"] = ["latest_charge"]
+        await self._paced()
         try:
             intent = await self.client.v1.payment_intents.create_async(
                 params, {"idempotency_key": authorization_idempotency_key(order.order_id)}
