@@ -63,6 +63,25 @@ async def publish(db: Database, campaign_id: uuid.UUID) -> Campaign:
         return await handlers.publish_campaign(uow, campaign, datetime.now(UTC), 0)
 
 
+def order_confirmed(campaign: Campaign, n: int, at: datetime | None = None) -> OrderConfirmed:
+    """Buyer #n's confirmation, as orders builds it."""
+    return OrderConfirmed(
+        producer="orders",
+        correlation_id="c",
+        occurred_at=at or datetime.now(UTC),
+        campaign_id=campaign.id,
+        order_id=uuid.uuid4(),
+        buyer_number=n,
+        amount_cents=campaign.price_cents,
+        currency=campaign.currency,
+        buyer_email="buyer@example.com",
+        buyer_phone=None,
+        campaign_title=campaign.title,
+        campaign_min_orders=campaign.min_orders,
+        campaign_deadline=campaign.deadline,
+    )
+
+
 async def load(db: Database, campaign_id: uuid.UUID) -> Campaign:
     async with db.sessions() as s:
         row = await s.get(Campaign, campaign_id)
@@ -224,23 +243,7 @@ async def test_counter_equals_confirmed_minus_cancelled_through_the_inbox(db: Da
         {OrderConfirmed: handlers.on_order_confirmed, OrderCancelled: handlers.on_order_cancelled},
         NoDeadLetters(),
     )
-    confirmed = [
-        OrderConfirmed(
-            producer="orders",
-            correlation_id="c",
-            campaign_id=campaign.id,
-            order_id=uuid.uuid4(),
-            buyer_number=n,
-            amount_cents=2500,
-            currency="usd",
-            buyer_email="buyer@example.com",
-            buyer_phone=None,
-            campaign_title="Walnut desk organiser",
-            campaign_min_orders=8,
-            campaign_deadline=campaign.deadline,
-        )
-        for n in range(1, 21)
-    ]
+    confirmed = [order_confirmed(campaign, n) for n in range(1, 21)]
     cancelled = [
         OrderCancelled(
             producer="orders",
@@ -311,23 +314,8 @@ async def test_the_tipping_time_covers_every_confirmation_counted(db: Database) 
     start = datetime.now(UTC)
     times = [start + timedelta(seconds=s) for s in (1, 2, 3, 9, 4)]  # #4 counted before #5
     for n, at in enumerate(times, start=1):
-        confirmed = OrderConfirmed(
-            producer="orders",
-            correlation_id="c",
-            occurred_at=at,
-            campaign_id=campaign.id,
-            order_id=uuid.uuid4(),
-            buyer_number=n,
-            amount_cents=2500,
-            currency="usd",
-            buyer_email="buyer@example.com",
-            buyer_phone=None,
-            campaign_title="Walnut desk organiser",
-            campaign_min_orders=5,
-            campaign_deadline=campaign.deadline,
-        )
         async with db.unit_of_work() as uow:
-            await handlers.on_order_confirmed(confirmed, uow)
+            await handlers.on_order_confirmed(order_confirmed(campaign, n, at), uow)
     [tipped] = [e for e in await outbox(db) if isinstance(e, CampaignTipped)]
     assert tipped.tipped_at == max(times)
     assert (await load(db, campaign.id)).tipped_at == max(times)

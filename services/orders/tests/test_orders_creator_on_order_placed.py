@@ -31,12 +31,11 @@ from orders.schemas import OrderCreate
 from sqlalchemy import select
 
 
-async def test_order_placed_carries_the_creator_from_the_published_campaign(
-    db: Database,
-) -> None:
+def publish_event() -> CampaignPublished:
+    """A new campaign's CampaignPublished, as campaigns builds it."""
     campaign_id = uuid.uuid4()
     now = datetime.now(UTC)
-    published = CampaignPublished(
+    return CampaignPublished(
         producer="campaigns",
         correlation_id="corr",
         campaign_id=campaign_id,
@@ -49,6 +48,13 @@ async def test_order_placed_carries_the_creator_from_the_published_campaign(
         deadline=now + timedelta(days=3),
         published_at=now,
     )
+
+
+async def test_order_placed_carries_the_creator_from_the_published_campaign(
+    db: Database,
+) -> None:
+    published = publish_event()
+    campaign_id = published.campaign_id
     async with db.unit_of_work() as uow:
         await on_campaign_published(published, uow)
     body = OrderCreate(email="buyer@example.com", payment_method_id="pm_card_visa")
@@ -77,21 +83,8 @@ async def test_order_placed_carries_the_creator_from_the_published_campaign(
 
 
 async def test_a_new_title_reaches_the_confirmation(db: Database) -> None:
-    campaign_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    published = CampaignPublished(
-        producer="campaigns",
-        correlation_id="corr",
-        campaign_id=campaign_id,
-        creator_id="user_creator_42",
-        slug=f"drop-{campaign_id.hex[:12]}",
-        title="Walnut desk organiser",
-        price_cents=2500,
-        currency="eur",
-        min_orders=5,
-        deadline=now + timedelta(days=3),
-        published_at=now,
-    )
+    published = publish_event()
+    campaign_id = published.campaign_id
     body = OrderCreate(email="buyer@example.com", payment_method_id="pm_card_visa")
     async with db.unit_of_work() as uow:
         await on_campaign_published(published, uow)
