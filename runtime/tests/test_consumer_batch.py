@@ -167,3 +167,36 @@ async def test_unparseable_record_is_dead_lettered_and_the_rest_handled(db: Data
 
     assert sink.dead == [b"{not json"]
     assert list(timeline.spans) == [good.event_id]
+
+
+async def test_an_event_type_newer_than_this_build_is_counted_not_dead_lettered(
+    db: Database,
+) -> None:
+    """A new event type on a topic is a minor contract change: consumers built before it
+    have no handler for it, so it is counted and passed over. An unknown *version* of a
+    known type is different: it may matter, so it is dead-lettered."""
+    import json
+
+    from dropwave_runtime.metrics import EVENTS_CONSUMED
+
+    campaign = uuid.uuid4()
+    timeline = Timeline()
+    sink = Sink()
+    consumer = EventConsumer("campaigns", db, {OrderCancelled: timeline.handler}, sink)  # type: ignore[dict-item]
+    good = cancelled(campaign, uuid.uuid4())
+    wire = json.loads(serialize(good))
+    newer_type = json.dumps({**wire, "event_type": "OrderGiftWrapped"}).encode()
+    newer_version = json.dumps({**wire, "schema_version": 7}).encode()
+    counted = EVENTS_CONSUMED.labels("campaigns", "OrderGiftWrapped", "unknown_type")
+    before = counted._value.get()
+    batch = [
+        Record("t", 0, 0, campaign.bytes, newer_type, []),
+        Record("t", 0, 1, campaign.bytes, newer_version, []),
+        Record("t", 0, 2, campaign.bytes, serialize(good), []),
+    ]
+
+    await consumer.handle_batch(batch, 4)
+
+    assert counted._value.get() == before + 1
+    assert sink.dead == [newer_version]
+    assert list(timeline.spans) == [good.event_id]

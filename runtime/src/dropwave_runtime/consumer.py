@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from dropwave_contracts.envelope import Event
-from dropwave_contracts.topics import dead_letter_topic, parse_event
+from dropwave_contracts.topics import UnknownEventType, dead_letter_topic, parse_event
 from pydantic import ValidationError
 
 from .db import Database, UnitOfWork
@@ -26,6 +26,8 @@ from .observability import correlation_id_var, new_traceparent, traceparent_var
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
+Parsed = Event | UnknownEventType | str
+"""A record's value read: the event, a type this build doesn't know, or why it's unreadable."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class EventConsumer:
             event = self._parse(record)
             lane = lanes.setdefault((record.topic, record.partition, record.key), _Lane())
             ordering_key = event.ordering_key if isinstance(event, Event) else None
-            if isinstance(event, str) or ordering_key is None or ordering_key == event.key:
+            if not isinstance(event, Event) or ordering_key is None or ordering_key == event.key:
                 after = [*lane.since_barrier.values()] or lane.barrier_list()
                 task = self._spawn(record, event, after, slots)
                 lane.barrier, lane.since_barrier = task, {}
@@ -118,7 +120,7 @@ class EventConsumer:
     def _spawn(
         self,
         record: Record,
-        event: Event | str,
+        event: Parsed,
         after: list[asyncio.Task[None]],
         slots: asyncio.Semaphore,
     ) -> asyncio.Task[None]:
@@ -134,14 +136,25 @@ class EventConsumer:
         await self._handle_parsed(record, self._parse(record))
 
     @staticmethod
-    def _parse(record: Record) -> Event | str:
-        """The event, or why it can't be read."""
+    def _parse(record: Record) -> Parsed:
+        """The event; an event type newer than this build; or why it can't be read."""
         try:
             return parse_event(record.value)
+        except UnknownEventType as exc:
+            return exc
         except (ValueError, ValidationError) as exc:
             return f"unparseable: {exc}"
 
-    async def _handle_parsed(self, record: Record, event: Event | str) -> None:
+    async def _handle_parsed(self, record: Record, event: Parsed) -> None:
+        if isinstance(event, UnknownEventType):
+            # A type added to the topic after this build (a minor contract change): this
+            # service has no handler for it by definition, so there is nothing to do.
+            EVENTS_CONSUMED.labels(self.service, event.event_type[:64], "unknown_type").inc()
+            log.warning(
+                "event type unknown to this build: not handled",
+                extra={"event_type": event.event_type[:64], "topic": record.topic},
+            )
+            return
         if isinstance(event, str):
             await self._dead_letter(record, event, attempts=0)
             return
