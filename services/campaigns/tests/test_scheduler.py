@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from campaigns import handlers, scheduler
 from campaigns.app import create_app
-from campaigns.models import Campaign
+from campaigns.models import Campaign, OrderOutcome
 from campaigns.settings import Settings
 from dropwave_contracts.events import (
     CampaignFailed,
@@ -23,7 +23,7 @@ from dropwave_contracts.events import (
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import outbox_table
 from dropwave_runtime.service import ServiceRuntime
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 
 @pytest.fixture
@@ -223,6 +223,9 @@ async def test_an_order_authorizing_at_the_deadline_is_waited_for_and_counted(
     [closing] = await closings(rt)
     assert isinstance(closing, CampaignSucceeded)
     assert closing.confirmed_orders == 5
+    async with rt.db.sessions() as s:
+        left = await s.scalar(select(func.count()).select_from(OrderOutcome))
+    assert left == 0  # tracking ends with the close
 
 
 @pytest.mark.timeout(60)

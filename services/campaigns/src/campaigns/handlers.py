@@ -24,7 +24,7 @@ from dropwave_contracts.events import (
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.observability import correlation_id_var
 from dropwave_runtime.problems import Problem
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -298,6 +298,10 @@ async def close_due_campaigns(
                 min_orders=campaign.min_orders,
                 closed_at=now,
             )
+        )
+    if due:  # the wait is over: what it tracked is not needed any more
+        await session.execute(
+            delete(OrderOutcome).where(OrderOutcome.campaign_id.in_([c.id for c in due]))
         )
     return list(due)
 
