@@ -418,6 +418,33 @@ async def test_an_authorization_arriving_after_the_outcome_is_swept_in(
 
 ALL_FAULTS = {"error_500", "error_429", "hang", "drop_response"}
 PROOF_RATE_PER_S = 400.0
+
+
+async def two_instances_through_faults(
+    db: Database,
+    payments_db_url: str,
+    campaign: Campaign,
+    gateway: StripeGateway,
+    proxy: FaultProxy,
+) -> tuple[dict[str, object], dict[str, int]]:
+    """Two workers (own engines, as two instances) drain the run through the faulty proxy;
+    returns the run's summary and the faults injected (every kind at least once)."""
+    other = Database(payments_db_url, "payments", pool_size=20)
+    try:
+        summary = await run_until_done(
+            db,
+            campaign,
+            [worker(db, gateway, PROOF_RATE_PER_S), worker(other, gateway, PROOF_RATE_PER_S)],
+            120,
+        )
+    finally:
+        await other.dispose()
+    proxy.set_plan(FaultPlan())
+    faults = proxy.faults()
+    assert set(faults) == ALL_FAULTS, faults
+    return summary, faults
+
+
 """The limiter's rate in the 1,000-order proofs: raised from Stripe's 25/s test-mode limit so
 each proof runs in well under a minute; how close settlement gets to the limit is
 ``make bench-settlement``'s job."""
@@ -458,22 +485,9 @@ async def test_1000_order_campaign_captures_every_order_exactly_once_under_all_f
         )
     )
     await succeed(db, campaign)
-    other = Database(payments_db_url, "payments", pool_size=20)
-    try:
-        summary = await run_until_done(
-            db,
-            campaign,
-            [
-                worker(db, faulty_gateway, PROOF_RATE_PER_S),
-                worker(other, faulty_gateway, PROOF_RATE_PER_S),
-            ],
-            120,
-        )
-    finally:
-        await other.dispose()
-    proxy.set_plan(FaultPlan())
-    faults = proxy.faults()
-    assert set(faults) == ALL_FAULTS, faults
+    summary, faults = await two_instances_through_faults(
+        db, payments_db_url, campaign, faulty_gateway, proxy
+    )
     assert faults["drop_response"] >= n // 50, faults  # plenty of captures done, answer lost
 
     # The emulator's side: each PaymentIntent captured by exactly one executed request (the
@@ -530,22 +544,9 @@ async def test_1000_order_failed_campaign_releases_every_hold_under_all_faults(
         FaultPlan(error_500=0.05, error_429=0.05, hang=0.02, drop_response=0.08, match=CANCEL_CALLS)
     )
     await fail(db, campaign)
-    other = Database(payments_db_url, "payments", pool_size=20)
-    try:
-        summary = await run_until_done(
-            db,
-            campaign,
-            [
-                worker(db, faulty_gateway, PROOF_RATE_PER_S),
-                worker(other, faulty_gateway, PROOF_RATE_PER_S),
-            ],
-            120,
-        )
-    finally:
-        await other.dispose()
-    proxy.set_plan(FaultPlan())
-    faults = proxy.faults()
-    assert set(faults) == ALL_FAULTS, faults
+    summary, faults = await two_instances_through_faults(
+        db, payments_db_url, campaign, faulty_gateway, proxy
+    )
     assert faults["drop_response"] >= n // 50, faults
 
     executed = proxy.executed(CANCEL_CALLS)
