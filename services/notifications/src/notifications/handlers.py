@@ -54,6 +54,7 @@ from dropwave_contracts.events import (
 from dropwave_runtime.db import UnitOfWork
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import InstrumentedAttribute
 
 from .domain import format_deadline, format_money, order_confirmed_context
 from .models import Buyer, CampaignInfo
@@ -196,6 +197,18 @@ def _title(campaign: CampaignInfo | None) -> str:
 # --- read models --------------------------------------------------------------------------
 
 
+async def _upsert(
+    uow: UnitOfWork, key: InstrumentedAttribute[Any], key_value: Any, values: dict[str, Any]
+) -> None:
+    """Insert the row keyed `key = key_value`, or bring its `values` up to date: events
+    about one row may come in any order and more than once."""
+    await uow.session.execute(
+        pg_insert(key.class_)
+        .values({key.key: key_value, **values})
+        .on_conflict_do_update(index_elements=[key], set_=values)
+    )
+
+
 async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> None:
     values = {
         "title": event.title,
@@ -206,11 +219,7 @@ async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> No
         "price_cents": event.price_cents,
         "currency": event.currency,
     }
-    await uow.session.execute(
-        pg_insert(CampaignInfo)
-        .values(campaign_id=event.campaign_id, **values)
-        .on_conflict_do_update(index_elements=[CampaignInfo.campaign_id], set_=values)
-    )
+    await _upsert(uow, CampaignInfo.campaign_id, event.campaign_id, values)
 
 
 async def on_campaign_updated(event: CampaignUpdated, uow: UnitOfWork) -> None:
@@ -232,11 +241,7 @@ async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
         "phone": event.buyer_phone,
         "sms_consent": event.sms_consent and event.buyer_phone is not None,
     }
-    await uow.session.execute(
-        pg_insert(Buyer)
-        .values(order_id=event.order_id, **values)
-        .on_conflict_do_update(index_elements=[Buyer.order_id], set_=values)
-    )
+    await _upsert(uow, Buyer.order_id, event.order_id, values)
 
 
 async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
@@ -259,11 +264,7 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
         "phone": event.buyer_phone,
         "confirmed_at": event.occurred_at,
     }
-    await uow.session.execute(
-        pg_insert(Buyer)
-        .values(order_id=event.order_id, **contact)
-        .on_conflict_do_update(index_elements=[Buyer.order_id], set_=contact)
-    )
+    await _upsert(uow, Buyer.order_id, event.order_id, contact)
     await uow.session.execute(
         pg_insert(CampaignInfo)
         .values(
