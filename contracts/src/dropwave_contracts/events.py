@@ -41,6 +41,7 @@ __all__ = [
     "OrderCancelled",
     "OrderConfirmed",
     "OrderPlaced",
+    "OrdersTallied",
     "PaymentActionRequired",
     "PaymentAuthorized",
     "PaymentCaptureFailed",
@@ -144,27 +145,36 @@ class CampaignTipped(CampaignEvent):
 
 
 class CampaignSucceeded(CampaignEvent):
-    """The deadline passed with at least ``min_orders`` confirmed orders: payments captures
-    every authorization. Emitted by campaigns' deadline scheduler."""
+    """The closing tally has at least ``min_orders`` standing orders: payments captures
+    every standing authorization. Emitted by campaigns on orders' ``OrdersTallied``."""
 
     event_type: Literal["CampaignSucceeded"] = "CampaignSucceeded"
     schema_version: Literal[1] = 1
 
     confirmed_orders: Count
+    """The tally's ``standing_orders``."""
     min_orders: MinOrders
     closed_at: AwareDatetime
+    tally_event_id: UUID | None = None
+    """The ``OrdersTallied`` the outcome was decided on: payments captures only once it has
+    handled that tally (so every buyer cancel before it). Optional (added in v1 as a minor
+    change): absent on outcomes decided before tallies existed."""
 
 
 class CampaignFailed(CampaignEvent):
-    """The deadline passed below the minimum: payments releases every authorization.
-    Emitted by campaigns' deadline scheduler."""
+    """The closing tally is below the minimum: payments releases every authorization.
+    Emitted by campaigns on orders' ``OrdersTallied``."""
 
     event_type: Literal["CampaignFailed"] = "CampaignFailed"
     schema_version: Literal[1] = 1
 
     confirmed_orders: Count
+    """The tally's ``standing_orders``."""
     min_orders: MinOrders
     closed_at: AwareDatetime
+    tally_event_id: UUID | None = None
+    """The ``OrdersTallied`` the outcome was decided on. Optional (added in v1 as a minor
+    change)."""
 
 
 class CampaignCancelled(CampaignEvent):
@@ -238,8 +248,45 @@ class OrderCancelled(CampaignEvent):
     order_id: UUID
     buyer_number: BuyerNumber
     reason: str | None
+    """``buyer_cancelled`` (before the deadline, with the order token) or
+    ``not_authorized_in_time`` (still authorizing when the closing tally's wait ended)."""
     was_confirmed: bool
     """Whether the order had been confirmed (counted); campaigns decrements only then."""
+
+
+class OrdersTallied(CampaignEvent):
+    """The campaign's closing tally: orders' intake for it is over and every order placed in
+    time has its outcome. Emitted by orders once per campaign that reached its deadline
+    while active; added in v1 as a minor change (a new event type).
+
+    From the deadline on, orders accepts no new order and no cancel for the campaign (the
+    check and the tally take the same row lock, so a cancel answered 200 is never counted).
+    Orders still authorizing at the deadline are waited for, at most ``CLOSE_MAX_WAIT_S``;
+    those still open then are cancelled (``OrderCancelled`` with reason
+    ``not_authorized_in_time``) and do not stand. The tally is keyed by ``campaign_id`` like
+    every order event and emitted after all of them: a consumer handling it has handled
+    every earlier order event of the campaign (campaigns decides the outcome from
+    ``standing_orders`` alone; payments captures nothing before it)."""
+
+    event_type: Literal["OrdersTallied"] = "OrdersTallied"
+    schema_version: Literal[1] = 1
+
+    min_orders: MinOrders
+    standing_orders: Count
+    """Orders that stand: authorized, not cancelled. The outcome is ``standing_orders >=
+    min_orders``."""
+    placed_orders: Count
+    """Every order placed (buyer numbers taken)."""
+    cancelled_orders: Count
+    """Orders cancelled by their buyers before the deadline."""
+    failed_orders: Count
+    """Orders whose authorization failed (declined, or given up on)."""
+    authorizing_at_deadline: Count
+    """Orders still authorizing when intake closed: the tally waited for them."""
+    not_authorized_in_time: Count
+    """Of those, the ones still open when the wait ended: cancelled, not standing."""
+    intake_closed_at: AwareDatetime
+    """When orders stopped accepting orders and cancels (at or just after the deadline)."""
 
 
 # --- payments.events.v1 (producer: payments) --------------------------------------------
@@ -412,6 +459,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     OrderPlaced,
     OrderConfirmed,
     OrderCancelled,
+    OrdersTallied,
     PaymentAuthorized,
     PaymentFailed,
     PaymentActionRequired,

@@ -43,6 +43,7 @@ from .events import (
     OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
+    OrdersTallied,
     PaymentActionRequired,
     PaymentAuthorized,
     PaymentCaptured,
@@ -120,8 +121,11 @@ ORDERS_EVENTS = TopicSpec(
     name="orders.events.v1",
     key="campaign_id",
     partitions=EVENT_PARTITIONS,
-    events=(OrderPlaced, OrderConfirmed, OrderCancelled),
-    description="Order lifecycle: placed, confirmed (counted), cancelled.",
+    events=(OrderPlaced, OrderConfirmed, OrderCancelled, OrdersTallied),
+    description=(
+        "Order lifecycle: placed, confirmed (counted), cancelled; a campaign's closing "
+        "tally after all of them."
+    ),
     producer="orders",
 )
 PAYMENTS_EVENTS = TopicSpec(
