@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from dropwave_contracts.envelope import follow
@@ -18,20 +18,19 @@ from dropwave_contracts.events import (
     CreatorPayoutsUpdated,
     OrderCancelled,
     OrderConfirmed,
-    OrderPlaced,
-    PaymentFailed,
+    OrdersTallied,
 )
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.observability import correlation_id_var
 from dropwave_runtime.problems import Problem
-from sqlalchemy import delete, func, or_, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import activity_handlers, domain
 from .css import sanitize_css
-from .models import Campaign, Creator, OrderOutcome
+from .models import Campaign, Creator
 from .schemas import CampaignCreate
 
 SERVICE = "campaigns"
@@ -252,58 +251,34 @@ async def creator_campaigns(
     return list((await session.scalars(query)).all())
 
 
-async def close_due_campaigns(
-    uow: UnitOfWork, limit: int, settle_s: float = 0, max_wait_s: float = 0
-) -> list[Campaign]:
-    """Settle up to `limit` active campaigns whose deadline has passed (by the database's
-    clock, the same for every instance). `SKIP LOCKED`: concurrent schedulers take disjoint
-    rows, and a row an event handler is updating is simply taken on the next round; the
-    status change makes a second close impossible.
-
-    Orders placed before the deadline may still be authorizing: a campaign closes
-    `settle_s` after its deadline (their OrderPlaced events are then in) once none of its
-    orders is open, or at the latest `max_wait_s` after it (a buyer who never finishes
-    3-D Secure does not hold the drop up)."""
-    session = uow.session
-    now: datetime = (await session.execute(select(func.now()))).scalar_one()
-    open_orders = select(OrderOutcome.order_id).where(
-        OrderOutcome.campaign_id == Campaign.id, OrderOutcome.resolved.is_(False)
+async def on_orders_tallied(event: OrdersTallied, uow: UnitOfWork) -> None:
+    """Decide the outcome on orders' closing tally, never on the counter (which may lag an
+    in-flight cancel): ``standing_orders >= min_orders`` succeeds, else fails. The counter is
+    set to the tally, so the public view shows what was decided. A campaign the creator
+    cancelled meanwhile stays cancelled (its holds are released anyway); a redelivered tally
+    finds the campaign closed and changes nothing."""
+    campaign = await _locked(uow, event.campaign_id)
+    if campaign is None:
+        raise LookupError(f"unknown campaign {event.campaign_id}")
+    if campaign.status != "active":
+        return
+    now: datetime = (await uow.session.execute(select(func.now()))).scalar_one()
+    campaign.status = domain.outcome(event.standing_orders, campaign.min_orders)
+    campaign.current_orders = event.standing_orders
+    campaign.closed_at = now
+    event_cls = CampaignSucceeded if campaign.status == "successful" else CampaignFailed
+    await uow.emit(
+        follow(
+            event,
+            event_cls,
+            producer=SERVICE,
+            campaign_id=campaign.id,
+            confirmed_orders=event.standing_orders,
+            min_orders=campaign.min_orders,
+            closed_at=now,
+            tally_event_id=event.event_id,
+        )
     )
-    due = (
-        await session.scalars(
-            select(Campaign)
-            .where(
-                Campaign.status == "active",
-                Campaign.deadline <= now - timedelta(seconds=settle_s),
-                or_(
-                    ~open_orders.exists(),
-                    Campaign.deadline <= now - timedelta(seconds=max(max_wait_s, settle_s)),
-                ),
-            )
-            .order_by(Campaign.deadline)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    for campaign in due:
-        campaign.status = domain.outcome(campaign.current_orders, campaign.min_orders)
-        campaign.closed_at = now
-        event_cls = CampaignSucceeded if campaign.status == "successful" else CampaignFailed
-        await uow.emit(
-            event_cls(
-                producer=SERVICE,
-                correlation_id=f"deadline-{campaign.id}",
-                campaign_id=campaign.id,
-                confirmed_orders=campaign.current_orders,
-                min_orders=campaign.min_orders,
-                closed_at=now,
-            )
-        )
-    if due:  # the wait is over: what it tracked is not needed any more
-        await session.execute(
-            delete(OrderOutcome).where(OrderOutcome.campaign_id.in_([c.id for c in due]))
-        )
-    return list(due)
 
 
 async def on_creator_payouts_updated(event: CreatorPayoutsUpdated, uow: UnitOfWork) -> None:
@@ -326,45 +301,17 @@ async def _locked(uow: UnitOfWork, campaign_id: uuid.UUID) -> Campaign | None:
     )
 
 
-async def _order_outcome(
-    uow: UnitOfWork, campaign_id: uuid.UUID, order_id: uuid.UUID, resolved: bool
-) -> None:
-    """Record that an order exists (placed) or has its outcome; an outcome is never undone
-    (a late OrderPlaced after a PaymentFailed from the other topic keeps it resolved)."""
-    stmt = pg_insert(OrderOutcome).values(
-        order_id=order_id, campaign_id=campaign_id, resolved=resolved
-    )
-    if resolved:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[OrderOutcome.order_id], set_={"resolved": True}
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing()
-    await uow.session.execute(stmt)
-
-
-async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
-    """An order's authorization is open until it is confirmed, cancelled or fails."""
-    await _order_outcome(uow, event.campaign_id, event.order_id, resolved=False)
-
-
-async def on_payment_failed(event: PaymentFailed, uow: UnitOfWork) -> None:
-    """A declined authorization: the order will not count, nothing to wait for."""
-    await _order_outcome(uow, event.campaign_id, event.order_id, resolved=True)
-
-
 async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
     """Count the order; announce milestones and the tipping point exactly once.
 
-    The counter always mirrors orders' confirmed, not-cancelled orders (even one confirmed
-    late, after the close). Announcements happen only while active and never twice: a count
-    that drops below a milestone (buyer cancels) and crosses it again announces nothing,
-    and `tipped_at` keeps the first time. Success at the deadline is judged on the count
-    then, not on `tipped_at`."""
+    The counter follows orders' confirmed, not-cancelled orders for the live view; it may
+    lag, so it never decides the outcome (orders' closing tally does, ADR 0007).
+    Announcements happen only while active and never twice: a count that drops below a
+    milestone (buyer cancels) and crosses it again announces nothing, and `tipped_at` keeps
+    the first time."""
     campaign = await _locked(uow, event.campaign_id)
     if campaign is None:
         raise LookupError(f"unknown campaign {event.campaign_id}")
-    await _order_outcome(uow, event.campaign_id, event.order_id, resolved=True)
     campaign.current_orders += 1
     if campaign.last_confirmed_at is None or event.occurred_at > campaign.last_confirmed_at:
         campaign.last_confirmed_at = event.occurred_at
@@ -406,10 +353,8 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
 
 
 async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
-    """A confirmed order that is cancelled stops counting; an unconfirmed one is no longer
-    waited for."""
+    """A confirmed order that is cancelled stops counting."""
     if not event.was_confirmed:
-        await _order_outcome(uow, event.campaign_id, event.order_id, resolved=True)
         return
     campaign = await _locked(uow, event.campaign_id)
     if campaign is None:

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Index, Integer, String, func, text
+from sqlalchemy import DateTime, Integer, String, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -52,19 +52,3 @@ class Campaign(Base):
     # When the deadline scheduler settled it (successful/failed).
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-class OrderOutcome(Base):
-    """Each order campaigns has heard of, and whether its authorization has an outcome yet
-    (confirmed, cancelled or failed). The deadline close waits while some are open, so an
-    order placed in time and authorized just after the deadline still counts (ADR 0004).
-    A row may be resolved before it is placed: the events come on different topics."""
-
-    __tablename__ = "order_outcomes"
-    __table_args__ = (
-        Index("order_outcomes_open", "campaign_id", postgresql_where=text("NOT resolved")),
-    )
-
-    order_id: Mapped[UUID] = mapped_column(primary_key=True)
-    campaign_id: Mapped[UUID] = mapped_column()
-    resolved: Mapped[bool] = mapped_column(default=False, server_default="false")

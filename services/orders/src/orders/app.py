@@ -15,7 +15,7 @@ from dropwave_contracts.events import (
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
-from . import api, handlers
+from . import api, closing, handlers
 from .intake import OrderIntake
 from .settings import Settings
 
@@ -34,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
     rt.on(PaymentCaptured, handlers.on_payment_captured)
     rt.on(PaymentCaptureFailed, handlers.on_payment_capture_failed)
     rt.on(PaymentReleased, handlers.on_payment_released)
+    rt.background(closing.closing_job)
     app = rt.create_app([api.router], title="DropWave orders")
     app.state.intake = OrderIntake(rt.db)
     return app

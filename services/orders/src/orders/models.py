@@ -26,6 +26,12 @@ class CampaignSnapshot(Base):
     creator_id: Mapped[str | None] = mapped_column(String(255), default=None)
     """The campaign's creator (from ``CampaignPublished``), carried on ``OrderPlaced`` so
     payments can route the charge without having seen the publish (migration 0002)."""
+    intake_closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set at the deadline by the closing job: no order and no cancel is accepted after it."""
+    authorizing_at_close: Mapped[int | None] = mapped_column(Integer)
+    """Orders still authorizing when intake closed: the tally waits for them."""
+    tallied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When ``OrdersTallied`` was emitted (once per campaign; migration 0003)."""
 
 
 class Order(Base):
@@ -52,6 +58,7 @@ class Order(Base):
     client_secret: Mapped[str | None] = mapped_column(String(255))
     failure_code: Mapped[str | None] = mapped_column(String(100))
     decline_code: Mapped[str | None] = mapped_column(String(100))
+    cancel_reason: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

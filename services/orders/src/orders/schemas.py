@@ -32,6 +32,9 @@ class OrderView(BaseModel):
     client_secret: str | None = None
     failure_code: str | None = None
     decline_code: str | None = None
+    cancel_reason: str | None = None
+    """Why a cancelled order was cancelled: ``buyer_cancelled``, or ``not_authorized_in_time``
+    (its authorization had not finished when the campaign's closing tally was taken)."""
 
 
 class PlacedOrder(OrderView):

@@ -6,3 +6,8 @@ class Settings(ServiceSettings):
     # Order tokens are HMACs of the order id: nothing to store, and a replayed
     # idempotent request can hand back the same token.
     order_token_secret: SecretStr = Field(description="HMAC secret for buyer order tokens")
+    # The closing job (ADR 0007): how often each instance looks for campaigns past their
+    # deadline, and how long the tally waits for orders still authorizing at the deadline
+    # (a buyer stuck in 3-D Secure does not hold the drop up; such an order is cancelled).
+    close_poll_interval_s: float = Field(1.0, gt=0)
+    close_max_wait_s: float = Field(600.0, ge=0)

@@ -1,0 +1,177 @@
+"""All or nothing under any timing (ADR 0007): the broker stalls (SIGSTOP) across a
+campaign's deadline while buyers act, and the outcome still matches what buyers were told.
+
+In each run four campaigns (minimum 5) share one stall window around their deadline:
+- A: 5 authorized orders; buyer #5 cancels during the stall, before the deadline, and gets
+  200. Only 4 orders stood at the deadline: A fails and nobody is charged.
+- B: 5 authorized orders; buyer #5 tries to cancel during the stall, after the deadline, and
+  gets 409. B succeeds and all 5 are captured.
+- C: 4 authorized orders; the 5th is placed during the stall, in the last second before the
+  deadline (201), so its events only flow after it. It is counted: C succeeds, 5 captured.
+- D: 6 authorized orders; buyer #6 cancels during the stall, before the deadline. D
+  succeeds with 5 and the cancelled order is never captured (its hold is released).
+The stall is run at several offsets around the deadline.
+"""
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from dropwave_devstack.stack import DevStack
+
+from .conftest import Eventually
+from .test_settlement import intents_of, place, statuses
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+LEAD_S = 20
+"""The deadline is this far away when the campaigns are created (orders placed and
+authorized before the stall)."""
+
+
+def launch(stack: DevStack, api: httpx.Client, deadline: datetime) -> tuple[str, str]:
+    creator = {"Authorization": f"Bearer {stack.mint_token(f'stall-{uuid.uuid4().hex[:8]}')}"}
+    created = api.post(
+        "/api/v1/campaigns",
+        headers=creator,
+        json={
+            "title": f"Stall {uuid.uuid4().hex[:8]}",
+            "price_cents": 2000,
+            "currency": "usd",
+            "min_orders": 5,
+            "deadline": deadline.isoformat(),
+        },
+    )
+    assert created.status_code == 201, created.text
+    campaign: dict[str, Any] = created.json()
+    published = api.post(f"/api/v1/campaigns/{campaign['id']}/publish", headers=creator)
+    assert published.status_code == 200, published.text
+    return str(campaign["id"]), str(campaign["slug"])
+
+
+def wait_until(moment: datetime) -> None:
+    delay = (moment - datetime.now(UTC)).total_seconds()
+    assert delay > -0.2, f"the test fell {-delay:.1f} s behind its timeline"
+    time.sleep(max(delay, 0))
+
+
+@contextmanager
+def stalled(stack: DevStack) -> Iterator[None]:
+    """The broker frozen (SIGSTOP) for the block: every service's Kafka traffic hangs."""
+    if stack.broker is None or stack.broker.pid is None:
+        pytest.skip("needs the embedded broker (KAFKA_BOOTSTRAP_SERVERS points elsewhere)")
+    os.kill(stack.broker.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(stack.broker.pid, signal.SIGCONT)
+
+
+def cancel(api: httpx.Client, order: dict[str, Any]) -> httpx.Response:
+    return api.post(
+        f"/api/v1/orders/{order['id']}/cancel", headers={"X-Order-Token": order["order_token"]}
+    )
+
+
+def every(api: httpx.Client, orders: list[dict[str, Any]], status: str) -> Callable[[], bool]:
+    return lambda: set(statuses(api, orders)) == {status}
+
+
+def closed(api: httpx.Client, eventually: Eventually, slug: str) -> dict[str, Any]:
+    view: dict[str, Any] = eventually(
+        lambda: (v := api.get(f"/api/v1/campaigns/{slug}").json())["status"] != "active" and v,
+        f"campaign {slug} to close",
+        90,
+    )
+    return view
+
+
+@pytest.mark.parametrize(
+    ("stall_from", "stall_to", "act_at"),
+    [(-8.0, 9.0, 2.0), (-3.0, 3.0, 1.0), (-1.5, 6.0, 0.6)],
+    ids=["stall-8s-to+9s", "stall-3s-to+3s", "stall-1.5s-to+6s"],
+)
+def test_the_outcome_holds_when_the_broker_stalls_across_the_deadline(
+    stack: DevStack,
+    api: httpx.Client,
+    eventually: Eventually,
+    stall_from: float,
+    stall_to: float,
+    act_at: float,
+) -> None:
+    """`act_at` seconds before the deadline buyer A#5 cancels and C#5 orders; as long after
+    it B#5 tries to cancel; the broker is frozen from `stall_from` to `stall_to`."""
+    deadline = datetime.now(UTC) + timedelta(seconds=LEAD_S)
+    (a_id, a_slug), (b_id, b_slug), (c_id, c_slug), (d_id, d_slug) = (
+        launch(stack, api, deadline) for _ in range(4)
+    )
+    a, b = place(api, eventually, a_slug, 5), place(api, eventually, b_slug, 5)
+    c, d = place(api, eventually, c_slug, 4), place(api, eventually, d_slug, 6)
+    for orders in (a, b, c, d):
+        eventually(every(api, orders, "authorized"), "orders authorized", 15)
+
+    def at(offset_s: float) -> datetime:
+        return deadline + timedelta(seconds=offset_s)
+
+    wait_until(at(stall_from))
+    with stalled(stack):
+        wait_until(at(-act_at))
+        for order in (a[4], d[5]):
+            accepted = cancel(api, order)
+            assert accepted.status_code == 200, accepted.text
+            assert accepted.json()["status"] == "cancelled"
+        last = api.post(
+            f"/api/v1/campaigns/{c_slug}/orders",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            json={"email": "last-second@example.com", "payment_method_id": "pm_card_visa"},
+        )
+        assert last.status_code == 201, last.text
+        c.append(last.json())
+        wait_until(at(act_at))
+        refused_late = cancel(api, b[4])
+        wait_until(at(stall_to))
+    assert refused_late.status_code == 409, refused_late.text
+    assert refused_late.json()["code"] == "deadline_passed"
+
+    # A: one short of its minimum at the deadline -> failed, nobody charged.
+    view = closed(api, eventually, a_slug)
+    assert (view["status"], view["current_orders"]) == ("failed", 4)
+    eventually(lambda: set(statuses(api, a)) == {"cancelled"}, "A's holds released", 60)
+    eventually(
+        lambda: {i["status"] for i in intents_of(stack, a_id)} == {"canceled"},
+        "every hold of A released at Stripe",
+        30,
+    )
+    # B and C: at their minimum -> successful, all five captured exactly once.
+    for slug, campaign_id, orders in ((b_slug, b_id, b), (c_slug, c_id, c)):
+        view = closed(api, eventually, slug)
+        assert (view["status"], view["current_orders"]) == ("successful", 5)
+        eventually(every(api, orders, "captured"), "orders captured", 60)
+        intents = intents_of(stack, campaign_id)
+        assert len(intents) == 5
+        assert {i["status"] for i in intents} == {"succeeded"}
+        assert sum(i["amount_received"] for i in intents) == 5 * 2000
+    # D: 5 stand -> successful; the order cancelled before the deadline is never captured.
+    view = closed(api, eventually, d_slug)
+    assert (view["status"], view["current_orders"]) == ("successful", 5)
+    eventually(lambda: statuses(api, d[:5]) == ["captured"] * 5, "D's standing captured", 60)
+    assert statuses(api, d[5:]) == ["cancelled"]
+    by_order = {i["metadata"]["order_id"]: i for i in intents_of(stack, d_id)}
+    eventually(
+        lambda: intents_of_order(stack, d_id, d[5]["id"])["status"] == "canceled",
+        "the cancelled order's hold released",
+        30,
+    )
+    assert {by_order[o["id"]]["status"] for o in d[:5]} == {"succeeded"}
+
+
+def intents_of_order(stack: DevStack, campaign_id: str, order_id: str) -> dict[str, Any]:
+    [intent] = [i for i in intents_of(stack, campaign_id) if i["metadata"]["order_id"] == order_id]
+    return intent
