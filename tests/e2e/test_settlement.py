@@ -74,15 +74,23 @@ def statuses(api: httpx.Client, orders: list[dict[str, Any]]) -> list[str]:
 
 
 def intents_of(stack: DevStack, campaign_id: str) -> list[dict[str, Any]]:
-    """The emulator's PaymentIntents of the campaign (by metadata)."""
-    r = httpx.get(
-        f"{stack.stripe_api_base}/v1/payment_intents",
-        params={"limit": 100},
-        headers={"Authorization": f"Bearer {stack.stripe_secret_key}"},
-        timeout=10,
-    )
-    r.raise_for_status()
-    return [i for i in r.json()["data"] if i["metadata"].get("campaign_id") == campaign_id]
+    """The emulator's PaymentIntents of the campaign (by metadata), every page of them: the
+    shared stack holds more than one page by the time later tests run."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, str | int] = {"limit": 100}
+    while True:
+        r = httpx.get(
+            f"{stack.stripe_api_base}/v1/payment_intents",
+            params=params,
+            headers={"Authorization": f"Bearer {stack.stripe_secret_key}"},
+            timeout=10,
+        )
+        r.raise_for_status()
+        page = r.json()
+        found += [i for i in page["data"] if i["metadata"].get("campaign_id") == campaign_id]
+        if not page.get("has_more") or not page["data"]:
+            return found
+        params["starting_after"] = page["data"][-1]["id"]
 
 
 def settlement_summary(stack: DevStack, campaign_id: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""All or nothing under any timing (ADR 0007): the broker stalls (SIGSTOP) across a
-campaign's deadline while buyers act, and the outcome still matches what buyers were told.
+"""All or nothing under any timing (ADR 0007): the broker, or one service's consumer, stalls
+(SIGSTOP) across a campaign's deadline while buyers act, and the outcome still matches what
+buyers were told.
 
 In each run four campaigns (minimum 5) share one stall window around their deadline:
 - A: 5 authorized orders; buyer #5 cancels during the stall, before the deadline, and gets
@@ -10,7 +11,8 @@ In each run four campaigns (minimum 5) share one stall window around their deadl
   deadline (201), so its events only flow after it. It is counted: C succeeds, 5 captured.
 - D: 6 authorized orders; buyer #6 cancels during the stall, before the deadline. D
   succeeds with 5 and the cancelled order is never captured (its hold is released).
-The stall is run at several offsets around the deadline.
+The broker's stall is run at several offsets around the deadline; payments and campaigns are
+each frozen across it once (their consumers then see the events in other interleavings).
 """
 
 import os
@@ -63,15 +65,17 @@ def wait_until(moment: datetime) -> None:
 
 
 @contextmanager
-def stalled(stack: DevStack) -> Iterator[None]:
-    """The broker frozen (SIGSTOP) for the block: every service's Kafka traffic hangs."""
-    if stack.broker is None or stack.broker.pid is None:
-        pytest.skip("needs the embedded broker (KAFKA_BOOTSTRAP_SERVERS points elsewhere)")
-    os.kill(stack.broker.pid, signal.SIGSTOP)
+def stalled(stack: DevStack, part: str) -> Iterator[None]:
+    """`part` frozen (SIGSTOP) for the block: the broker (every service's Kafka traffic hangs)
+    or one service (its consumer, jobs and HTTP stop; the others go on)."""
+    process = stack.broker if part == "broker" else stack.services[part]
+    if process is None or process.pid is None:
+        pytest.skip(f"needs the embedded {part} (its address points elsewhere)")
+    os.kill(process.pid, signal.SIGSTOP)
     try:
         yield
     finally:
-        os.kill(stack.broker.pid, signal.SIGCONT)
+        os.kill(process.pid, signal.SIGCONT)
 
 
 def cancel(api: httpx.Client, order: dict[str, Any]) -> httpx.Response:
@@ -94,20 +98,33 @@ def closed(api: httpx.Client, eventually: Eventually, slug: str) -> dict[str, An
 
 
 @pytest.mark.parametrize(
-    ("stall_from", "stall_to", "act_at"),
-    [(-8.0, 9.0, 2.0), (-3.0, 3.0, 1.0), (-1.5, 6.0, 0.6)],
-    ids=["stall-8s-to+9s", "stall-3s-to+3s", "stall-1.5s-to+6s"],
+    ("part", "stall_from", "stall_to", "act_at"),
+    [
+        ("broker", -8.0, 9.0, 2.0),
+        ("broker", -3.0, 3.0, 1.0),
+        ("broker", -1.5, 6.0, 0.6),
+        ("payments", -3.0, 6.0, 1.0),
+        ("campaigns", -3.0, 6.0, 1.0),
+    ],
+    ids=[
+        "broker-8s-to+9s",
+        "broker-3s-to+3s",
+        "broker-1.5s-to+6s",
+        "payments-3s-to+6s",
+        "campaigns-3s-to+6s",
+    ],
 )
-def test_the_outcome_holds_when_the_broker_stalls_across_the_deadline(
+def test_the_outcome_holds_when_a_part_stalls_across_the_deadline(
     stack: DevStack,
     api: httpx.Client,
     eventually: Eventually,
+    part: str,
     stall_from: float,
     stall_to: float,
     act_at: float,
 ) -> None:
-    """`act_at` seconds before the deadline buyer A#5 cancels and C#5 orders; as long after
-    it B#5 tries to cancel; the broker is frozen from `stall_from` to `stall_to`."""
+    """`act_at` seconds before the deadline A#5 and D#6 cancel and C#5 orders; as long after
+    it B#5 tries to cancel; `part` is frozen from `stall_from` to `stall_to`."""
     deadline = datetime.now(UTC) + timedelta(seconds=LEAD_S)
     (a_id, a_slug), (b_id, b_slug), (c_id, c_slug), (d_id, d_slug) = (
         launch(stack, api, deadline) for _ in range(4)
@@ -121,7 +138,7 @@ def test_the_outcome_holds_when_the_broker_stalls_across_the_deadline(
         return deadline + timedelta(seconds=offset_s)
 
     wait_until(at(stall_from))
-    with stalled(stack):
+    with stalled(stack, part):
         wait_until(at(-act_at))
         for order in (a[4], d[5]):
             accepted = cancel(api, order)
