@@ -375,6 +375,46 @@ async def test_cancel_after_a_lost_authorization_answer_cancels_the_intent_strip
     assert not await counts(db, PaymentAuthorized), "a cancelled order is not confirmed"
 
 
+class CrashAfterAuthorize:
+    """Stripe made the PaymentIntent, then the process died before the lane committed: the
+    claim is rolled back (attempts still 0), only the attempt marker survived."""
+
+    def __init__(self, inner: StripeGateway) -> None:
+        self.inner = inner
+
+    async def authorize(self, order: Any, **kw: Any) -> Any:
+        result = await self.inner.authorize(order, **kw)
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(0)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_cancel_after_a_crash_mid_authorization_still_finds_the_intent(
+    db: Database, gateway: StripeGateway
+) -> None:
+    order = placed(uuid.uuid4())
+    await handle(db, order)
+    lane = asyncio.create_task(worker(db, CrashAfterAuthorize(gateway)).process_one())
+    with pytest.raises(asyncio.CancelledError):
+        await lane
+    got = await items(db, order.order_id)
+    assert (got["authorize"].status, got["authorize"].attempts) == ("queued", 0)
+    [made] = await emulator_intents(gateway, order.campaign_id)
+    assert made["status"] == "requires_capture"
+
+    await handle(db, cancelled(order))
+    await drain(db, gateway)
+    [after] = await emulator_intents(gateway, order.campaign_id)
+    assert (after["id"], after["status"]) == (made["id"], "canceled")
+    assert (await payments(db, order.campaign_id))[order.order_id].status == "released"
+    assert await counts(db, PaymentReleased) == Counter([order.order_id])
+
+
 @pytest.mark.timeout(60)
 async def test_release_retried_through_an_outage_exactly_once_never_captured(
     db: Database, gateway: StripeGateway, faulty_gateway: StripeGateway, proxy: FaultProxy
