@@ -282,3 +282,32 @@ def test_payment_intents_list_pages_with_metadata(client: stripe.StripeClient) -
         for pi in client.v1.payment_intents.list({"limit": 2}).auto_paging_iter()
     ]
     assert order_id in seen
+
+
+def test_payment_intents_list_by_customer(client: stripe.StripeClient) -> None:
+    # Stripe: GET /v1/payment_intents?customer=... "only return PaymentIntents for the
+    # customer specified by this customer ID". Payments finds an authorization whose answer
+    # was lost this way (the PaymentIntent is made on the order's own Customer).
+    mine = client.v1.customers.create({"metadata": {"order_id": "mine"}})
+    other = client.v1.customers.create({})
+    made = [
+        client.v1.payment_intents.create(
+            {
+                "amount": 700,
+                "currency": "eur",
+                "capture_method": "manual",
+                "customer": mine.id,
+                "payment_method": "pm_card_visa",
+                "confirm": True,
+            }
+        ).id
+        for _ in range(3)
+    ]
+    client.v1.payment_intents.create({"amount": 700, "currency": "eur", "customer": other.id})
+    client.v1.payment_intents.create({"amount": 700, "currency": "eur"})
+    listed = client.v1.payment_intents.list({"customer": mine.id, "limit": 2})
+    found = [pi.id for pi in listed.auto_paging_iter()]
+    assert sorted(found) == sorted(made)
+    assert all(pi.customer == mine.id for pi in listed.data)
+    none = client.v1.customers.create({})
+    assert client.v1.payment_intents.list({"customer": none.id}).data == []

@@ -3,11 +3,15 @@
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database
+from dropwave_runtime.rate_limit import PgRateLimiter
+from payments.settlement import SettlementWorker, WorkerConfig
 from payments.stripe_gateway import StripeGateway
 
 WEBHOOK_SECRET = "whsec_test_payments"
@@ -57,3 +61,28 @@ def _sign(payload: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = No
 def sign() -> Signer:
     """``sign(payload, secret=WEBHOOK_SECRET, timestamp=None)`` -> ``Stripe-Signature``."""
     return _sign
+
+
+RunQueue = Callable[..., Awaitable[int]]
+
+QUICK = WorkerConfig(concurrency=1, retry_base_s=0.01, retry_max_s=0.05, poll_interval_s=0.01)
+
+
+@pytest.fixture
+def run_queue(db: Database, gateway: StripeGateway) -> RunQueue:
+    """``await run_queue(order_id=None, gateway=None)``: one settlement worker lane makes
+    every due queue item's Stripe call (of that order only, if given) until none is due;
+    returns how many it processed. How tests authorize an order since ``OrderPlaced`` only
+    queues it."""
+
+    async def drain(
+        order_id: uuid.UUID | None = None, gateway_: Any = None, config: WorkerConfig = QUICK
+    ) -> int:
+        limiter = PgRateLimiter(db.engine, "stripe", 10_000)
+        worker = SettlementWorker(db, gateway_ or gateway, limiter, config)
+        done = 0
+        while done < 1_000 and await worker.process_one(order_id):
+            done += 1
+        return done
+
+    return drain

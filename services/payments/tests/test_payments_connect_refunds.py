@@ -121,8 +121,15 @@ async def onboarded_campaign(
 
 
 async def authorize(db: Database, gateway: StripeGateway, event: OrderPlaced) -> Payment:
+    """OrderPlaced handled (recorded, queued), then the worker's lane authorizes it."""
+    from dropwave_runtime.rate_limit import PgRateLimiter
+    from payments.settlement import SettlementWorker
+
     async with db.unit_of_work() as uow:
-        await on_order_placed(event, uow, gateway, platform_fee_bps=500)
+        await on_order_placed(event, uow, platform_fee_bps=500)
+    worker = SettlementWorker(db, gateway, PgRateLimiter(db.engine, "stripe", 10_000))
+    while await worker.process_one(event.order_id):
+        pass
     return await payment(db, event.order_id)
 
 

@@ -1,7 +1,9 @@
-"""on_order_placed on real PostgreSQL with the real gateway against localstripe."""
+"""on_order_placed on real PostgreSQL: it records and queues (no Stripe call); the worker's
+lane authorizes through the real gateway against localstripe."""
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from dropwave_contracts.events import (
     OrderPlaced,
@@ -13,7 +15,7 @@ from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from payments.domain import AuthorizationResult
 from payments.handlers import on_order_placed
-from payments.models import Payment
+from payments.models import Payment, SettlementItem
 from payments.stripe_gateway import AuthorizationRequest, StripeGateway
 from sqlalchemy import select
 
@@ -23,9 +25,12 @@ class CountingGateway:
     inner: StripeGateway
     calls: list[AuthorizationRequest] = field(default_factory=list)
 
-    async def authorize(self, order: AuthorizationRequest) -> AuthorizationResult:
+    async def authorize(self, order: AuthorizationRequest, **kw: Any) -> AuthorizationResult:
         self.calls.append(order)
-        return await self.inner.authorize(order)
+        return await self.inner.authorize(order, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 def placed(payment_method_id: str | None, order_id: uuid.UUID | None = None) -> OrderPlaced:
@@ -43,9 +48,9 @@ def placed(payment_method_id: str | None, order_id: uuid.UUID | None = None) -> 
     )
 
 
-async def handle(db: Database, event: OrderPlaced, gateway: CountingGateway) -> None:
+async def handle(db: Database, event: OrderPlaced) -> None:
     async with db.unit_of_work() as uow:
-        await on_order_placed(event, uow, gateway)
+        await on_order_placed(event, uow)
 
 
 async def outbox(db: Database) -> list[object]:
@@ -61,17 +66,34 @@ async def payment(db: Database, order_id: uuid.UUID) -> Payment:
     return row
 
 
+async def test_order_placed_only_records_and_queues(db: Database) -> None:
+    """No gateway at all: the handler cannot call Stripe."""
+    event = placed("pm_card_visa")
+    await handle(db, event)
+    row = await payment(db, event.order_id)
+    assert (row.status, row.payment_intent_id) == ("pending", None)
+    assert (row.amount_cents, row.currency, row.campaign_id) == (4200, "eur", event.campaign_id)
+    async with db.sessions() as s:
+        items = (await s.scalars(select(SettlementItem))).all()
+    assert [(i.order_id, i.kind, i.status, i.attempts) for i in items] == [
+        (event.order_id, "authorize", "queued", 0)
+    ]
+    assert items[0].causation_id == str(event.event_id)
+    assert await outbox(db) == []
+
+
 async def test_authorized_order_emits_payment_authorized(
-    db: Database, gateway: StripeGateway
+    db: Database, gateway: StripeGateway, run_queue: Any
 ) -> None:
     gw = CountingGateway(gateway)
     event = placed("pm_card_visa")
-    await handle(db, event, gw)
+    await handle(db, event)
+    assert await run_queue(gateway_=gw) == 1
 
     row = await payment(db, event.order_id)
     assert row.status == "authorized"
     assert row.payment_intent_id is not None
-    assert (row.amount_cents, row.currency, row.campaign_id) == (4200, "eur", event.campaign_id)
+    assert row.customer_id is not None
     [emitted] = await outbox(db)
     assert isinstance(emitted, PaymentAuthorized)
     assert emitted.payment_intent_id == row.payment_intent_id
@@ -79,24 +101,30 @@ async def test_authorized_order_emits_payment_authorized(
     assert emitted.correlation_id == event.correlation_id
     assert emitted.causation_id == str(event.event_id)
     assert emitted.producer == "payments"
+    assert emitted.capture_before is not None
 
 
 async def test_same_order_again_is_not_sent_to_stripe_twice(
-    db: Database, gateway: StripeGateway
+    db: Database, gateway: StripeGateway, run_queue: Any
 ) -> None:
     gw = CountingGateway(gateway)
     first = placed("pm_card_visa")
-    await handle(db, first, gw)
+    await handle(db, first)
+    await run_queue(gateway_=gw)
     again = placed("pm_card_visa", order_id=first.order_id)  # new event id, same order
-    await handle(db, again, gw)
+    await handle(db, again)
+    await run_queue(gateway_=gw)
 
     assert len(gw.calls) == 1
     assert len(await outbox(db)) == 1
 
 
-async def test_declined_order_emits_payment_failed(db: Database, gateway: StripeGateway) -> None:
+async def test_declined_order_emits_payment_failed(
+    db: Database, gateway: StripeGateway, run_queue: Any
+) -> None:
     event = placed("pm_card_chargeCustomerFail")
-    await handle(db, event, CountingGateway(gateway))
+    await handle(db, event)
+    await run_queue()
 
     row = await payment(db, event.order_id)
     assert (row.status, row.failure_code) == ("failed", "card_declined")
@@ -107,10 +135,11 @@ async def test_declined_order_emits_payment_failed(db: Database, gateway: Stripe
 
 
 async def test_order_without_payment_method_requires_action(
-    db: Database, gateway: StripeGateway
+    db: Database, gateway: StripeGateway, run_queue: Any
 ) -> None:
     event = placed(None)
-    await handle(db, event, CountingGateway(gateway))
+    await handle(db, event)
+    await run_queue()
 
     row = await payment(db, event.order_id)
     assert row.status == "requires_action"

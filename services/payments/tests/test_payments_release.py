@@ -1,7 +1,9 @@
 """Releasing an authorization when the buyer cancels: the gateway against localstripe and
-on_order_cancelled on real PostgreSQL."""
+on_order_cancelled on real PostgreSQL (it records the cancel and queues the release; the
+worker's lane makes the Stripe call)."""
 
 import uuid
+from typing import Any
 
 import pytest
 import stripe
@@ -9,7 +11,8 @@ from dropwave_contracts.events import OrderCancelled, OrderPlaced, PaymentReleas
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from payments.handlers import on_order_cancelled, on_order_placed
-from payments.models import Payment
+from payments.models import Payment, SettlementItem
+from payments.settlement import WorkerConfig
 from payments.stripe_gateway import AuthorizationRequest, StripeGateway
 from sqlalchemy import select
 
@@ -71,17 +74,24 @@ async def test_release_of_an_unknown_intent_is_raised(gateway: StripeGateway) ->
         await gateway.release("pi_doesnotexist", uuid.uuid4())
 
 
-async def test_cancelled_order_releases_its_hold_once(db: Database, gateway: StripeGateway) -> None:
+async def test_cancelled_order_releases_its_hold_once(
+    db: Database, gateway: StripeGateway, run_queue: Any
+) -> None:
     order = placed("pm_card_visa")
     async with db.unit_of_work() as uow:
-        await on_order_placed(order, uow, gateway)
+        await on_order_placed(order, uow)
+    await run_queue(order.order_id)
     intent_id = (await status_of(db, order.order_id)).payment_intent_id
     assert intent_id is not None
 
     event = cancelled(order)
     for _ in range(2):  # the same cancellation again (another event id) changes nothing
         async with db.unit_of_work() as uow:
-            await on_order_cancelled(cancelled(order) if _ else event, uow, gateway)
+            await on_order_cancelled(cancelled(order) if _ else event, uow)
+    row = await status_of(db, order.order_id)
+    assert (row.status, row.cancel_requested_at is not None) == ("authorized", True)
+    assert await released_events(db) == [], "the handler calls no Stripe"
+    await run_queue(order.order_id)
 
     assert (await status_of(db, order.order_id)).status == "released"
     (released,) = await released_events(db)
@@ -93,21 +103,25 @@ async def test_cancelled_order_releases_its_hold_once(db: Database, gateway: Str
 
 
 async def test_a_failed_payment_has_nothing_to_release(
-    db: Database, gateway: StripeGateway
+    db: Database, gateway: StripeGateway, run_queue: Any
 ) -> None:
     order = placed("pm_card_chargeCustomerFail")
     async with db.unit_of_work() as uow:
-        await on_order_placed(order, uow, gateway)
+        await on_order_placed(order, uow)
+    await run_queue(order.order_id)
     async with db.unit_of_work() as uow:
-        await on_order_cancelled(cancelled(order, was_confirmed=False), uow, gateway)
+        await on_order_cancelled(cancelled(order, was_confirmed=False), uow)
+    await run_queue(order.order_id)
     assert (await status_of(db, order.order_id)).status == "failed"
     assert await released_events(db) == []
 
 
-async def test_a_failed_release_leaves_the_payment_held(db: Database) -> None:
+async def test_a_failed_release_leaves_the_payment_held_and_queued(
+    db: Database, run_queue: Any
+) -> None:
     class Down:
-        async def release(self, payment_intent_id: str, order_id: uuid.UUID) -> None:
-            raise ConnectionError("stripe is down")
+        async def release(self, payment_intent_id: str, order_id: uuid.UUID, **_: Any) -> None:
+            raise stripe.APIConnectionError("stripe is down")
 
     order = placed("pm_card_visa")
     async with db.unit_of_work() as uow:
@@ -121,8 +135,17 @@ async def test_a_failed_release_leaves_the_payment_held(db: Database) -> None:
                 currency="eur",
             )
         )
-    with pytest.raises(ConnectionError):
-        async with db.unit_of_work() as uow:
-            await on_order_cancelled(cancelled(order), uow, Down())
+    async with db.unit_of_work() as uow:
+        await on_order_cancelled(cancelled(order), uow)
+    slow = WorkerConfig(retry_base_s=30, retry_max_s=30)
+    assert await run_queue(order.order_id, Down(), slow) == 1, "one attempt, then backoff"
     assert (await status_of(db, order.order_id)).status == "authorized"
     assert await released_events(db) == []
+    async with db.sessions() as s:
+        item = await s.get(SettlementItem, (order.order_id, "release"))
+    assert item is not None
+    assert (item.status, item.attempts, item.last_error) == (
+        "queued",
+        1,
+        "APIConnectionError",
+    )

@@ -17,7 +17,8 @@ production code is never bent around the emulator.
   a successful charge sends ``charge.succeeded`` (with ``capture_before`` while uncaptured);
   ``confirm`` accepts ``payment_method`` (localstripe answers 500) and a PaymentIntent left in
   ``requires_payment_method`` with its card can be confirmed again on-session;
-  ``payment_intent.canceled`` and ``payment_intent.amount_capturable_updated`` webhooks are sent.
+  ``payment_intent.canceled`` and ``payment_intent.amount_capturable_updated`` webhooks are sent;
+  listing takes ``customer`` (only that Customer's PaymentIntents, as on Stripe).
 * **Off-session**: ``off_session=true`` with a card that needs authentication on every payment
   (``pm_card_authenticationRequired``, 4000002760003184; and the other 3-D Secure test cards
   except ``pm_card_authenticationRequiredOnSetup``, which succeeds once set up) fails with a
@@ -397,7 +398,18 @@ def install() -> None:
             )
         return pi_api_capture(cls, id, **kwargs)
 
+    @classmethod  # type: ignore[misc]
+    def api_list_all(cls: Any, url: Any, customer: Any = None, **kwargs: Any) -> Any:
+        # Stripe: GET /v1/payment_intents?customer=cus_... lists only that customer's.
+        if customer is not None and (not isinstance(customer, str) or not customer):
+            raise UserError(400, "Invalid customer", {"param": "customer"})
+        li = r.StripeObject._api_list_all.__func__(cls, url, **kwargs)
+        if customer is not None:
+            li._list = [pi for pi in li._list if pi.customer == customer]
+        return li
+
     PI.__init__ = init
+    PI._api_list_all = api_list_all
     PI._api_capture = api_capture
     PI._api_create = api_create
     PI._confirm_off_session = confirm_off_session

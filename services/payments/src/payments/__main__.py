@@ -7,12 +7,14 @@ from .reconcile import RECONCILE_COMMAND
 from .refunds import REFUND_COMMAND
 from .settings import Settings
 from .settlement import SETTLEMENT_COMMAND
+from .workqueue import QUEUE_COMMAND
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 COMMANDS = {
     "refund": REFUND_COMMAND,
     "reconcile": RECONCILE_COMMAND,
     "settlement": SETTLEMENT_COMMAND,
+    "queue": QUEUE_COMMAND,
 }
 
 

@@ -8,6 +8,7 @@ from dropwave_contracts.events import (
     CampaignSucceeded,
     OrderCancelled,
     OrderPlaced,
+    OrdersTallied,
 )
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.rate_limit import PgRateLimiter
@@ -15,7 +16,7 @@ from dropwave_runtime.service import ServiceRuntime, configure
 from fastapi import FastAPI
 
 from . import api, connect, payment_window, refunds, settlement
-from .handlers import on_order_cancelled, on_order_placed
+from .handlers import on_order_cancelled, on_order_placed, on_orders_tallied
 from .settings import Settings
 from .stripe_gateway import StripeGateway
 
@@ -26,18 +27,19 @@ def create_app(settings: Settings) -> FastAPI:
     limiter = PgRateLimiter(
         rt.db.engine, "stripe", settings.stripe_rate_limit, settings.stripe_rate_limit_burst
     )
-    gateway = StripeGateway.from_settings(settings, pace=limiter.acquire)
+    # The worker paces its own Stripe calls (authorize, capture, release) with the limiter.
+    gateway = StripeGateway.from_settings(settings)
 
     async def handle_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
-        await on_order_placed(event, uow, gateway, settings.platform_fee_bps)
+        await on_order_placed(event, uow, settings.platform_fee_bps)
 
-    async def handle_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
-        await on_order_cancelled(event, uow, gateway)
-
+    # No Stripe call in these handlers: they record and enqueue (settlement.py drains).
     rt.on(OrderPlaced, handle_order_placed)
-    rt.on(OrderCancelled, handle_order_cancelled)
+    rt.on(OrderCancelled, on_order_cancelled)
+    rt.on(OrdersTallied, on_orders_tallied)
 
-    # Settlement / release: the outcome handlers enqueue, the worker drains the queue.
+    # Settlement / release: the outcome handlers enqueue, the worker drains the queue
+    # (authorizations too).
     rt.on(CampaignSucceeded, settlement.on_campaign_succeeded)
     rt.on(CampaignFailed, settlement.on_campaign_failed)
     rt.on(CampaignCancelled, settlement.on_campaign_cancelled)

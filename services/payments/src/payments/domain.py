@@ -45,8 +45,9 @@ TRANSITIONS: Final[Mapping[PaymentStatus, frozenset[PaymentStatus]]] = {
 later success on the same PaymentIntent (the buyer retrying client-side) is not taken."""
 
 AUTHORIZATION_DONE: Final = frozenset(S) - {S.PENDING}
-"""Statuses in which an order's authorization step is over: ``OrderPlaced`` is not acted on
-again (``requires_action`` included: the buyer finishes it, webhooks move it on)."""
+"""Statuses in which an order's authorization step is over: its queued ``authorize`` item is
+not sent to Stripe (again) (``requires_action`` included: the buyer finishes it, webhooks
+move it on)."""
 
 
 def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:

@@ -4,171 +4,145 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Final
 
-from dropwave_contracts.envelope import Event, follow
+from dropwave_contracts.envelope import Event
 from dropwave_contracts.events import (
     OrderCancelled,
     OrderPlaced,
-    PaymentActionRequired,
+    OrdersTallied,
     PaymentAuthorized,
     PaymentCaptured,
     PaymentFailed,
     PaymentReleased,
 )
 from dropwave_runtime.db import UnitOfWork
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from .connect import payout_account
 from .domain import (
-    AUTHORIZATION_DONE,
     FAILED_MESSAGE,
-    AuthorizationResult,
     PaymentStatus,
     can_transition,
     platform_fee_cents,
     webhook_target,
 )
-from .models import Payment
-from .stripe_gateway import AuthorizationRequest, capture_before_of_charge
+from .models import CampaignTally, Payment, SettlementItem
+from .stripe_gateway import capture_before_of_charge
 
 PRODUCER = "payments"
 
 
-class Gateway(Protocol):
-    async def authorize(self, order: AuthorizationRequest) -> AuthorizationResult: ...
+AUTHORIZE: Final = "authorize"
+RELEASE: Final = "release"
+"""Kinds of ``settlement_items`` queued here (the settlement worker drains them)."""
 
 
-class Releaser(Protocol):
-    async def release(self, payment_intent_id: str, order_id: uuid.UUID) -> None: ...
-
-
-async def on_order_placed(
-    event: OrderPlaced, uow: UnitOfWork, gateway: Gateway, platform_fee_bps: int = 500
-) -> None:
-    """Authorize the order's amount (manual capture) and report the outcome.
+async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, platform_fee_bps: int = 500) -> None:
+    """Record the order's payment (``pending``) and queue its authorization: no Stripe call
+    here, so a handler retried or dead-lettered can never leave a PaymentIntent nothing
+    tracks. The settlement worker's lanes authorize it (paced, retried from the durable
+    queue, one PaymentIntent per order) and report the outcome.
 
     The inbox already drops a redelivery of the same event; this guards against the same
-    order arriving again under another event id: once the authorization step is over, the
-    order is not sent to Stripe a second time. The Stripe call is idempotent per order, so a
-    retry after a crash or a failed commit gets the same PaymentIntent back.
+    order arriving again under another event id: an order already recorded is not queued
+    twice (``PaymentAuthorized`` / ``PaymentActionRequired`` / ``PaymentFailed`` once).
     """
     existing = await uow.session.scalar(
         select(Payment.status).where(Payment.order_id == event.order_id).with_for_update()
     )
-    if existing is not None and PaymentStatus(existing) in AUTHORIZATION_DONE:
+    if existing is not None:
         return
 
     # A destination charge to the creator's connected account when it can take it; else the
     # money stays on the platform (dev without Connect). The creator comes with the order, so
     # an OrderPlaced handled before its campaign's CampaignPublished is routed all the same.
+    # Decided once, here: every attempt sends the same parameters under the same key.
     destination = await payout_account(uow, event.campaign_id, event.creator_id)
     fee = platform_fee_cents(event.amount_cents, platform_fee_bps) if destination else None
-    result = await gateway.authorize(
-        AuthorizationRequest(
+    await uow.session.execute(
+        pg_insert(Payment)
+        .values(
             order_id=event.order_id,
             campaign_id=event.campaign_id,
             amount_cents=event.amount_cents,
             currency=event.currency,
-            payment_method_id=event.payment_method_id,
+            status=PaymentStatus.PENDING.value,
             destination_account=destination,
             application_fee_cents=fee,
-            save_card=True,
+            # The buyer's card as sent; replaced by the one Stripe confirmed with.
+            payment_method_id=event.payment_method_id,
+            correlation_id=event.correlation_id,
         )
+        .on_conflict_do_nothing(index_elements=[Payment.order_id])
     )
-    values = {
-        "payment_intent_id": result.payment_intent_id,
-        "destination_account": destination,
-        "application_fee_cents": fee,
-        "customer_id": result.customer_id,
-        "payment_method_id": result.payment_method_id,
-        "capture_before": result.capture_before,
-        "status": result.status.value,
-        "failure_code": result.failure_code,
-        "decline_code": result.decline_code,
-        "correlation_id": event.correlation_id,
-    }
-    stmt = pg_insert(Payment).values(
-        order_id=event.order_id,
-        campaign_id=event.campaign_id,
-        amount_cents=event.amount_cents,
-        currency=event.currency,
-        **values,
-    )
+    await enqueue_item(uow, event, AUTHORIZE, event.campaign_id, event.order_id)
+
+
+async def enqueue_item(
+    uow: UnitOfWork, cause: Event, kind: str, campaign_id: uuid.UUID, order_id: uuid.UUID
+) -> None:
+    """Queue one item for the settlement worker, due now (none if the order has one of
+    that kind already). ``ON CONFLICT DO NOTHING`` never waits on a lane's row lock."""
     await uow.session.execute(
-        stmt.on_conflict_do_update(index_elements=[Payment.order_id], set_=values)
+        pg_insert(SettlementItem)
+        .values(
+            order_id=order_id,
+            kind=kind,
+            campaign_id=campaign_id,
+            status="queued",
+            correlation_id=cause.correlation_id,
+            causation_id=str(cause.event_id),
+        )
+        .on_conflict_do_nothing()
     )
 
-    common = {"campaign_id": event.campaign_id, "order_id": event.order_id}
-    if result.status is PaymentStatus.AUTHORIZED:
-        assert result.payment_intent_id is not None
-        await uow.emit(
-            follow(
-                event,
-                PaymentAuthorized,
-                producer=PRODUCER,
-                payment_intent_id=result.payment_intent_id,
-                amount_cents=event.amount_cents,
-                currency=event.currency,
-                capture_before=result.capture_before,
-                **common,
-            )
-        )
-    elif result.status is PaymentStatus.REQUIRES_ACTION:
-        assert result.payment_intent_id is not None
-        assert result.client_secret is not None
-        await uow.emit(
-            follow(
-                event,
-                PaymentActionRequired,
-                producer=PRODUCER,
-                payment_intent_id=result.payment_intent_id,
-                client_secret=result.client_secret,
-                next_action=result.next_action,
-                **common,
-            )
-        )
-    else:
-        await uow.emit(
-            follow(
-                event,
-                PaymentFailed,
-                producer=PRODUCER,
-                payment_intent_id=result.payment_intent_id,
-                failure_code=result.failure_code,
-                decline_code=result.decline_code,
-                message=result.message or FAILED_MESSAGE,
-                **common,
-            )
-        )
 
+async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
+    """The order was cancelled (by its buyer, or not authorized in time): record it on the
+    payment and queue its release. No Stripe call here.
 
-async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork, gateway: Releaser) -> None:
-    """The buyer cancelled: release the hold (cancel the PaymentIntent), then PaymentReleased.
+    From now on the payment is never captured (capture skips it, the sweep never queues
+    it). The ``release`` item (idempotency key ``release:<order>``) cancels the
+    PaymentIntent, retried until Stripe confirms; if the authorization is still queued the
+    worker resolves it first (never sent: nothing to release; sent: released once known).
 
-    OrderPlaced and OrderCancelled share the campaign's partition, so the payment row is
-    normally there. A payment that never got an intent, already failed, or is released
-    changes nothing; the Stripe call is idempotent, so a retry after a failed commit is safe.
+    Lock order is the worker lanes' (item, then payment), so a lane mid-call only makes this
+    wait: the authorization item is made due now first, so a cancelled order's pending
+    authorization is settled without waiting for its backoff.
     """
+    await uow.session.execute(
+        update(SettlementItem)
+        .where(
+            SettlementItem.order_id == event.order_id,
+            SettlementItem.kind == AUTHORIZE,
+            SettlementItem.status == "queued",
+        )
+        .values(next_attempt_at=func.now())
+    )
     payment = await uow.session.scalar(
         select(Payment).where(Payment.order_id == event.order_id).with_for_update()
     )
-    if payment is None or not can_transition(PaymentStatus(payment.status), PaymentStatus.RELEASED):
+    if payment is None or payment.cancel_requested_at is not None:
         return
-    payment.status = PaymentStatus.RELEASED.value
-    if payment.payment_intent_id is None:
-        return  # nothing held at Stripe; a late authorization is no longer taken
-    await gateway.release(payment.payment_intent_id, payment.order_id)
-    await uow.emit(
-        follow(
-            event,
-            PaymentReleased,
-            producer=PRODUCER,
-            campaign_id=payment.campaign_id,
-            order_id=payment.order_id,
-            payment_intent_id=payment.payment_intent_id,
+    payment.cancel_requested_at = func.now()
+    if not can_transition(PaymentStatus(payment.status), PaymentStatus.RELEASED):
+        return  # failed, captured, released: nothing held to release
+    await enqueue_item(uow, event, RELEASE, payment.campaign_id, payment.order_id)
+
+
+async def on_orders_tallied(event: OrdersTallied, uow: UnitOfWork) -> None:
+    """Orders' closing tally of a campaign: every ``OrderCancelled`` of it came before (same
+    partition) and is handled. A capture run decided on this tally may start now."""
+    await uow.session.execute(
+        pg_insert(CampaignTally)
+        .values(
+            tally_event_id=event.event_id,
+            campaign_id=event.campaign_id,
+            standing_orders=event.standing_orders,
         )
+        .on_conflict_do_nothing()
     )
 
 
@@ -221,6 +195,13 @@ async def on_payment_intent_webhook(
         return None
     payment.status = target.value
     payment.payment_intent_id = intent_id
+    # An authorization whose answer the worker never got: what it would have recorded.
+    if payment.customer_id is None and isinstance(intent.get("customer"), str):
+        payment.customer_id = intent["customer"]
+    if isinstance(intent.get("payment_method"), str) and target is PaymentStatus.AUTHORIZED:
+        payment.payment_method_id = intent["payment_method"]
+    if target is PaymentStatus.AUTHORIZED and payment.cancel_requested_at is not None:
+        return None  # the order is cancelled: its release item releases this hold
     common: dict[str, Any] = {
         "producer": PRODUCER,
         "correlation_id": payment.correlation_id or str(payment.order_id),

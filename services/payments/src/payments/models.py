@@ -36,6 +36,10 @@ class Payment(Base):
     """Stripe canceled the authorization when its window passed (not a release of ours)."""
     captured_cents: Mapped[int | None] = mapped_column(Integer)
     refunded_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Durable authorization and cancels (migration 0004_authorize_queue).
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the order's ``OrderCancelled`` was handled: from then on the payment is never
+    captured; its ``release`` item releases whatever Stripe holds."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -62,11 +66,15 @@ class Settlement(Base):
     net_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tally_event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    """The ``OrdersTallied`` a capture run was decided on: its items are not claimed before
+    that tally is recorded (``campaign_tallies``). ``None``: an outcome from before tallies."""
 
 
 class SettlementItem(Base):
     """One Stripe call still to make (or made) for one order: the durable work queue of
-    settlement (``capture``) and release (``release``), claimed with ``FOR UPDATE SKIP LOCKED``."""
+    authorization (``authorize``), settlement (``capture``) and release (``release``),
+    claimed with ``FOR UPDATE SKIP LOCKED``."""
 
     __tablename__ = "settlement_items"
 
@@ -81,9 +89,42 @@ class SettlementItem(Base):
     last_error: Mapped[str | None] = mapped_column(String(255))
     amount_cents: Mapped[int | None] = mapped_column(Integer)
     fee_cents: Mapped[int | None] = mapped_column(Integer)
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
+    causation_id: Mapped[str | None] = mapped_column(String(128))
+    """The event that queued an item outside a campaign's run (``OrderPlaced`` for
+    ``authorize``, ``OrderCancelled`` for a buyer's ``release``); ``None``: the run's."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class AuthorizationAttempt(Base):
+    """An order whose authorization was sent to Stripe at least once, committed *before* the
+    call (on its own connection): an attempt that crashed, timed out or lost its answer may
+    have left a PaymentIntent, so giving up or cancelling must look for it at Stripe. An
+    order without a row was never sent: nothing to look for."""
+
+    __tablename__ = "authorization_attempts"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    first_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class CampaignTally(Base):
+    """Orders' closing tally of a campaign (``OrdersTallied``) as handled here: every
+    ``OrderCancelled`` of the campaign was handled before it. A capture run decided on a
+    tally waits for its row."""
+
+    __tablename__ = "campaign_tallies"
+
+    tally_event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    standing_orders: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
     )
 
 

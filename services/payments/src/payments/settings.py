@@ -36,7 +36,7 @@ class Settings(CreatorAuthSettings):
     platform_fee_bps: int = Field(
         500, ge=0, le=10_000, description="platform fee in basis points of a charge (500: 5 %)"
     )
-    # Settlement (capture/release queue), see settlement.py and rate_limit.py.
+    # The work queue (authorize/capture/release), see settlement.py and rate_limit.py.
     stripe_rate_limit_per_s: float | None = Field(
         None,
         gt=0,
@@ -44,7 +44,16 @@ class Settings(CreatorAuthSettings):
     )
     stripe_rate_limit_burst: int = Field(1, ge=1, le=1000)
     settlement_concurrency: int = Field(8, ge=1, le=64, description="in-flight calls/instance")
-    settlement_max_attempts: int = Field(8, ge=1, le=100)
+    settlement_max_attempts: int = Field(
+        8, ge=1, le=100, description="attempts of a capture before it is reported failed"
+    )
+    authorize_max_attempts: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="attempts of an authorization (429/5xx/timeouts) before the payment fails "
+        "with authorization_unavailable (20 with the default backoff: about 4-8 minutes)",
+    )
     settlement_retry_base_s: float = Field(0.5, gt=0)
     settlement_retry_max_s: float = Field(30.0, gt=0)
     settlement_poll_interval_s: float = Field(0.5, gt=0)

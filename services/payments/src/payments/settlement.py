@@ -1,24 +1,45 @@
-"""Settlement and release: a durable work queue in payments' database, drained by a worker.
+"""The payments work queue: authorization, settlement and release, durable in payments'
+database and drained by a worker.
 
-* The campaign's outcome (``CampaignSucceeded``: capture; ``CampaignFailed`` /
-  ``CampaignCancelled``: release) only *enqueues*: one ``settlements`` row for the run and
-  one ``settlement_items`` row per payment, in the consumer's unit of work. Nothing lives in
-  memory, so a crash loses nothing.
+* Handlers only *enqueue*, in the consumer's unit of work: ``OrderPlaced`` records the
+  payment (``pending``) and an ``authorize`` item; ``OrderCancelled`` records the cancel on
+  the payment (``cancel_requested_at``: never capture-eligible again) and a ``release``
+  item; the campaign's outcome (``CampaignSucceeded``: capture; ``CampaignFailed`` /
+  ``CampaignCancelled``: release) one ``settlements`` row for the run and one
+  ``settlement_items`` row per payment. Nothing lives in memory, so a crash loses nothing,
+  and no handler calls Stripe, so a dead-lettered event never leaves a PaymentIntent
+  nothing tracks.
 * Every instance runs :class:`SettlementWorker` lanes. A lane claims one due item with
   ``FOR UPDATE SKIP LOCKED`` and keeps that transaction open across the Stripe call: the row
   lock *is* the lease. The payment's new status, the item's outcome and the event
-  (``PaymentCaptured`` / ``PaymentCaptureFailed`` / ``PaymentReleased``, outbox) commit
+  (``PaymentAuthorized`` / ``PaymentActionRequired`` / ``PaymentFailed`` /
+  ``PaymentCaptured`` / ``PaymentCaptureFailed`` / ``PaymentReleased``, outbox) commit
   together; a crash before the commit rolls the claim back and another lane takes the item
-  again, calling Stripe with the *same* idempotency key (``capture:<order>``), so Stripe
-  replays its first answer instead of capturing twice.
+  again, calling Stripe with the *same* idempotency key (``authorize:<order>``,
+  ``capture:<order>``, ``release:<order>``), so Stripe replays its first answer instead of
+  acting twice.
 * Every call (first attempt or retry) first takes a slot from the one rate limiter shared by
-  all instances (:mod:`.rate_limit`); the SDK's own retries are off for these calls so none
-  bypasses the limiter. 429s, 5xx, timeouts and connection errors are retried with backoff
-  up to ``settlement_max_attempts``; then a capture is reported failed (a late webhook of a
-  capture that did happen still moves it to captured) and a release is left to expire.
+  all instances (:mod:`dropwave_runtime.rate_limit`); the SDK's own retries are off for
+  these calls so none bypasses the limiter. 429s, 5xx, timeouts and connection errors are
+  retried with jittered exponential backoff: an authorization up to
+  ``authorize_max_attempts`` (then the payment is ``failed`` with ``authorization_unavailable``
+  and ``PaymentFailed`` tells orders), a capture up to ``settlement_max_attempts`` (then
+  reported failed; a late webhook of a capture that did happen still moves it to captured),
+  a release never gives up (backoff capped at ``settlement_retry_max_s``) until Stripe
+  confirms: it stays visible in the metrics and ``python -m payments queue list``.
+* An authorization sent to Stripe is recorded first (``authorization_attempts``, its own
+  commit before the call): when such an order is cancelled or given up on, its ``release``
+  item lists the order's Customer's PaymentIntents (the Customer is made per order under
+  ``customer:<order>``) and cancels any, so an attempt that timed out or lost its answer
+  leaves no hold. An authorization never sent needs no Stripe call at all.
+* A capture run decided on orders' closing tally (``CampaignSucceeded.tally_event_id``)
+  claims no item before that ``OrdersTallied`` is recorded (``campaign_tallies``): by then
+  every ``OrderCancelled`` of the campaign has been handled. Older outcomes (no tally) and
+  releases are not gated.
 * Housekeeping: payments that become eligible after the run started (an authorization
-  finishing late) are swept into the run, and a run with no queued item left is closed with
-  its summary (gross, platform fee, net to the creator, failures).
+  finishing late) are swept into the run, a run with no queued item left is closed with
+  its summary (gross, platform fee, net to the creator, failures), and the queue's gauges
+  are refreshed.
 """
 
 from __future__ import annotations
@@ -29,6 +50,7 @@ import json
 import logging
 import random
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,28 +63,42 @@ from dropwave_contracts.events import (
     CampaignCancelled,
     CampaignFailed,
     CampaignSucceeded,
+    PaymentActionRequired,
+    PaymentAuthorized,
     PaymentCaptured,
     PaymentCaptureFailed,
+    PaymentFailed,
     PaymentReleased,
 )
 from dropwave_runtime import cli
 from dropwave_runtime.db import Database, UnitOfWork
 from dropwave_runtime.rate_limit import PgRateLimiter
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import payment_window
-from .domain import PaymentStatus, can_transition, platform_fee_cents
-from .models import Payment, Settlement, SettlementItem
+from .domain import (
+    AUTHORIZATION_DONE,
+    FAILED_MESSAGE,
+    AuthorizationResult,
+    PaymentStatus,
+    can_transition,
+    platform_fee_cents,
+)
+from .handlers import AUTHORIZE, RELEASE
+from .metrics import QUEUE_ATTEMPTS, refresh_queue_gauges
+from .models import AuthorizationAttempt, CampaignTally, Payment, Settlement, SettlementItem
 from .rules import hold_expired
 from .settings import Settings
-from .stripe_gateway import CaptureResult, StripeGateway
+from .stripe_gateway import AuthorizationRequest, CaptureResult, StripeGateway
 
 log = logging.getLogger(__name__)
 
 PRODUCER = "payments"
 CAPTURE: Final = "capture"
-RELEASE: Final = "release"
+KINDS: Final = (AUTHORIZE, CAPTURE, RELEASE)
+AUTHORIZATION_UNAVAILABLE: Final = "authorization_unavailable"
+"""``PaymentFailed.failure_code`` of an authorization given up on (Stripe did not answer)."""
 
 QUEUED: Final = "queued"
 DONE: Final = "done"
@@ -75,20 +111,44 @@ RUNNING: Final = "running"
 SETTLED: Final = "done"
 
 ELIGIBLE: Final[dict[str, tuple[str, ...]]] = {
-    CAPTURE: (PaymentStatus.AUTHORIZED.value,),
+    CAPTURE: (PaymentStatus.AUTHORIZED.value,),  # and never a cancelled order
     RELEASE: (
         PaymentStatus.PENDING.value,
         PaymentStatus.REQUIRES_ACTION.value,
         PaymentStatus.AUTHORIZED.value,
     ),
 }
-"""Payment statuses a run enqueues."""
+"""Payment statuses a run enqueues (a ``pending`` one's release waits for its
+authorization to be resolved)."""
+
+STRIPE_UNAVAILABLE: Final = "stripe_unavailable"
+GAUGE_REFRESH_S: Final = 5.0
+"""How often housekeeping refreshes the queue's gauges (one grouped query)."""
 
 SWEEP_WINDOW: Final = timedelta(days=8)
 """Runs younger than this take in late arrivals (an authorization holds at most 7 days)."""
 
 
 class SettlementGateway(Protocol):
+    async def customer(self, order_id: uuid.UUID, *, max_network_retries: int | None) -> str: ...
+
+    async def authorize(
+        self,
+        order: AuthorizationRequest,
+        *,
+        customer_id: str | None,
+        max_network_retries: int | None,
+    ) -> AuthorizationResult: ...
+
+    async def cancel_customer_intents(
+        self,
+        order_id: uuid.UUID,
+        customer_id: str,
+        *,
+        keep: str | None = None,
+        max_network_retries: int | None = None,
+    ) -> list[str]: ...
+
     async def capture(
         self, payment_intent_id: str, order_id: uuid.UUID, *, max_network_retries: int | None
     ) -> CaptureResult: ...
@@ -101,11 +161,18 @@ class SettlementGateway(Protocol):
 # --- the campaign's outcome: enqueue only -----------------------------------------------
 
 
-async def start_run(uow: UnitOfWork, event: Event, campaign_id: uuid.UUID, kind: str) -> int:
+async def start_run(
+    uow: UnitOfWork,
+    event: Event,
+    campaign_id: uuid.UUID,
+    kind: str,
+    tally_event_id: uuid.UUID | None = None,
+) -> int:
     """Record the run and enqueue its items; returns how many items were enqueued.
 
     Idempotent (a redelivered outcome enqueues nothing new). A campaign has one outcome, so
-    a second run of another kind for the same campaign is ignored.
+    a second run of another kind for the same campaign is ignored. A capture run with a
+    ``tally_event_id`` is claimed only once that tally is recorded.
     """
     await uow.session.execute(
         pg_insert(Settlement)
@@ -115,6 +182,7 @@ async def start_run(uow: UnitOfWork, event: Event, campaign_id: uuid.UUID, kind:
             status=RUNNING,
             correlation_id=event.correlation_id,
             causation_id=str(event.event_id),
+            tally_event_id=tally_event_id,
         )
         .on_conflict_do_nothing(index_elements=[Settlement.campaign_id])
     )
@@ -140,6 +208,8 @@ async def _enqueue(uow: UnitOfWork, kind: str, where: Any) -> int:
         Payment.campaign_id,
         literal(QUEUED),
     ).where(where, Payment.status.in_(ELIGIBLE[kind]))
+    if kind == CAPTURE:
+        eligible = eligible.where(Payment.cancel_requested_at.is_(None))
     result = await uow.session.execute(
         pg_insert(SettlementItem)
         .from_select(["order_id", "kind", "campaign_id", "status"], eligible)
@@ -158,8 +228,9 @@ async def _enqueue(uow: UnitOfWork, kind: str, where: Any) -> int:
 
 
 async def on_campaign_succeeded(event: CampaignSucceeded, uow: UnitOfWork) -> None:
-    """The drop happens: capture every authorization (queued; the worker captures)."""
-    await start_run(uow, event, event.campaign_id, CAPTURE)
+    """The drop happens: capture every standing authorization (queued; the worker captures
+    once the tally the outcome was decided on is recorded here)."""
+    await start_run(uow, event, event.campaign_id, CAPTURE, event.tally_event_id)
 
 
 async def on_campaign_failed(event: CampaignFailed, uow: UnitOfWork) -> None:
@@ -172,6 +243,47 @@ async def on_campaign_cancelled(event: CampaignCancelled, uow: UnitOfWork) -> No
     await start_run(uow, event, event.campaign_id, RELEASE)
 
 
+def _waiting_for_tally() -> Any:
+    """Correlated on ``settlement_items``: the item's capture run was decided on a tally
+    (``tally_event_id``) that is not recorded here yet."""
+    recorded = (
+        select(CampaignTally.tally_event_id)
+        .where(CampaignTally.tally_event_id == Settlement.tally_event_id)
+        .exists()
+    )
+    return (
+        select(Settlement.campaign_id)
+        .where(
+            Settlement.campaign_id == SettlementItem.campaign_id,
+            Settlement.tally_event_id.is_not(None),
+            ~recorded,
+        )
+        .exists()
+    )
+
+
+async def _attempted(uow: UnitOfWork, order_id: uuid.UUID) -> bool:
+    """Whether the order's authorization was ever sent to Stripe."""
+    found = await uow.session.get(AuthorizationAttempt, order_id)
+    return found is not None
+
+
+async def _enqueue_release(uow: UnitOfWork, item: SettlementItem, payment: Payment) -> None:
+    """Queue the order's ``release`` item (an unanswered attempt may hold a PaymentIntent)."""
+    await uow.session.execute(
+        pg_insert(SettlementItem)
+        .values(
+            order_id=payment.order_id,
+            kind=RELEASE,
+            campaign_id=payment.campaign_id,
+            status=QUEUED,
+            correlation_id=item.correlation_id,
+            causation_id=item.causation_id,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
 # --- the worker -------------------------------------------------------------------------
 
 
@@ -179,6 +291,9 @@ async def on_campaign_cancelled(event: CampaignCancelled, uow: UnitOfWork) -> No
 class WorkerConfig:
     concurrency: int = 8
     max_attempts: int = 8
+    """Attempts of a capture before it is reported failed."""
+    authorize_max_attempts: int = 20
+    """Attempts of an authorization before the payment fails (``authorization_unavailable``)."""
     retry_base_s: float = 0.5
     retry_max_s: float = 30.0
     poll_interval_s: float = 0.5
@@ -191,6 +306,7 @@ class WorkerConfig:
         return cls(
             concurrency=s.settlement_concurrency,
             max_attempts=s.settlement_max_attempts,
+            authorize_max_attempts=s.authorize_max_attempts,
             retry_base_s=s.settlement_retry_base_s,
             retry_max_s=s.settlement_retry_max_s,
             poll_interval_s=s.settlement_poll_interval_s,
@@ -215,7 +331,7 @@ class SettlementWorker:
         self.gateway = gateway
         self.limiter = limiter
         self.config = config or WorkerConfig()
-        self._idle = asyncio.Event()
+        self._gauges_due = 0.0
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -248,6 +364,10 @@ class SettlementWorker:
     async def housekeeping(self) -> None:
         await self.sweep()
         await self.close_finished_runs()
+        now = time.monotonic()
+        if now >= self._gauges_due:
+            self._gauges_due = now + GAUGE_REFRESH_S
+            await refresh_queue_gauges(self.db)
 
     async def sweep(self) -> int:
         """Queue payments that became eligible after their campaign's run started."""
@@ -259,18 +379,21 @@ class SettlementWorker:
                 total += await _enqueue(uow, kind, Payment.campaign_id.in_(runs))
         return total
 
-    async def process_one(self) -> bool:
-        """Claim one due item and make its Stripe call; False when nothing is due."""
+    async def process_one(self, order_id: uuid.UUID | None = None) -> bool:
+        """Claim one due item (of ``order_id`` only, if given) and make its Stripe call;
+        False when nothing is due."""
         async with self.db.unit_of_work() as uow:
+            due = select(SettlementItem).where(
+                SettlementItem.status == QUEUED,
+                SettlementItem.next_attempt_at <= func.now(),
+                or_(SettlementItem.kind != CAPTURE, ~_waiting_for_tally()),
+            )
+            if order_id is not None:
+                due = due.where(SettlementItem.order_id == order_id)
             item = await uow.session.scalar(
-                select(SettlementItem)
-                .where(
-                    SettlementItem.status == QUEUED,
-                    SettlementItem.next_attempt_at <= func.now(),
-                )
-                .order_by(SettlementItem.next_attempt_at)
+                due.order_by(SettlementItem.next_attempt_at)
                 .limit(1)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=SettlementItem)
             )
             if item is None:
                 return False
@@ -278,22 +401,175 @@ class SettlementWorker:
                 select(Payment).where(Payment.order_id == item.order_id).with_for_update()
             )
             run = await uow.session.get(Settlement, item.campaign_id)
-            assert run is not None
-            if item.kind == CAPTURE:
+            if item.kind == AUTHORIZE:
+                await self._authorize(uow, item, payment, run)
+            elif item.kind == CAPTURE:
+                assert run is not None
                 await self._capture(uow, item, payment, run)
             else:
                 await self._release(uow, item, payment, run)
             return True
 
-    def _common(self, payment: Payment, run: Settlement) -> dict[str, Any]:
+    def _common(
+        self, payment: Payment, run: Settlement | None, item: SettlementItem | None = None
+    ) -> dict[str, Any]:
+        """Envelope and ids of an event about ``payment``: caused by the event that queued
+        the item (``OrderPlaced``, ``OrderCancelled``) or by the run's outcome."""
+        correlation = (item.correlation_id if item else None) or (
+            run.correlation_id if run else None
+        )
+        causation = (item.causation_id if item else None) or (run.causation_id if run else None)
         return {
             "producer": PRODUCER,
-            "correlation_id": run.correlation_id,
-            "causation_id": run.causation_id,
+            "correlation_id": correlation or payment.correlation_id or str(payment.order_id),
+            "causation_id": causation,
             "campaign_id": payment.campaign_id,
             "order_id": payment.order_id,
             "payment_intent_id": payment.payment_intent_id,
         }
+
+    # --- authorize ----------------------------------------------------------------------
+
+    async def _authorize(
+        self,
+        uow: UnitOfWork,
+        item: SettlementItem,
+        payment: Payment | None,
+        run: Settlement | None,
+    ) -> None:
+        if payment is None:
+            item.status = SKIPPED
+            return
+        if PaymentStatus(payment.status) in AUTHORIZATION_DONE:
+            item.status = DONE  # resolved meanwhile (a webhook of an earlier attempt's intent)
+            return
+        if payment.cancel_requested_at is not None or (run is not None and run.kind == RELEASE):
+            # Cancelled (or the campaign failed) before the authorization was known: never
+            # sent, nothing to do at Stripe; sent, the release item finds what it left.
+            payment.status = PaymentStatus.RELEASED.value
+            item.status = SKIPPED
+            if await _attempted(uow, payment.order_id):
+                await _enqueue_release(uow, item, payment)
+            return
+        await self._mark_attempted(payment.order_id)
+        request = AuthorizationRequest(
+            order_id=payment.order_id,
+            campaign_id=payment.campaign_id,
+            amount_cents=payment.amount_cents,
+            currency=payment.currency,
+            payment_method_id=payment.payment_method_id,
+            destination_account=payment.destination_account,
+            application_fee_cents=payment.application_fee_cents,
+            save_card=True,
+        )
+        try:
+            if payment.customer_id is None:
+                await self.limiter.acquire()
+                payment.customer_id = await self.gateway.customer(
+                    payment.order_id, max_network_retries=0
+                )
+            await self.limiter.acquire()
+            result = await self.gateway.authorize(
+                request, customer_id=payment.customer_id, max_network_retries=0
+            )
+        except stripe.StripeError as exc:
+            if await self._retry_later(uow, item, exc, self.config.authorize_max_attempts):
+                return
+            # Given up: a clear failure (orders fails the order), never a payment stuck
+            # pending; whatever an unanswered attempt left at Stripe is released.
+            payment.status = PaymentStatus.FAILED.value
+            payment.failure_code = AUTHORIZATION_UNAVAILABLE
+            item.status = FAILED
+            await uow.emit(
+                PaymentFailed(
+                    failure_code=AUTHORIZATION_UNAVAILABLE,
+                    decline_code=None,
+                    message="The payment could not be authorized; please try again later.",
+                    **self._common(payment, run, item),
+                )
+            )
+            await _enqueue_release(uow, item, payment)
+            return
+        QUEUE_ATTEMPTS.labels(AUTHORIZE, "ok").inc()
+        payment.payment_intent_id = result.payment_intent_id
+        payment.status = result.status.value
+        payment.capture_before = result.capture_before
+        payment.payment_method_id = result.payment_method_id or payment.payment_method_id
+        payment.failure_code = result.failure_code
+        payment.decline_code = result.decline_code
+        item.status = DONE
+        item.last_error = None
+        common = self._common(payment, run, item)
+        if result.status is PaymentStatus.AUTHORIZED:
+            assert result.payment_intent_id is not None
+            await uow.emit(
+                PaymentAuthorized(
+                    amount_cents=payment.amount_cents,
+                    currency=payment.currency,
+                    capture_before=result.capture_before,
+                    **common,
+                )
+            )
+        elif result.status is PaymentStatus.REQUIRES_ACTION:
+            assert result.client_secret is not None
+            await uow.emit(
+                PaymentActionRequired(
+                    client_secret=result.client_secret, next_action=result.next_action, **common
+                )
+            )
+        else:
+            await uow.emit(
+                PaymentFailed(
+                    failure_code=result.failure_code,
+                    decline_code=result.decline_code,
+                    message=result.message or FAILED_MESSAGE,
+                    **common,
+                )
+            )
+
+    async def _mark_attempted(self, order_id: uuid.UUID) -> None:
+        """Record, committed on its own connection before the call, that this order's
+        authorization reaches Stripe: if the claim's transaction is lost (a crash), a cancel
+        still knows Stripe may hold a PaymentIntent for it."""
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                pg_insert(AuthorizationAttempt).values(order_id=order_id).on_conflict_do_nothing()
+            )
+
+    async def _release_unknown_intents(
+        self, uow: UnitOfWork, item: SettlementItem, payment: Payment, run: Settlement | None
+    ) -> None:
+        """Cancel whatever an unanswered authorization attempt left at Stripe: the order's
+        Customer's PaymentIntents (the Customer's key replays it; retried until Stripe
+        answers)."""
+        try:
+            if payment.customer_id is None:
+                await self.limiter.acquire()
+                payment.customer_id = await self.gateway.customer(
+                    payment.order_id, max_network_retries=0
+                )
+            await self.limiter.acquire()
+            cancelled = await self.gateway.cancel_customer_intents(
+                payment.order_id, payment.customer_id, max_network_retries=0
+            )
+        except stripe.StripeError as exc:
+            await self._retry_later(uow, item, exc, None)
+            return
+        QUEUE_ATTEMPTS.labels(RELEASE, "ok").inc()
+        item.status = DONE
+        item.last_error = None
+        if cancelled:
+            log.warning(
+                "released %d PaymentIntent(s) left by an unanswered authorization",
+                len(cancelled),
+                extra={"order_id": str(payment.order_id)},
+            )
+        if cancelled and payment.status == PaymentStatus.RELEASED.value:
+            await uow.emit(
+                PaymentReleased(
+                    **(self._common(payment, run, item) | {"payment_intent_id": cancelled[0]})
+                )
+            )
 
     async def _capture(
         self, uow: UnitOfWork, item: SettlementItem, payment: Payment | None, run: Settlement
@@ -304,10 +580,16 @@ class SettlementWorker:
             item.amount_cents = payment.amount_cents
             item.fee_cents = platform_fee_cents(payment.amount_cents, self.config.platform_fee_bps)
             return
+        retriable = (
+            payment is not None
+            and payment.status == PaymentStatus.CAPTURE_FAILED.value
+            and payment.failure_code == STRIPE_UNAVAILABLE
+        )  # a capture given up on, queued again by an operator (``queue retry``)
         if (
             payment is None
             or payment.payment_intent_id is None
-            or payment.status != PaymentStatus.AUTHORIZED.value
+            or payment.cancel_requested_at is not None  # a cancelled order is never captured
+            or not (payment.status == PaymentStatus.AUTHORIZED.value or retriable)
         ):
             item.status = SKIPPED
             return
@@ -320,12 +602,12 @@ class SettlementWorker:
                 payment.payment_intent_id, payment.order_id, max_network_retries=0
             )
         except stripe.StripeError as exc:
-            if not await self._retry_later(uow, item, exc):
+            if not await self._retry_later(uow, item, exc, self.config.max_attempts):
                 result = CaptureResult(
                     captured=False,
                     amount_cents=0,
                     application_fee_cents=None,
-                    failure_code="stripe_unavailable",
+                    failure_code=STRIPE_UNAVAILABLE,
                     message="The payment could not be captured; Stripe did not answer.",
                 )
             else:
@@ -336,6 +618,7 @@ class SettlementWorker:
             payment.hold_expired = True
             await self._charge_expired_hold(uow, item, payment, run)
             return
+        QUEUE_ATTEMPTS.labels(CAPTURE, "ok").inc()
         if result.captured:
             fee = result.application_fee_cents
             if fee is None:
@@ -386,14 +669,14 @@ class SettlementWorker:
                 max_network_retries=0,
             )
         except stripe.StripeError as exc:
-            if await self._retry_later(uow, item, exc):
+            if await self._retry_later(uow, item, exc, self.config.max_attempts):
                 return
             payment.status = PaymentStatus.CAPTURE_FAILED.value
-            payment.failure_code = item.last_error = "stripe_unavailable"
+            payment.failure_code = item.last_error = STRIPE_UNAVAILABLE
             item.status = FAILED
             await uow.emit(
                 PaymentCaptureFailed(
-                    failure_code="stripe_unavailable",
+                    failure_code=STRIPE_UNAVAILABLE,
                     message="The payment could not be taken; Stripe did not answer.",
                     pay_later_until=None,
                     **self._common(payment, run),
@@ -409,31 +692,55 @@ class SettlementWorker:
         item.last_error = None if result.captured else payment.failure_code
 
     async def _release(
-        self, uow: UnitOfWork, item: SettlementItem, payment: Payment | None, run: Settlement
+        self,
+        uow: UnitOfWork,
+        item: SettlementItem,
+        payment: Payment | None,
+        run: Settlement | None,
     ) -> None:
-        if payment is None or not can_transition(
-            PaymentStatus(payment.status), PaymentStatus.RELEASED
-        ):
+        """Release the order's hold; retried until Stripe confirms (never given up)."""
+        if payment is None:
             item.status = SKIPPED
             return
-        if payment.payment_intent_id is not None:
-            await self.limiter.acquire()
-            try:
-                await self.gateway.release(
-                    payment.payment_intent_id, payment.order_id, max_network_retries=0
-                )
-            except stripe.StripeError as exc:
-                if not await self._retry_later(uow, item, exc):
-                    item.status = FAILED  # the hold expires by itself (7 days at most)
+        status = PaymentStatus(payment.status)
+        if status is PaymentStatus.PENDING:
+            # Its authorization is still queued or in flight: the authorize lane resolves it
+            # first (a cancelled one at once), then this releases what it left, if anything.
+            item.last_error = "waiting_for_authorization"
+            item.next_attempt_at = func.now() + timedelta(seconds=self.config.retry_base_s)
+            return
+        if payment.payment_intent_id is None:
+            if status in (PaymentStatus.RELEASED, PaymentStatus.FAILED) and await _attempted(
+                uow, payment.order_id
+            ):
+                await self._release_unknown_intents(uow, item, payment, run)
                 return
+            if can_transition(status, PaymentStatus.RELEASED):
+                payment.status = PaymentStatus.RELEASED.value
+            item.status = SKIPPED  # never reached Stripe: nothing held
+            return
+        if not can_transition(status, PaymentStatus.RELEASED):
+            item.status = SKIPPED
+            return
+        await self.limiter.acquire()
+        try:
+            await self.gateway.release(
+                payment.payment_intent_id, payment.order_id, max_network_retries=0
+            )
+        except stripe.StripeError as exc:
+            await self._retry_later(uow, item, exc, None)
+            return
+        QUEUE_ATTEMPTS.labels(RELEASE, "ok").inc()
         payment.status = PaymentStatus.RELEASED.value
         item.status = DONE
-        if payment.payment_intent_id is not None:
-            await uow.emit(PaymentReleased(**self._common(payment, run)))
+        item.last_error = None
+        await uow.emit(PaymentReleased(**self._common(payment, run, item)))
 
-    async def _retry_later(self, uow: UnitOfWork, item: SettlementItem, exc: Exception) -> bool:
+    async def _retry_later(
+        self, uow: UnitOfWork, item: SettlementItem, exc: Exception, max_attempts: int | None
+    ) -> bool:
         """Count a failed attempt; True when the item is scheduled again, False when the
-        attempts are used up."""
+        attempts are used up (``max_attempts``; ``None``: never, e.g. a release)."""
         item.attempts += 1
         status = getattr(exc, "http_status", None)
         item.last_error = f"{type(exc).__name__}{f' {status}' if status else ''}"[:255]
@@ -444,9 +751,12 @@ class SettlementWorker:
             item.last_error,
             extra={"order_id": str(item.order_id)},
         )
-        if item.attempts >= self.config.max_attempts:
+        if max_attempts is not None and item.attempts >= max_attempts:
+            QUEUE_ATTEMPTS.labels(item.kind, "gave_up").inc()
             return False
-        delay = min(self.config.retry_max_s, self.config.retry_base_s * 2 ** (item.attempts - 1))
+        QUEUE_ATTEMPTS.labels(item.kind, "retry").inc()
+        exponent = min(item.attempts - 1, 30)
+        delay = min(self.config.retry_max_s, self.config.retry_base_s * 2**exponent)
         delay *= 0.5 + random.random() / 2
         item.next_attempt_at = func.now() + timedelta(seconds=delay)
         return True

@@ -24,11 +24,18 @@ def _id_of(value: Any) -> str | None:
     return found if isinstance(found, str) else None
 
 
-async def create_customer(client: stripe.StripeClient, order_id: uuid.UUID) -> str:
-    """A Customer per order to save the buyer's card on (no personal data sent)."""
+async def create_customer(
+    client: stripe.StripeClient, order_id: uuid.UUID, *, max_network_retries: int | None = None
+) -> str:
+    """A Customer per order to save the buyer's card on (no personal data sent). The key
+    ``customer:<order_id>`` makes it one Customer per order: a retry, or a later look-up of
+    an authorization whose answer was lost, gets the same Customer back."""
+    options: dict[str, Any] = {"idempotency_key": f"customer:{order_id}"}
+    if max_network_retries is not None:
+        options["max_network_retries"] = max_network_retries
     customer = await client.v1.customers.create_async(
         {"metadata": {"order_id": str(order_id)}},
-        {"idempotency_key": f"customer:{order_id}"},
+        options,  # type: ignore[arg-type]
     )
     return customer.id
 

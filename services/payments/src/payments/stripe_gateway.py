@@ -1,9 +1,9 @@
 """Stripe adapter: the official SDK's ``StripeClient`` behind the few calls payments makes.
 
 Declines come back as results; everything transient (network errors, 429, 5xx) propagates
-as ``stripe.StripeError`` so the runtime's consumer retries with backoff (the idempotency
-key makes the retry safe) and dead-letters after its bounded attempts. The SDK also retries
-network errors itself (``max_network_retries``), with the same idempotency key.
+as ``stripe.StripeError`` so the caller retries with the same idempotency key: the
+settlement worker's durable queue for authorizations, captures and releases (SDK retries
+off there, ``max_network_retries=0``, so every attempt is paced by the shared limiter).
 """
 
 from __future__ import annotations
@@ -90,14 +90,27 @@ class StripeGateway:
     async def aclose(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
 
-    async def authorize(self, order: AuthorizationRequest) -> AuthorizationResult:
+    async def customer(self, order_id: uuid.UUID, *, max_network_retries: int | None = None) -> str:
+        """The order's Customer (made once per order: idempotency key ``customer:<order>``)."""
+        await self._paced()
+        return await create_customer(self.client, order_id, max_network_retries=max_network_retries)
+
+    async def authorize(
+        self,
+        order: AuthorizationRequest,
+        *,
+        customer_id: str | None = None,
+        max_network_retries: int | None = None,
+    ) -> AuthorizationResult:
         """Create the order's PaymentIntent with manual capture (an authorization only).
 
         With a payment method it is confirmed at once; without one it stays unconfirmed and
-        the client confirms it with the returned ``client_secret``. Each request waits for
-        its slot of the shared Stripe rate limit (``pace``): a viral drop authorizes faster
-        than Stripe allows, and a 429 here would go to the dead-letter topic after the
-        consumer's retries. (The settlement worker paces its own attempts.)
+        the client confirms it with the returned ``client_secret``. ``save_card``: on the
+        order's Customer (``customer_id``, else made here first). Every attempt sends the
+        same idempotency key (``authorize:<order>``): one PaymentIntent per order. Each
+        request waits for its slot of the shared Stripe rate limit when the gateway has a
+        ``pace``; the settlement worker, which drains the ``authorize`` queue, paces its own
+        attempts and passes ``max_network_retries=0`` (the queue retries).
         """
         params: PaymentIntentCreateParams = {
             "amount": order.amount_cents,
@@ -108,10 +121,11 @@ class StripeGateway:
             "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
             "metadata": {"campaign_id": str(order.campaign_id), "order_id": str(order.order_id)},
         }
-        customer_id: str | None = None
         if order.save_card:
-            await self._paced()
-            customer_id = await create_customer(self.client, order.order_id)
+            if customer_id is None:
+                customer_id = await self.customer(
+                    order.order_id, max_network_retries=max_network_retries
+                )
             params["customer"] = customer_id
             params["setup_future_usage"] = "off_session"
         if order.destination_account:
@@ -126,7 +140,8 @@ class StripeGateway:
         await self._paced()
         try:
             intent = await self.client.v1.payment_intents.create_async(
-                params, {"idempotency_key": authorization_idempotency_key(order.order_id)}
+                params,
+                _options(authorization_idempotency_key(order.order_id), max_network_retries),
             )
         except stripe.CardError as exc:
             err = exc.error
@@ -150,7 +165,7 @@ class StripeGateway:
             client_secret=intent.client_secret,
             next_action=next_action,
             capture_before=_capture_before(intent.latest_charge),
-            customer_id=customer_id,
+            customer_id=customer_id if order.save_card else None,
             payment_method_id=_id_of(intent.payment_method),
         )
 
@@ -168,11 +183,57 @@ class StripeGateway:
         ``max_network_retries=0``: no SDK retries (the settlement queue retries itself, each
         attempt paced by the shared rate limiter).
         """
-        options = _options(release_idempotency_key(order_id), max_network_retries)
+        await self._cancel(
+            payment_intent_id, release_idempotency_key(order_id), max_network_retries
+        )
+
+    async def cancel_customer_intents(
+        self,
+        order_id: uuid.UUID,
+        customer_id: str,
+        *,
+        keep: str | None = None,
+        max_network_retries: int | None = None,
+    ) -> list[str]:
+        """Cancel every PaymentIntent of the order's Customer that is not canceled (or
+        captured) yet, except ``keep``; returns the ids cancelled.
+
+        How an authorization whose answer never came is found: the PaymentIntent is always
+        made on the order's own Customer, so listing that Customer's PaymentIntents finds
+        it whatever happened to the answer. The first one is cancelled with the order's
+        ``release:<order>`` key (there is one PaymentIntent per order), any other with its
+        own key. Transient errors propagate (the caller retries).
+        """
+        page = await self.client.v1.payment_intents.list_async(
+            {"customer": customer_id, "limit": 100},
+            _options(None, max_network_retries),
+        )
+        found = [
+            (intent.created, intent.id, str(intent.status))
+            async for intent in page.auto_paging_iter()
+        ]
+        found.sort()
+        cancelled: list[str] = []
+        for n, (_, intent_id, status) in enumerate(found):
+            if intent_id == keep or status in ("canceled", "succeeded"):
+                continue
+            key = release_idempotency_key(order_id)
+            await self._cancel(
+                intent_id, key if n == 0 else f"{key}:{intent_id}", max_network_retries
+            )
+            cancelled.append(intent_id)
+        return cancelled
+
+    async def _cancel(
+        self, payment_intent_id: str, idempotency_key: str, max_network_retries: int | None
+    ) -> None:
+        options = _options(idempotency_key, max_network_retries)
         try:
             await self.client.v1.payment_intents.cancel_async(payment_intent_id, options=options)
         except stripe.InvalidRequestError:
-            intent = await self.client.v1.payment_intents.retrieve_async(payment_intent_id)
+            intent = await self.client.v1.payment_intents.retrieve_async(
+                payment_intent_id, options=_options(None, max_network_retries)
+            )
             if intent.status != "canceled":
                 raise
 
@@ -240,8 +301,10 @@ class CaptureResult:
     charge expired for capture): the saved card can be charged off-session instead."""
 
 
-def _options(idempotency_key: str, max_network_retries: int | None) -> RequestOptions:
-    options: RequestOptions = {"idempotency_key": idempotency_key}
+def _options(idempotency_key: str | None, max_network_retries: int | None) -> RequestOptions:
+    options: RequestOptions = {}
+    if idempotency_key is not None:
+        options["idempotency_key"] = idempotency_key
     if max_network_retries is not None:
         options["max_network_retries"] = max_network_retries
     return options

@@ -1,0 +1,53 @@
+"""Payments' own Prometheus metrics (served with the runtime's at ``/metrics``): the work
+queue of authorizations, captures and releases. Labels are the item kind (three values) and
+an attempt's outcome (three values): bounded, never an order or campaign id."""
+
+from __future__ import annotations
+
+from dropwave_runtime.db import Database
+from prometheus_client import Counter, Gauge
+from sqlalchemy import func, select
+
+from .models import SettlementItem
+
+QUEUE_KINDS = ("authorize", "capture", "release")
+
+QUEUE_ITEMS = Gauge(
+    "dropwave_payments_queue_items",
+    "Items queued in payments' work queue (not done, not given up), by kind",
+    ["kind"],
+)
+QUEUE_OLDEST_AGE = Gauge(
+    "dropwave_payments_queue_oldest_age_seconds",
+    "Age of the oldest item still queued, by kind (0 when none): a release Stripe keeps "
+    "refusing shows here",
+    ["kind"],
+)
+QUEUE_ATTEMPTS = Counter(
+    "dropwave_payments_queue_attempts_total",
+    "Stripe attempts of queue items, by kind and outcome (ok: Stripe answered; retry: a "
+    "transient failure, tried again later; gave_up: the item's attempts are used up)",
+    ["kind", "outcome"],
+)
+
+
+async def refresh_queue_gauges(db: Database) -> None:
+    """Set the gauges from the queue as stored (one grouped query)."""
+    i = SettlementItem
+    async with db.sessions() as session:
+        rows = (
+            await session.execute(
+                select(
+                    i.kind,
+                    func.count(),
+                    func.extract("epoch", func.now() - func.min(i.created_at)),
+                )
+                .where(i.status == "queued")
+                .group_by(i.kind)
+            )
+        ).all()
+    found = {row[0]: (int(row[1]), float(row[2] or 0)) for row in rows}
+    for kind in QUEUE_KINDS:
+        count, age = found.get(kind, (0, 0.0))
+        QUEUE_ITEMS.labels(kind).set(count)
+        QUEUE_OLDEST_AGE.labels(kind).set(max(age, 0.0))
