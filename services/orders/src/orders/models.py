@@ -52,7 +52,21 @@ class Order(Base):
     client_secret: Mapped[str | None] = mapped_column(String(255))
     failure_code: Mapped[str | None] = mapped_column(String(100))
     decline_code: Mapped[str | None] = mapped_column(String(100))
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Refunded so far (sum of ``PaymentRefunded``, each refund once; migration 0003)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class OrderRefund(Base):
+    """One refund counted on an order (Stripe ``re_...``): a refund seen again, under another
+    event id, is not counted twice (migration 0003)."""
+
+    __tablename__ = "order_refunds"
+
+    refund_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    order_id: Mapped[UUID] = mapped_column(index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -32,6 +32,8 @@ class OrderView(BaseModel):
     client_secret: str | None = None
     failure_code: str | None = None
     decline_code: str | None = None
+    refunded_cents: int = 0
+    """Refunded so far; the status reads ``refunded`` once it covers the amount."""
 
 
 class PlacedOrder(OrderView):
