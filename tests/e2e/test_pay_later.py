@@ -2,7 +2,8 @@
 capture fails (their hold expired and their card needs authentication, so the off-session
 charge is refused); the buyer's email carries a link with a signed token; with it the buyer
 reads what to pay, pays (the SDK's confirm against the emulator, then 3-D Secure) and the
-order ends ``captured``. A forged or missing token is a 404 problem."""
+order ends ``captured``. A forged or missing token is a 404 problem; the token is never
+logged."""
 
 import re
 import uuid
@@ -172,3 +173,8 @@ def test_a_buyer_pays_later_through_the_link_in_their_email(
     eventually(lambda: view(late)["status"] == "captured", "the paid order captured", 60)
     paid = api.get(url, params={"token": token}).json()
     assert (paid["status"], paid["client_secret"]) == ("paid", None)
+
+    # 8. The token (a bearer credential) is in no service's log.
+    _, signature = token.split(".")
+    for svc in stack.services.values():
+        assert signature not in svc.log_path.read_text(errors="replace"), svc.name
