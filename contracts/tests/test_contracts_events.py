@@ -195,6 +195,7 @@ def _samples() -> list[Event]:
             client_secret=f"{pi}_secret_1",
             pay_later_until=DEADLINE,
             reminder_number=1,
+            pay_token="1742662800.c2lnbmF0dXJl",
         ),
         CreatorPayoutsUpdated(
             producer="payments",
@@ -267,6 +268,18 @@ def test_v1_fixture_parses(event_cls: type[Event]) -> None:
 def test_every_fixture_is_a_known_event() -> None:
     for path in FIXTURES_V1.glob("*.json"):
         assert type(parse_event(path.read_text())).__name__ in EVENT_TYPES
+
+
+def test_pay_token_is_optional_and_read_when_sent() -> None:
+    """``pay_token`` (a minor change): v1 payloads without it read ``None``; a producer that
+    sends it is read back."""
+    old = parse_event((FIXTURES_V1 / "PaymentCaptureFailed.json").read_bytes())
+    assert isinstance(old, PaymentCaptureFailed)
+    assert old.pay_token is None
+    new = parse_event((FIXTURES_V1 / "PaymentCaptureFailed.with-pay-token.json").read_bytes())
+    assert isinstance(new, PaymentCaptureFailed)
+    assert new.pay_token == "1742317200.q1vJ2lC8mRk0w6ZbUu3yVh9xT4nEo7sA5dGfHpLiKjM"
+    assert new.client_secret is not None
 
 
 def test_unknown_fields_are_ignored() -> None:

@@ -1,6 +1,8 @@
 """Stripe Connect and refunds across services, through the gateway: a creator onboards
 (account.updated webhook from the emulator), a campaign's orders are destination charges,
-the campaign succeeds and settles, then the owner and an operator refund an order."""
+the campaign succeeds and settles, then the owner and an operator refund an order: the order
+follows (a full refund reads ``refunded``, a partial one shows ``refunded_cents``) and the
+buyer is emailed each refund once."""
 
 import subprocess
 import sys
@@ -65,9 +67,11 @@ def test_onboard_charge_settle_refund(
     assert published.status_code == 200, published.text
 
     orders: list[dict[str, Any]] = []
+    emails: list[str] = []
     for i in range(ORDERS):
+        emails.append(f"buyer-{uuid.uuid4().hex[:8]}@example.com")
         body = {
-            "email": f"buyer-{uuid.uuid4().hex[:8]}@example.com",
+            "email": emails[i],
             "payment_method_id": "pm_card_visa",
         }
         key = {"Idempotency-Key": str(uuid.uuid4())}
@@ -80,9 +84,13 @@ def test_onboard_charge_settle_refund(
         assert placed.status_code == 201, placed.text
         orders.append(placed.json())
 
-    def status_of(order: dict[str, Any]) -> str:
+    def view_of(order: dict[str, Any]) -> dict[str, Any]:
         token = {"X-Order-Token": order["order_token"]}
-        return str(api.get(f"/api/v1/orders/{order['id']}", headers=token).json()["status"])
+        view: dict[str, Any] = api.get(f"/api/v1/orders/{order['id']}", headers=token).json()
+        return view
+
+    def status_of(order: dict[str, Any]) -> str:
+        return str(view_of(order)["status"])
 
     # 3. The deadline passes: settlement captures every order.
     eventually(lambda: all(status_of(o) == "captured" for o in orders), "every order captured", 90)
@@ -131,3 +139,35 @@ def test_onboard_charge_settle_refund(
     assert '"amount_cents": 700' in cli.stdout
     refunds = client.v1.refunds.list({"payment_intent": intents[second].id}).data
     assert [r.amount for r in refunds] == [700]
+
+    # 6. The orders follow: fully refunded reads `refunded`, partly refunded shows the amount.
+    def refunded(order: dict[str, Any], status: str, cents: int) -> dict[str, Any] | None:
+        view = view_of(order)
+        return view if (view["status"], view["refunded_cents"]) == (status, cents) else None
+
+    eventually(lambda: refunded(orders[0], "refunded", PRICE), "the full refund to reach orders")
+    eventually(lambda: refunded(orders[1], "captured", 700), "the partial refund to reach orders")
+    assert refunded(orders[2], "captured", 0)
+
+    # 7. Each refund is emailed to its buyer once.
+    title = campaign["title"]
+
+    def refund_mail(address: str) -> list[str]:
+        assert stack.smtp is not None
+        return sorted(
+            str(m["Subject"])
+            for m in stack.smtp.messages()
+            if m["X-Envelope-To"] == address
+            and str(m["Subject"]).startswith("You've been refunded")
+        )
+
+    first_mail = [
+        f"You've been refunded €10.00 for {title}",
+        f"You've been refunded €15.00 for {title}",
+    ]
+    eventually(lambda: refund_mail(emails[0]) == first_mail, "both refund emails to buyer 1")
+    eventually(
+        lambda: refund_mail(emails[1]) == [f"You've been refunded €7.00 for {title}"],
+        "the refund email to buyer 2",
+    )
+    assert refund_mail(emails[2]) == []

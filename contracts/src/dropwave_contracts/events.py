@@ -369,6 +369,11 @@ class PaymentCaptureFailed(CampaignEvent):
     client_secret: str | None = None
     """The pay-later link's PaymentIntent ``client_secret`` (the client confirms with it);
     ``None``: no link offered."""
+    pay_token: str | None = None
+    """The signed, expiring token of the pay-later link (payments signs it over the order and
+    ``pay_later_until``; ``GET /api/v1/payments/{order_id}/pay-later?token=...`` checks it):
+    notifications puts it in the buyer's link. Opaque to consumers. Optional (added in v1 as
+    a minor change): ``None`` on older events and when no link is offered."""
 
 
 class PaymentReleased(CampaignEvent):
@@ -408,6 +413,11 @@ class PaymentReminderIssued(CampaignEvent):
     client_secret: NonEmptyStr
     pay_later_until: AwareDatetime
     reminder_number: Annotated[int, Field(ge=1)]
+    pay_token: str | None = None
+    """The signed, expiring token of the pay-later link (payments signs it over the order and
+    ``pay_later_until``; ``GET /api/v1/payments/{order_id}/pay-later?token=...`` checks it):
+    notifications puts it in the buyer's link. Opaque to consumers. Optional (added in v1 as
+    a minor change): ``None`` on older events and when no link is offered."""
 
 
 # --- payments.accounts.v1 (producer: payments) ------------------------------------------

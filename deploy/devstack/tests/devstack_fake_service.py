@@ -29,6 +29,7 @@ ECHOED = (
     "EXTRA_FLAG",
     "PUBLIC_BASE_URL",
     "PAY_LATER_URL_TEMPLATE",
+    "PAY_LINK_SECRET",
 )
 
 

@@ -23,7 +23,7 @@ from dropwave_devstack.gateway import CaddyGateway
 from dropwave_devstack.ports import free_port, wait_for_tcp
 from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, to_asyncpg_dsn
 from dropwave_devstack.smtp_sink import SmtpSink
-from dropwave_devstack.stack import DevStack, ServiceSpec, gateway_routes
+from dropwave_devstack.stack import DEV_SECRETS, DevStack, ServiceSpec, gateway_routes
 from dropwave_devstack.stripe_emulator import LocalStripe
 
 pytestmark = pytest.mark.timeout(60)
@@ -389,7 +389,9 @@ def test_devstack_embedded_everything(tmp_path: Path) -> None:
             assert env["EXTRA_FLAG"] == "yes"
             # Links in mail point at the gateway, whose port was chosen before the services.
             assert env["PUBLIC_BASE_URL"] == stack.base_url
-            assert env["PAY_LATER_URL_TEMPLATE"] == f"{stack.base_url}/pay/{{order_id}}"
+            pay_later = f"{stack.base_url}/pay/{{order_id}}?token={{token}}"
+            assert env["PAY_LATER_URL_TEMPLATE"] == pay_later
+            assert env["PAY_LINK_SECRET"] == DEV_SECRETS["PAY_LINK_SECRET"]
             campaigns = http.get("/api/v1/campaigns/c1").json()["env"]
             assert campaigns["DATABASE_URL"].endswith("/campaigns")
         assert (tmp_path / "services" / "migrated-notifications").exists()

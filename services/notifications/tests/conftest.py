@@ -239,7 +239,11 @@ class Drop:
             application_fee_cents=125,
         )
 
-    def capture_failed(self, n: int) -> Any:
+    def pay_token(self, n: int) -> str:
+        """Stands for the token payments signs (opaque here)."""
+        return f"1925626200.tok{n}_" + "x" * 38
+
+    def capture_failed(self, n: int, *, token: bool = True) -> Any:
         return ev.PaymentCaptureFailed(
             producer="payments",
             correlation_id="settle",
@@ -249,6 +253,8 @@ class Drop:
             failure_code="card_declined",
             message="Your card was declined.",
             pay_later_until=datetime(2031, 1, 9, 9, 30, tzinfo=UTC),
+            client_secret=f"pi_{n}_secret_abc",
+            pay_token=self.pay_token(n) if token else None,
         )
 
     def reminder(self, n: int, number: int) -> Any:
@@ -261,6 +267,7 @@ class Drop:
             client_secret=f"pi_{n}_secret_abc",
             pay_later_until=datetime(2031, 1, 9, 9, 30, tzinfo=UTC),
             reminder_number=number,
+            pay_token=self.pay_token(n),
         )
 
     def refunded(self, n: int, cents: int = 1000) -> Any:

@@ -69,3 +69,11 @@ def test_buyers_cancel_only_open_orders_before_the_deadline() -> None:
 def test_buyer_numbers_follow_the_last_one_taken() -> None:
     assert list(domain.buyer_numbers(5, 3)) == [3, 4, 5]
     assert list(domain.buyer_numbers(1, 1)) == [1]
+
+
+def test_refunds_covering_the_amount_make_the_order_refunded() -> None:
+    assert domain.status_after_refunds("captured", 2500, 1000) == "captured"
+    assert domain.status_after_refunds("captured", 2500, 2500) == "refunded"
+    assert domain.status_after_refunds("capture_failed", 2500, 2600) == "refunded"
+    assert domain.status_after_refunds("refunded", 2500, 2500) == "refunded"
+    assert domain.status_after_refunds("authorized", 2500, 2500) == "authorized"

@@ -38,6 +38,7 @@ async def client(
         stripe_secret_key="sk_test_payments",
         stripe_api_base=localstripe.api_base,
         stripe_webhook_secret=WEBHOOK_SECRET,
+        pay_link_secret="pay-link-secret-0123456789",
         auth_jwks_url="http://127.0.0.1:9/jwks.json",
         auth_issuer="https://issuer.test/",
         auth_audience="dropwave-api",

@@ -58,6 +58,7 @@ STRIPE_WEBHOOK_PATH = "/api/v1/webhooks/stripe"
 DEV_SECRETS = {
     "ORDER_TOKEN_SECRET": "dropwave-dev-order-token-secret-not-for-production",
     "NOTIFICATIONS_LINK_SECRET": "dropwave-dev-notifications-link-secret-not-for-production",
+    "PAY_LINK_SECRET": "dropwave-dev-pay-link-secret-not-for-production",
 }
 
 
@@ -288,7 +289,7 @@ class DevStack:
         return {
             "PUBLIC_BASE_URL": base,
             "PAY_LATER_URL_TEMPLATE": self.environ.get(
-                "PAY_LATER_URL_TEMPLATE", f"{base}/pay/{{order_id}}"
+                "PAY_LATER_URL_TEMPLATE", f"{base}/pay/{{order_id}}?token={{token}}"
             ),
         }
 

@@ -5,11 +5,13 @@ import base64
 import hashlib
 import hmac
 import random
+import string
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
+from urllib.parse import quote
 
 from dropwave_contracts.events import OrderConfirmed
 
@@ -146,3 +148,31 @@ def backoff_s(attempt: int, base_s: float, max_s: float, jitter: float = 0.2) ->
     so a provider outage does not turn into synchronized retry waves."""
     delay = min(base_s * 2 ** max(attempt - 1, 0), max_s)
     return float(delay * (1 + random.uniform(-jitter, jitter)))
+
+
+PAY_LATER_FIELDS: Final = frozenset({"order_id", "token"})
+
+
+def check_pay_later_template(template: str) -> str:
+    """``PAY_LATER_URL_TEMPLATE`` names the order (``{order_id}``) and may place the link's
+    token (``{token}``); nothing else."""
+    fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    if "order_id" not in fields:
+        raise ValueError("the pay-later URL template must contain {order_id}")
+    if unknown := fields - PAY_LATER_FIELDS:
+        raise ValueError(f"unknown fields in the pay-later URL template: {sorted(unknown)}")
+    return template
+
+
+def pay_later_url(template: str, order_id: uuid.UUID | str, token: str | None) -> str:
+    """The buyer's pay-later link: ``template`` with the order id and the link's signed token
+    (from payments). A template without ``{token}`` (written before tokens) gets it as a
+    ``token`` query parameter, so its links still open the link; no token (an older event):
+    none is added (``{token}`` is left empty)."""
+    quoted = quote(token or "", safe="")
+    if "{token}" in template:
+        return template.format(order_id=order_id, token=quoted)
+    url = template.format(order_id=order_id)
+    if not token:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}token={quoted}"

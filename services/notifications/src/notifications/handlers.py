@@ -379,7 +379,11 @@ async def on_payment_capture_failed(event: PaymentCaptureFailed, uow: UnitOfWork
         event,
         event.order_id,
         "capture_failed",
-        {"title": _title(campaign), "pay_later_until": format_deadline(until) if until else None},
+        {
+            "title": _title(campaign),
+            "pay_later_until": format_deadline(until) if until else None,
+            "pay_token": event.pay_token if until else None,
+        },
     )
 
 
@@ -396,6 +400,7 @@ async def on_payment_reminder_issued(event: PaymentReminderIssued, uow: UnitOfWo
             "title": _title(campaign),
             "pay_later_until": format_deadline(event.pay_later_until),
             "reminder_number": event.reminder_number,
+            "pay_token": event.pay_token,
         },
     )
 

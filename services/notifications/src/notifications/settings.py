@@ -3,7 +3,9 @@
 from typing import Literal
 
 from dropwave_runtime.settings import ServiceSettings
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
+
+from .domain import check_pay_later_template
 
 
 class Settings(ServiceSettings):
@@ -73,9 +75,16 @@ class Settings(ServiceSettings):
         description="HMAC secret of unsubscribe links (32+ random bytes)", min_length=16
     )
     pay_later_url_template: str = Field(
-        "http://localhost:8080/pay/{order_id}",
-        description="the buyer's pay-later link after a failed capture; {order_id} is filled in",
+        "http://localhost:8080/pay/{order_id}?token={token}",
+        description="the buyer's pay-later link after a failed capture: {order_id} and {token} "
+        "(the link's signed token from payments) are filled in; a template without {token} "
+        "gets it as a ?token= query parameter",
     )
+
+    @field_validator("pay_later_url_template")
+    @classmethod
+    def _pay_later_template(cls, value: str) -> str:
+        return check_pay_later_template(value)
 
     # -- the delivery queue ---------------------------------------------------------------------
     delivery_workers: int = Field(1, ge=0, le=64, description="worker loops per process")

@@ -36,6 +36,7 @@ from .domain import (
     address_digest,
     backoff_s,
     format_money,
+    pay_later_url,
     unsubscribe_token,
 )
 from .mailer import (
@@ -79,7 +80,8 @@ _RENEW = text(
 )
 
 
-# Messages that carry the buyer's pay-later link (PAY_LATER_URL_TEMPLATE with the order id).
+# Messages that carry the buyer's pay-later link (PAY_LATER_URL_TEMPLATE with the order id and
+# the link's token, kept as ``pay_token`` in the delivery's context).
 PAY_LATER_TEMPLATES = frozenset({"capture_failed", "payment_reminder"})
 
 
@@ -277,9 +279,10 @@ class DeliveryWorker:
     def _context(self, job: Job) -> dict[str, Any]:
         context = {**job.extra, **job.context}
         context.pop("opted_out", None)
+        token = context.pop("pay_token", None)
         if job.template in PAY_LATER_TEMPLATES and job.order_id is not None:
-            context["pay_later_url"] = self.config.pay_later_url_template.format(
-                order_id=job.order_id
+            context["pay_later_url"] = pay_later_url(
+                self.config.pay_later_url_template, job.order_id, token
             )
         return context
 

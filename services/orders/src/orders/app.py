@@ -10,6 +10,7 @@ from dropwave_contracts.events import (
     PaymentCaptured,
     PaymentCaptureFailed,
     PaymentFailed,
+    PaymentRefunded,
     PaymentReleased,
 )
 from dropwave_runtime.service import configure
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     rt.on(PaymentCaptureFailed, handlers.on_payment_capture_failed)
     rt.on(PaymentReleased, handlers.on_payment_released)
     rt.background(closing.closing_job)
+    rt.on(PaymentRefunded, handlers.on_payment_refunded)
     app = rt.create_app([api.router], title="DropWave orders")
     app.state.intake = OrderIntake(rt.db)
     return app

@@ -35,6 +35,15 @@ def can_move(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, set())
 
 
+def status_after_refunds(status: str, amount_cents: int, refunded_cents: int) -> str:
+    """What an order reads once ``refunded_cents`` of it were refunded: ``refunded`` when the
+    refunds cover what was charged (the order's amount), if its state allows; a partly
+    refunded order keeps its status (its ``refunded_cents`` tell)."""
+    if refunded_cents >= amount_cents and can_move(status, "refunded"):
+        return "refunded"
+    return status
+
+
 _NOT_OPEN: dict[str, tuple[str, str]] = {
     "draft": ("campaign_not_published", "The campaign is not published yet."),
     "successful": ("campaign_closed", "The campaign has closed (it succeeded)."),

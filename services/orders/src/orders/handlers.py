@@ -23,6 +23,7 @@ from dropwave_contracts.events import (
     PaymentCaptured,
     PaymentCaptureFailed,
     PaymentFailed,
+    PaymentRefunded,
     PaymentReleased,
 )
 from dropwave_runtime.db import UnitOfWork
@@ -31,7 +32,7 @@ from sqlalchemy import case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import domain
-from .models import CampaignSnapshot, Order
+from .models import CampaignSnapshot, Order, OrderRefund
 from .schemas import OrderCreate, OrderView
 
 SERVICE = "orders"
@@ -481,4 +482,24 @@ async def on_payment_released(event: PaymentReleased, uow: UnitOfWork) -> None:
     order = await _order_for_update(uow, event.order_id)
     if domain.can_move(order.status, "cancelled"):
         order.status = "cancelled"
+        order.client_secret = None
+
+
+async def on_payment_refunded(event: PaymentRefunded, uow: UnitOfWork) -> None:
+    """A refund of the order's payment: counted once per refund (the inbox dedupes the
+    event, ``order_refunds`` the refund); the order reads ``refunded`` once the refunds cover
+    its amount, a partly refunded one keeps its status and shows ``refunded_cents``."""
+    order = await _order_for_update(uow, event.order_id)
+    counted = await uow.session.scalar(
+        pg_insert(OrderRefund)
+        .values(refund_id=event.refund_id, order_id=order.id, amount_cents=event.amount_cents)
+        .on_conflict_do_nothing(index_elements=[OrderRefund.refund_id])
+        .returning(OrderRefund.refund_id)
+    )
+    if counted is None:
+        return
+    order.refunded_cents += event.amount_cents
+    status = domain.status_after_refunds(order.status, order.amount_cents, order.refunded_cents)
+    if status != order.status:
+        order.status = status
         order.client_secret = None

@@ -31,7 +31,7 @@ class CampaignSnapshot(Base):
     authorizing_at_close: Mapped[int | None] = mapped_column(Integer)
     """Orders still authorizing when intake closed: the tally waits for them."""
     tallied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    """When ``OrdersTallied`` was emitted (once per campaign; migration 0003)."""
+    """When ``OrdersTallied`` was emitted (once per campaign; migration 0004)."""
 
 
 class Order(Base):
@@ -59,7 +59,21 @@ class Order(Base):
     failure_code: Mapped[str | None] = mapped_column(String(100))
     decline_code: Mapped[str | None] = mapped_column(String(100))
     cancel_reason: Mapped[str | None] = mapped_column(String(64))
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Refunded so far (sum of ``PaymentRefunded``, each refund once; migration 0004)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class OrderRefund(Base):
+    """One refund counted on an order (Stripe ``re_...``): a refund seen again, under another
+    event id, is not counted twice (migration 0004)."""
+
+    __tablename__ = "order_refunds"
+
+    refund_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    order_id: Mapped[UUID] = mapped_column(index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -35,6 +35,8 @@ class OrderView(BaseModel):
     cancel_reason: str | None = None
     """Why a cancelled order was cancelled: ``buyer_cancelled``, or ``not_authorized_in_time``
     (its authorization had not finished when the campaign's closing tally was taken)."""
+    refunded_cents: int = 0
+    """Refunded so far; the status reads ``refunded`` once it covers the amount."""
 
 
 class PlacedOrder(OrderView):

@@ -1,17 +1,22 @@
-"""HTTP entrypoints: Stripe's signed webhooks."""
+"""HTTP entrypoints: Stripe's signed webhooks; the buyer's pay-later link."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 import stripe
 from dropwave_runtime.problems import Problem
 from dropwave_runtime.service import Runtime
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel
 
 from .connect import on_account_updated
 from .domain import CHARGE_WEBHOOK_EVENT_TYPES, WEBHOOK_EVENT_TYPES, stripe_event_uuid
 from .handlers import PaymentNotYetKnownError, on_charge_webhook, on_payment_intent_webhook
+from .pay_links import verify_pay_token
+from .payment_window import pay_later_view
 from .settings import Settings
 
 router = APIRouter(tags=["webhooks"])
@@ -80,3 +85,61 @@ async def stripe_webhook(
             409, "payment_not_ready", "The payment is not recorded yet; retry later"
         ) from exc
     return {"received": True}
+
+
+class PayLaterView(BaseModel):
+    """What the buyer's pay-later page needs: the amount, and the PaymentIntent's
+    ``client_secret`` to confirm with Stripe.js (``null`` once paid)."""
+
+    order_id: uuid.UUID
+    campaign_id: uuid.UUID
+    amount_cents: int
+    currency: str
+    status: Literal["open", "paid"]
+    pay_later_until: datetime
+    client_secret: str | None
+
+
+def _no_link() -> Problem:
+    return Problem(
+        404, "pay_link_not_found", "No such pay-later link", "The link is invalid or expired."
+    )
+
+
+@router.get(
+    "/api/v1/payments/{order_id}/pay-later",
+    response_model=PayLaterView,
+    tags=["pay-later"],
+    responses={404: {"description": "pay_link_not_found: unknown order, bad or expired token"}},
+)
+async def get_pay_later(
+    order_id: str,
+    rt: Runtime,
+    response: Response,
+    token: Annotated[str | None, Query(description="the link's token, from the email")] = None,
+) -> PayLaterView:
+    """The pay-later link behind the buyer's email (``?token=`` from it): what to pay and the
+    ``client_secret`` to pay with. A missing, malformed, forged, another order's or expired
+    token, and an unknown order, are the same 404 problem. Reads only."""
+    settings = rt.settings
+    assert isinstance(settings, Settings)
+    try:
+        order = uuid.UUID(order_id)
+    except ValueError:
+        raise _no_link() from None
+    secret = settings.pay_link_secret.get_secret_value()
+    if verify_pay_token(secret, order, token, datetime.now(UTC)) is None:
+        raise _no_link()
+    info = await pay_later_view(rt.db, order)
+    if info is None:
+        raise _no_link()
+    response.headers["Cache-Control"] = "no-store"
+    return PayLaterView(
+        order_id=info.order_id,
+        campaign_id=info.campaign_id,
+        amount_cents=info.amount_cents,
+        currency=info.currency,
+        status=info.status,
+        pay_later_until=info.pay_later_until,
+        client_secret=info.client_secret,
+    )

@@ -9,6 +9,10 @@ the background task (:func:`process_pay_later`) sends reminders
 (``PaymentReminderIssued``), notices payment (the PaymentIntent's ``succeeded`` webhook moves
 the payment to captured) and, after the grace period, gives up (``PaymentCaptureFailed`` with
 ``pay_later_expired``). The campaign stays successful throughout.
+
+The link carries a signed, expiring token (:mod:`pay_links`, ``PAY_LINK_SECRET``) on
+``PaymentCaptureFailed`` and ``PaymentReminderIssued`` (``pay_token``); with it the buyer reads
+what to pay (:func:`pay_later_view`, ``GET /api/v1/payments/{order_id}/pay-later``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import stripe
 from dropwave_contracts.envelope import Event
@@ -30,6 +34,7 @@ from sqlalchemy import select
 from .domain import PaymentStatus
 from .models import Payment
 from .models_connect import PayLater
+from .pay_links import sign_pay_token
 from .rules import hold_expired, next_reminder_at, pay_later_until
 from .settings import Settings
 from .stripe_connect import charge_off_session
@@ -38,6 +43,13 @@ from .stripe_gateway import StripeGateway
 log = logging.getLogger(__name__)
 PRODUCER = "payments"
 EXPIRED_CODE = "pay_later_expired"
+
+
+def pay_token(secret: str | None, order_id: uuid.UUID, until: datetime | None) -> str | None:
+    """The pay-later link's token, if a link is offered and a secret configured."""
+    if until is None or not secret:
+        return None
+    return sign_pay_token(secret, order_id, until)
 
 
 @dataclass(frozen=True)
@@ -159,9 +171,11 @@ async def settle_payment(
     correlation_id: str,
     causation_id: str | None,
     max_network_retries: int | None = None,
+    pay_link_secret: str | None = None,
 ) -> tuple[SettleResult, Event]:
     """Settle one authorized payment end to end: charge or capture, record, emit
-    ``PaymentCaptured`` or ``PaymentCaptureFailed`` (with the pay-later link)."""
+    ``PaymentCaptured`` or ``PaymentCaptureFailed`` (with the pay-later link and its token,
+    signed with ``pay_link_secret``; without one the event carries no token)."""
     result = await charge_or_capture(
         gateway, payment, now=now, max_network_retries=max_network_retries
     )
@@ -201,10 +215,57 @@ async def settle_payment(
             message=result.message or "The payment could not be taken.",
             pay_later_until=until,
             client_secret=result.client_secret if until else None,
+            pay_token=pay_token(pay_link_secret, payment.order_id, until),
             **common,
         )
     await uow.emit(event)
     return result, event
+
+
+PAID_STATUSES = frozenset({PaymentStatus.CAPTURED.value, PaymentStatus.REFUNDED.value})
+
+
+@dataclass(frozen=True)
+class PayLaterInfo:
+    """What a buyer with a valid link needs to pay (or to see that they have)."""
+
+    order_id: uuid.UUID
+    campaign_id: uuid.UUID
+    amount_cents: int
+    currency: str
+    status: Literal["open", "paid"]
+    """``open`` (to pay) or ``paid``."""
+    pay_later_until: datetime
+    client_secret: str | None
+    """The pay-later PaymentIntent's, while ``open``; ``None`` once paid."""
+
+
+async def pay_later_view(db: Database, order_id: uuid.UUID) -> PayLaterInfo | None:
+    """The order's pay-later link as the buyer sees it; ``None`` when there is none to show
+    (never offered, or given up on at the grace period's end). Reads only."""
+    async with db.sessions() as session:
+        row = (
+            await session.execute(
+                select(PayLater, Payment)
+                .join(Payment, Payment.order_id == PayLater.order_id)
+                .where(PayLater.order_id == order_id)
+            )
+        ).first()
+    if row is None:
+        return None
+    link, payment = row
+    if link.status == "expired":
+        return None
+    paid = link.status == "paid" or payment.status in PAID_STATUSES
+    return PayLaterInfo(
+        order_id=link.order_id,
+        campaign_id=link.campaign_id,
+        amount_cents=payment.amount_cents,
+        currency=payment.currency,
+        status="paid" if paid else "open",
+        pay_later_until=link.until,
+        client_secret=None if paid else link.client_secret,
+    )
 
 
 async def process_pay_later(
@@ -214,6 +275,7 @@ async def process_pay_later(
     (their PaymentIntent canceled), the others reminded. Safe with several instances
     (``SKIP LOCKED``)."""
     counts = {"paid": 0, "expired": 0, "reminded": 0}
+    secret = settings.pay_link_secret.get_secret_value()
     async with db.unit_of_work() as uow:
         rows = (
             await uow.session.execute(
@@ -260,6 +322,7 @@ async def process_pay_later(
                         client_secret=link.client_secret,
                         pay_later_until=link.until,
                         reminder_number=link.reminders_sent,
+                        pay_token=pay_token(secret, link.order_id, link.until),
                         **common,
                     )
                 )

@@ -23,6 +23,11 @@ class Settings(CreatorAuthSettings):
         2 * 24 * 3600, gt=0, description="time between two reminders to pay"
     )
     pay_later_poll_interval_s: float = Field(60.0, gt=0)
+    pay_link_secret: SecretStr = Field(
+        description="HMAC secret signing the buyer's pay-later link tokens (32+ random bytes; "
+        "the same on every instance; rotating it voids the links already sent)",
+        min_length=16,
+    )
 
     stripe_secret_key: SecretStr = Field(description="sk_live_... / sk_test_...")
     stripe_api_base: str | None = Field(

@@ -53,7 +53,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
@@ -300,6 +300,8 @@ class WorkerConfig:
     platform_fee_bps: int = 500
     pay_later_grace_s: float = 7 * 24 * 3600
     pay_later_reminder_every_s: float = 2 * 24 * 3600
+    pay_link_secret: str | None = field(default=None, repr=False)
+    """Signs the pay-later link's token in ``PaymentCaptureFailed`` (``PAY_LINK_SECRET``)."""
 
     @classmethod
     def from_settings(cls, s: Settings) -> WorkerConfig:
@@ -313,6 +315,7 @@ class WorkerConfig:
             platform_fee_bps=s.platform_fee_bps,
             pay_later_grace_s=s.pay_later_grace_s,
             pay_later_reminder_every_s=s.pay_later_reminder_every_s,
+            pay_link_secret=s.pay_link_secret.get_secret_value(),
         )
 
 
@@ -667,6 +670,7 @@ class SettlementWorker:
                 correlation_id=run.correlation_id,
                 causation_id=run.causation_id,
                 max_network_retries=0,
+                pay_link_secret=self.config.pay_link_secret,
             )
         except stripe.StripeError as exc:
             if await self._retry_later(uow, item, exc, self.config.max_attempts):
