@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dropwave_contracts.events import (
+    OrderCancelled,
     OrderPlaced,
     PaymentActionRequired,
     PaymentAuthorized,
@@ -14,7 +15,7 @@ from dropwave_contracts.events import (
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from payments.domain import AuthorizationResult
-from payments.handlers import on_order_placed
+from payments.handlers import on_order_cancelled, on_order_placed
 from payments.models import Payment, SettlementItem
 from payments.stripe_gateway import AuthorizationRequest, StripeGateway
 from sqlalchemy import select
@@ -147,3 +148,27 @@ async def test_order_without_payment_method_requires_action(
     assert isinstance(emitted, PaymentActionRequired)
     assert emitted.payment_intent_id == row.payment_intent_id
     assert emitted.client_secret.startswith(emitted.payment_intent_id)
+
+
+async def test_a_cancel_before_its_order_placed_is_never_authorized(db: Database) -> None:
+    """OrderPlaced dead-lettered, OrderCancelled handled, then the dead letter replayed: the
+    payment is recorded released and no authorization is queued."""
+    event = placed("pm_card_visa")
+    cancelled = OrderCancelled(
+        producer="orders",
+        correlation_id="c",
+        campaign_id=event.campaign_id,
+        order_id=event.order_id,
+        buyer_number=event.buyer_number,
+        reason="buyer_cancelled",
+        was_confirmed=False,
+    )
+    async with db.unit_of_work() as uow:
+        await on_order_cancelled(cancelled, uow)
+    await handle(db, event)  # the replay
+    row = await payment(db, event.order_id)
+    assert (row.status, row.payment_intent_id) == ("released", None)
+    assert row.cancel_requested_at is not None
+    async with db.sessions() as s:
+        kinds = {i.kind for i in (await s.scalars(select(SettlementItem))).all()}
+    assert kinds == {"release"}

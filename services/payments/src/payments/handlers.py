@@ -54,6 +54,11 @@ async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, platform_fee_bps:
     )
     if existing is not None:
         return
+    cancelled_first = await uow.session.scalar(
+        select(SettlementItem.order_id).where(
+            SettlementItem.order_id == event.order_id, SettlementItem.kind == RELEASE
+        )
+    )
 
     # A destination charge to the creator's connected account when it can take it; else the
     # money stays on the platform (dev without Connect). The creator comes with the order, so
@@ -68,7 +73,10 @@ async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, platform_fee_bps:
             campaign_id=event.campaign_id,
             amount_cents=event.amount_cents,
             currency=event.currency,
-            status=PaymentStatus.PENDING.value,
+            # An order cancelled before this (a dead-lettered OrderPlaced replayed after its
+            # OrderCancelled) is recorded released and never sent to Stripe.
+            status=(PaymentStatus.RELEASED if cancelled_first else PaymentStatus.PENDING).value,
+            cancel_requested_at=func.now() if cancelled_first else None,
             destination_account=destination,
             application_fee_cents=fee,
             # The buyer's card as sent; replaced by the one Stripe confirmed with.
@@ -77,7 +85,8 @@ async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, platform_fee_bps:
         )
         .on_conflict_do_nothing(index_elements=[Payment.order_id])
     )
-    await enqueue_item(uow, event, AUTHORIZE, event.campaign_id, event.order_id)
+    if not cancelled_first:
+        await enqueue_item(uow, event, AUTHORIZE, event.campaign_id, event.order_id)
 
 
 async def enqueue_item(
@@ -124,7 +133,12 @@ async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
     payment = await uow.session.scalar(
         select(Payment).where(Payment.order_id == event.order_id).with_for_update()
     )
-    if payment is None or payment.cancel_requested_at is not None:
+    if payment is None:
+        # Its OrderPlaced was not handled (dead-lettered): the release item records the
+        # cancel, so a replayed OrderPlaced is never authorized (the lane skips the item).
+        await enqueue_item(uow, event, RELEASE, event.campaign_id, event.order_id)
+        return
+    if payment.cancel_requested_at is not None:
         return
     payment.cancel_requested_at = func.now()
     if not can_transition(PaymentStatus(payment.status), PaymentStatus.RELEASED):
