@@ -67,6 +67,19 @@ async def snapshot(db: Database, campaign_id: uuid.UUID) -> CampaignSnapshot:
     return row
 
 
+def authorized(campaign_id: uuid.UUID, order_id: uuid.UUID) -> PaymentAuthorized:
+    return PaymentAuthorized(
+        producer="payments",
+        correlation_id="c",
+        campaign_id=campaign_id,
+        order_id=order_id,
+        payment_intent_id=f"pi_{order_id.hex[:8]}",
+        amount_cents=2500,
+        currency="usd",
+        capture_before=None,
+    )
+
+
 def past(seconds: float = 1) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=seconds)
 
@@ -104,18 +117,8 @@ async def test_an_order_authorizing_at_the_deadline_is_waited_for_and_counted(
     assert (row.intake_closed_at is not None, row.authorizing_at_close) == (True, 1)
     assert await close_round(db) == []  # nothing new: not taken again
 
-    authorized = PaymentAuthorized(
-        producer="payments",
-        correlation_id="c",
-        campaign_id=campaign_id,
-        order_id=late,
-        payment_intent_id="pi_late",
-        amount_cents=2500,
-        currency="usd",
-        capture_before=None,
-    )
     async with db.unit_of_work() as uow:
-        await handlers.on_payment_authorized(authorized, uow)
+        await handlers.on_payment_authorized(authorized(campaign_id, late), uow)
     [tally] = await close_round(db)
     assert (tally.standing_orders, tally.authorizing_at_deadline) == (5, 1)
     assert tally.not_authorized_in_time == 0
@@ -146,18 +149,8 @@ async def test_orders_still_authorizing_after_the_max_wait_are_cancelled_before_
     assert all(c.reason == domain.NOT_AUTHORIZED_IN_TIME and not c.was_confirmed for c in cancels)
     assert isinstance(emitted[-1], OrdersTallied)  # after every order event of the campaign
 
-    late = PaymentAuthorized(
-        producer="payments",
-        correlation_id="c",
-        campaign_id=campaign_id,
-        order_id=stuck,
-        payment_intent_id="pi_late",
-        amount_cents=2500,
-        currency="usd",
-        capture_before=None,
-    )
     async with db.unit_of_work() as uow:  # too late: stays cancelled, nothing confirmed
-        await handlers.on_payment_authorized(late, uow)
+        await handlers.on_payment_authorized(authorized(campaign_id, stuck), uow)
     assert len(await events(db)) == len(emitted)
 
 

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import stripe
 from dropwave_runtime.problems import Problem
 from dropwave_runtime.service import Runtime
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel
 
 from .connect import on_account_updated
 from .domain import CHARGE_WEBHOOK_EVENT_TYPES, WEBHOOK_EVENT_TYPES, stripe_event_uuid
 from .handlers import PaymentNotYetKnownError, on_charge_webhook, on_payment_intent_webhook
 from .pay_links import verify_pay_token
-from .payment_window import pay_later_view
+from .payment_window import PayLaterInfo, pay_later_view
 from .settings import Settings
 
 router = APIRouter(tags=["webhooks"])
@@ -87,19 +86,6 @@ async def stripe_webhook(
     return {"received": True}
 
 
-class PayLaterView(BaseModel):
-    """What the buyer's pay-later page needs: the amount, and the PaymentIntent's
-    ``client_secret`` to confirm with Stripe.js (``null`` once paid)."""
-
-    order_id: uuid.UUID
-    campaign_id: uuid.UUID
-    amount_cents: int
-    currency: str
-    status: Literal["open", "paid"]
-    pay_later_until: datetime
-    client_secret: str | None
-
-
 def _no_link() -> Problem:
     return Problem(
         404, "pay_link_not_found", "No such pay-later link", "The link is invalid or expired."
@@ -108,7 +94,7 @@ def _no_link() -> Problem:
 
 @router.get(
     "/api/v1/payments/{order_id}/pay-later",
-    response_model=PayLaterView,
+    response_model=PayLaterInfo,
     tags=["pay-later"],
     responses={404: {"description": "pay_link_not_found: unknown order, bad or expired token"}},
 )
@@ -117,7 +103,7 @@ async def get_pay_later(
     rt: Runtime,
     response: Response,
     token: Annotated[str | None, Query(description="the link's token, from the email")] = None,
-) -> PayLaterView:
+) -> PayLaterInfo:
     """The pay-later link behind the buyer's email (``?token=`` from it): what to pay and the
     ``client_secret`` to pay with. A missing, malformed, forged, another order's or expired
     token, and an unknown order, are the same 404 problem. Reads only."""
@@ -134,12 +120,4 @@ async def get_pay_later(
     if info is None:
         raise _no_link()
     response.headers["Cache-Control"] = "no-store"
-    return PayLaterView(
-        order_id=info.order_id,
-        campaign_id=info.campaign_id,
-        amount_cents=info.amount_cents,
-        currency=info.currency,
-        status=info.status,
-        pay_later_until=info.pay_later_until,
-        client_secret=info.client_secret,
-    )
+    return info
