@@ -11,6 +11,7 @@ import pytest
 from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database
 from dropwave_runtime.rate_limit import PgRateLimiter
+from payments.models import Payment
 from payments.settlement import SettlementWorker, WorkerConfig
 from payments.stripe_gateway import StripeGateway
 
@@ -86,3 +87,31 @@ def run_queue(db: Database, gateway: StripeGateway) -> RunQueue:
         return done
 
     return drain
+
+
+async def expired_hold(
+    db: Database,
+    gateway: StripeGateway,
+    amount_cents: int = 1800,
+    correlation_id: str | None = None,
+) -> uuid.UUID:
+    """An authorized payment whose hold expired, its card saved on a Customer and needing
+    authentication: settling it charges off-session, fails, and opens a pay-later link."""
+    order_id = uuid.uuid4()
+    customer = await gateway.client.v1.customers.create_async({})
+    async with db.unit_of_work() as uow:
+        uow.session.add(
+            Payment(
+                order_id=order_id,
+                campaign_id=uuid.uuid4(),
+                payment_intent_id=f"pi_expired_{order_id.hex[:10]}",
+                status="authorized",
+                amount_cents=amount_cents,
+                currency="eur",
+                customer_id=customer.id,
+                payment_method_id="pm_card_authenticationRequired",
+                hold_expired=True,
+                correlation_id=correlation_id,
+            )
+        )
+    return order_id

@@ -32,6 +32,8 @@ from payments.stripe_connect import create_express_account
 from payments.stripe_gateway import StripeGateway
 from sqlalchemy import select
 
+from .conftest import expired_hold
+
 CREATOR = "user_creator_1"
 
 
@@ -359,23 +361,7 @@ async def test_authentication_required_goes_to_pay_later_with_reminders(
     db: Database, gateway: StripeGateway, localstripe: LocalStripe
 ) -> None:
     s = settings(localstripe)
-    order_id = uuid.uuid4()
-    cus = await gateway.client.v1.customers.create_async({})
-    async with db.unit_of_work() as uow:
-        uow.session.add(
-            Payment(
-                order_id=order_id,
-                campaign_id=uuid.uuid4(),
-                payment_intent_id=f"pi_expired_{order_id.hex[:10]}",
-                status="authorized",
-                amount_cents=1800,
-                currency="eur",
-                customer_id=cus.id,
-                payment_method_id="pm_card_authenticationRequired",
-                hold_expired=True,
-                correlation_id="corr-pay-later",
-            )
-        )
+    order_id = await expired_hold(db, gateway, 1800, correlation_id="corr-pay-later")
     now = datetime.now(UTC)
     async with db.unit_of_work() as uow:
         locked = await uow.session.get(Payment, order_id, with_for_update=True)
@@ -422,22 +408,7 @@ async def test_unpaid_link_expires_after_the_grace_period(
     db: Database, gateway: StripeGateway, localstripe: LocalStripe
 ) -> None:
     s = settings(localstripe)
-    order_id = uuid.uuid4()
-    cus = await gateway.client.v1.customers.create_async({})
-    async with db.unit_of_work() as uow:
-        uow.session.add(
-            Payment(
-                order_id=order_id,
-                campaign_id=uuid.uuid4(),
-                payment_intent_id=f"pi_x{order_id.hex[:12]}",
-                status="authorized",
-                amount_cents=900,
-                currency="eur",
-                customer_id=cus.id,
-                payment_method_id="pm_card_authenticationRequired",
-                hold_expired=True,
-            )
-        )
+    order_id = await expired_hold(db, gateway, 900)
     now = datetime.now(UTC)
     async with db.unit_of_work() as uow:
         locked = await uow.session.get(Payment, order_id, with_for_update=True)

@@ -25,6 +25,8 @@ from payments.settings import Settings
 from payments.stripe_gateway import StripeGateway
 from sqlalchemy import func, select
 
+from .conftest import expired_hold
+
 PAY_LINK_SECRET = "pay-link-secret-for-the-api-tests"
 GRACE_S = 3600
 
@@ -67,23 +69,7 @@ async def outbox(db: Database) -> list[Any]:
 async def failed_capture(db: Database, gateway: StripeGateway) -> PaymentCaptureFailed:
     """An authorization whose hold expired, on a card that needs authentication: the
     off-session charge at settlement fails and opens a pay-later link."""
-    order_id = uuid.uuid4()
-    customer = await gateway.client.v1.customers.create_async({})
-    async with db.unit_of_work() as uow:
-        uow.session.add(
-            Payment(
-                order_id=order_id,
-                campaign_id=uuid.uuid4(),
-                payment_intent_id=f"pi_expired_{order_id.hex[:10]}",
-                status="authorized",
-                amount_cents=1800,
-                currency="eur",
-                customer_id=customer.id,
-                payment_method_id="pm_card_authenticationRequired",
-                hold_expired=True,
-                correlation_id="corr-pay-later",
-            )
-        )
+    order_id = await expired_hold(db, gateway, correlation_id="corr-pay-later")
     async with db.unit_of_work() as uow:
         locked = await uow.session.get(Payment, order_id, with_for_update=True)
         assert locked is not None
