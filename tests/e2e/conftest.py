@@ -16,7 +16,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     # Short deadlines; the closing tally waits up to 30 s for orders still authorizing at
     # the deadline (the stall tests hold authorizations back across it).
     env = {"MIN_CAMPAIGN_DURATION_S": "0", "CLOSE_MAX_WAIT_S": "30"}
-    with DevStack(tmp_path_factory.mktemp("stack"), extra_env=env) as s:
+    # Payments reaches the emulator through a fault proxy (no faults until a test asks).
+    with DevStack(tmp_path_factory.mktemp("stack"), extra_env=env, stripe_faults=True) as s:
         yield s
 
 

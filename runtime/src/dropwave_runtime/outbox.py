@@ -15,6 +15,7 @@ from typing import Protocol
 from sqlalchemy import delete, func, select, text
 
 from .db import OUTBOX_CHANNEL, Database, outbox_table
+from .listen import listen
 from .metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,9 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until cancelled: woken by LISTEN/NOTIFY, polling as a fallback."""
-        listener = asyncio.create_task(self._listen())
+        listener = asyncio.create_task(
+            listen(self.db, OUTBOX_CHANNEL, self._wake, self.poll_interval_s)
+        )
         try:
             backoff = self.poll_interval_s
             while True:
@@ -108,23 +111,3 @@ class OutboxRelay:
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
         finally:
             listener.cancel()
-
-    async def _listen(self) -> None:
-        """Hold one connection that LISTENs for outbox inserts; reconnect on failure."""
-        while True:
-            try:
-                async with self.db.engine.connect() as conn:
-                    raw = await conn.get_raw_connection()
-                    driver = raw.driver_connection
-                    assert driver is not None
-                    lost = asyncio.Event()
-                    driver.add_termination_listener(lambda *_, ev=lost: ev.set())
-                    await driver.add_listener(OUTBOX_CHANNEL, lambda *_: self._wake.set())
-                    self._wake.set()  # catch up on anything inserted while not listening
-                    await lost.wait()
-                    raise ConnectionError("listener connection closed")
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("outbox listener lost; polling until it reconnects", exc_info=True)
-                await asyncio.sleep(self.poll_interval_s)

@@ -25,14 +25,16 @@ import asyncio
 import random
 import re
 import socket
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-__all__ = ["Exchange", "FaultPlan", "FaultProxy"]
+__all__ = ["BackgroundFaultProxy", "Exchange", "FaultPlan", "FaultProxy"]
 
 _HOP_BY_HOP = frozenset(
     {
@@ -46,6 +48,7 @@ _HOP_BY_HOP = frozenset(
     }
 )
 KINDS = ("error_500", "error_429", "hang", "drop_response")
+T = TypeVar("T")
 
 
 @dataclass
@@ -208,3 +211,50 @@ def _drop(request: web.Request) -> None:
     transport = request.transport
     if transport is not None:
         transport.abort()
+
+
+class BackgroundFaultProxy:
+    """A :class:`FaultProxy` on its own event loop in a daemon thread, for synchronous code
+    (the dev stack puts one between payments and the emulator; e2e tests switch faults on
+    with :meth:`set_plan`). Faults are off (an empty plan) until asked for."""
+
+    def __init__(self, upstream: str, hang_s: float = 30.0) -> None:
+        self.proxy = FaultProxy(upstream, hang_s=hang_s)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="dropwave-fault-proxy", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.proxy.base_url
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.proxy.start(), self._loop).result(timeout=10)
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        asyncio.run_coroutine_threadsafe(self.proxy.stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    def set_plan(self, plan: FaultPlan) -> None:
+        self._loop.call_soon_threadsafe(self.proxy.set_plan, plan)
+
+    def clear(self) -> None:
+        """No more faults (requests pass through)."""
+        self.set_plan(FaultPlan())
+
+    def executed(self, pattern: str) -> Counter[str]:
+        future = asyncio.run_coroutine_threadsafe(_call(self.proxy.executed, pattern), self._loop)
+        return future.result(timeout=10)
+
+    def faults(self) -> Counter[str]:
+        return asyncio.run_coroutine_threadsafe(_call(self.proxy.faults), self._loop).result(10)
+
+
+async def _call(fn: Callable[..., T], *args: object) -> T:
+    """Run ``fn`` on the proxy's loop (its state is only touched there)."""
+    return fn(*args)

@@ -31,6 +31,7 @@ from typing import Protocol, Self
 
 from ._process import ManagedProcess, PartFailedError, child_env
 from .broker import TansuBroker, TopicSpecLike, create_topics
+from .faults import BackgroundFaultProxy
 from .gateway import CaddyGateway, Route
 from .issuer import DEV_AUDIENCE, DEV_ISSUER, DevIssuer
 from .ports import free_port
@@ -211,6 +212,7 @@ class DevStack:
         python: str = sys.executable,
         ready_timeout: float = 60.0,
         with_gateway: bool = True,
+        stripe_faults: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.service_specs: list[ServiceSpec] = (
@@ -223,6 +225,10 @@ class DevStack:
         self.python = python
         self.ready_timeout = ready_timeout
         self.with_gateway = with_gateway
+        self.want_stripe_faults = stripe_faults
+        self.stripe_faults: BackgroundFaultProxy | None = None
+        """With ``stripe_faults=True`` (and the embedded emulator): the fault proxy payments
+        reaches Stripe through; tests switch faults on with ``set_plan``."""
 
         self.postgres: EmbeddedPostgres | None = None
         self.broker: TansuBroker | None = None
@@ -305,7 +311,9 @@ class DevStack:
                 "HTTP_PORT": str(port),
                 "LOG_LEVEL": self.environ.get("LOG_LEVEL", "INFO"),
                 "STRIPE_SECRET_KEY": self.stripe_secret_key,
-                "STRIPE_API_BASE": self.stripe_api_base,
+                "STRIPE_API_BASE": (
+                    self.stripe_faults.base_url if self.stripe_faults else self.stripe_api_base
+                ),
                 "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
                 # The emulator has no rate limit of its own: pace as live mode does (an
                 # sk_test_ key alone would mean test mode's 25/s).
@@ -433,6 +441,11 @@ class DevStack:
             self._started_part(self.stripe, "localstripe")
             self.stripe_api_base = self.stripe.api_base
             self.stripe_secret_key = DEV_STRIPE_SECRET_KEY
+            if self.want_stripe_faults:
+                self.stripe_faults = BackgroundFaultProxy(self.stripe_api_base, hang_s=10.0)
+                self._started.append(self.stripe_faults)
+                self.stripe_faults.start()
+                self._event(f"stripe fault proxy: {self.stripe_faults.base_url} (no faults yet)")
 
         # 4. SMTP
         smtp_host = env.get("SMTP_HOST")

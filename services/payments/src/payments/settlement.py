@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -72,6 +73,7 @@ from dropwave_contracts.events import (
 )
 from dropwave_runtime import cli
 from dropwave_runtime.db import Database, UnitOfWork
+from dropwave_runtime.listen import listen
 from dropwave_runtime.rate_limit import PgRateLimiter
 from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -106,6 +108,9 @@ FAILED: Final = "failed"
 SKIPPED: Final = "skipped"
 """Item statuses: ``done`` (captured / released), ``failed`` (given up), ``skipped`` (the
 payment no longer needed it, e.g. the buyer cancelled first)."""
+
+QUEUE_CHANNEL: Final = "payments_queue"
+"""NOTIFYed when an item becomes due (migration 0005): idle lanes wake at once."""
 
 RUNNING: Final = "running"
 SETTLED: Final = "done"
@@ -335,6 +340,8 @@ class SettlementWorker:
         self.limiter = limiter
         self.config = config or WorkerConfig()
         self._gauges_due = 0.0
+        self._wake = asyncio.Event()
+        """Set when an item becomes due (``NOTIFY payments_queue``, migration 0005)."""
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -342,6 +349,12 @@ class SettlementWorker:
             asyncio.create_task(self._lane(), name=f"settlement-lane-{i}")
             for i in range(self.config.concurrency)
         ]
+        lanes.append(
+            asyncio.create_task(
+                listen(self.db, QUEUE_CHANNEL, self._wake, self.config.poll_interval_s),
+                name="settlement-listener",
+            )
+        )
         try:
             while True:
                 try:
@@ -355,14 +368,19 @@ class SettlementWorker:
             await asyncio.gather(*lanes, return_exceptions=True)
 
     async def _lane(self) -> None:
+        """Take due items one after another; when none is due, wait for the next one to be
+        announced (or the poll interval, jittered, for backoffs coming due)."""
         while True:
+            self._wake.clear()
             try:
                 worked = await self.process_one()
             except Exception:
                 log.exception("settlement item failed; retrying later")
                 worked = False
             if not worked:
-                await asyncio.sleep(self.config.poll_interval_s * (0.5 + random.random()))
+                timeout = self.config.poll_interval_s * (0.5 + random.random())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def housekeeping(self) -> None:
         await self.sweep()
