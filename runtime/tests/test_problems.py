@@ -4,7 +4,7 @@ keeps `Allow`, and OpenAPI declares the problems of every operation."""
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -126,3 +126,23 @@ def test_openapi_declares_problem_responses_for_every_operation() -> None:
     schemas = spec["components"]["schemas"]
     assert schemas["Problem"]["required"] == ["type", "title", "status", "code"]
     assert "HTTPValidationError" not in schemas
+
+
+async def test_a_body_beyond_the_limit_is_a_413_problem() -> None:
+    transport = httpx.ASGITransport(app=probe_app())
+    big = b'{"text": "' + b"x" * 1_048_576 + b'"}'
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
+        for start in range(0, len(big), 65_536):
+            yield big[start : start + 65_536]
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://probe") as client:
+        for response in (
+            await client.post("/echo", content=big),
+            await client.post("/echo", content=chunked()),
+        ):
+            assert response.status_code == 413, response.text
+            assert response.headers["content-type"] == PROBLEM_JSON
+            assert response.json()["code"] == "content_too_large"
+        fits = await client.post("/echo", json={"text": "x" * 1000})
+    assert fits.status_code == 200

@@ -82,7 +82,11 @@ def _sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-@router.get("/{slug}/live", response_class=StreamingResponse)
+@router.get(
+    "/{slug}/live",
+    response_class=StreamingResponse,
+    responses={200: {"description": "The event stream", "content": {"text/event-stream": {}}}},
+)
 async def live(
     slug: SlugPath,
     request: Request,
