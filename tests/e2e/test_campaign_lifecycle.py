@@ -197,6 +197,21 @@ BAD_CREATES: list[tuple[str, dict[str, Any]]] = [
     ("bad accent", {"theme": {"accent_color": "red;background:url(x)"}}),
     ("bad currency", {"currency": "US"}),
     ("bad slug", {"slug": "../admin"}),
+    # Issue 10: each of these was a 500 (or, for `xxx`, a campaign no order could pay for).
+    ("title NUL", {"title": "Walnut\u0000desk"}),
+    ("description NUL", {"description": "Solid\u0000walnut"}),
+    ("title control", {"title": "Walnut \u001b[31mdesk"}),
+    ("title CRLF", {"title": "Walnut\r\nBcc: victim@example.com"}),
+    ("title bidi override", {"title": "Walnut \u202edesk"}),
+    ("description bidi isolate", {"description": "Solid \u2067walnut"}),
+    ("deadline year 9999 odd offset", {"deadline": "9999-12-31T23:59:59-01:30"}),
+    ("deadline year 1", {"deadline": "0001-01-01T00:00:00+14:00"}),
+    ("deadline far", {"deadline": "2100-01-01T00:00:00Z"}),
+    ("css nested parentheses", {"theme": {"custom_css": "a { color: " + "(" * 5000 + " }"}}),
+    ("css long number", {"theme": {"custom_css": "a { width: " + "9" * 5000 + "px }"}}),
+    ("currency Stripe lacks", {"currency": "xxx"}),
+    ("currency upper case", {"currency": "USD"}),
+    ("three-decimal price", {"currency": "kwd", "price_cents": 1234}),
 ]
 
 
@@ -228,6 +243,12 @@ def test_bad_edits_change_nothing(stack: DevStack, api: httpx.Client) -> None:
         {"images": ["ftp://img.example.com/a.jpg"]},
         {"slug": "new-slug"},
         {"title": "ok", "status": "active"},
+        {"title": "x\u0000y"},
+        {"description": "x\u0000y"},
+        {"title": "x\u2066y"},
+        {"deadline": "9999-12-31T23:00:00-01:30"},
+        {"currency": "xxx"},
+        {"theme": {"custom_css": "a { color: " + "(" * 5000 + " }"}},
     ):
         r = api.patch(f"/api/v1/campaigns/{cid}", headers=dan, json=bad)
         assert_problem(r, 422)
@@ -236,6 +257,11 @@ def test_bad_edits_change_nothing(stack: DevStack, api: httpx.Client) -> None:
     )
     assert_problem(api.patch("/api/v1/campaigns/not-a-uuid", headers=dan, json={"title": "x"}), 422)
     assert_problem(api.post(f"/api/v1/campaigns/{cid}/cancel", headers=dan, json={"x": 1}), 422)
+    for reason in ("x\u0000y", "line\nbreak", "\u202eevil"):  # NUL was a 500
+        bad_cancel = api.post(
+            f"/api/v1/campaigns/{cid}/cancel", headers=dan, json={"reason": reason}
+        )
+        assert_problem(bad_cancel, 422, "validation_error")
     [after] = mine(api, dan)["items"]
     assert after == before
 

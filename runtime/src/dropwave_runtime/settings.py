@@ -15,6 +15,8 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(description="host:port[,host:port]")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Largest request body taken (bytes); more is a 413 problem. Ours are a few kB.
+    http_max_body_bytes: int = Field(1_048_576, ge=1024)
     log_level: str = "INFO"
     kafka_session_timeout_ms: int = Field(10_000, ge=6_000)
     # Bounded retries before a message goes to the dead-letter topic.

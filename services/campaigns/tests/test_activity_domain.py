@@ -1,3 +1,4 @@
+import base64
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -9,6 +10,10 @@ from campaigns.activity_domain import (
     message,
     months_ahead,
 )
+
+
+def raw_token(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def test_cursor_round_trips_and_is_opaque() -> None:
@@ -29,12 +34,27 @@ def test_cursor_round_trips_and_is_opaque() -> None:
         Cursor(datetime(2031, 1, 1, tzinfo=UTC), 1).encode()[:-3],
         "MjAzMS0wMS0wMVQwMDowMDowMHwx",
         "x" * 201,
+        # Decoded nonsense that used to reach the database (500s): an id beyond bigint, a
+        # date whose offset overflows, a date out of range, a non-decimal id.
+        raw_token("2031-01-01T00:00:00+00:00|99999999999999999999"),
+        raw_token(f"2031-01-01T00:00:00+00:00|{2**63}"),
+        raw_token("9999-12-31T23:59:59-14:00|1"),
+        raw_token("0001-01-01T00:00:00+14:00|1"),
+        raw_token("1900-01-01T00:00:00+00:00|1"),
+        raw_token("2031-01-01T00:00:00+00:00|+1"),
+        raw_token("2031-01-01T00:00:00+00:00|\u0661"),
+        raw_token("2031-01-01T00:00:00+00:00|0"),
     ],
 )
 def test_bad_cursors_are_rejected(token: str) -> None:
     # the 5th is "2031-01-01T00:00:00|1": a naive time is not one we hand out
     with pytest.raises(BadCursor):
         Cursor.decode(token)
+
+
+def test_the_largest_bigint_id_is_a_cursor() -> None:
+    at = datetime(2031, 1, 1, tzinfo=UTC)
+    assert Cursor.decode(raw_token(f"{at.isoformat()}|{2**63 - 1}")) == Cursor(at, 2**63 - 1)
 
 
 def test_months_ahead_cross_the_year() -> None:

@@ -1,3 +1,4 @@
+import base64
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -95,6 +96,19 @@ def test_cursor_round_trip_and_garbage() -> None:
     stamp = datetime(2030, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
     ident = uuid.uuid4()
     assert domain.decode_cursor(domain.encode_cursor(stamp, ident)) == (stamp, ident)
-    for bad in ("", "!!!", "bm90LWEtY3Vyc29y", domain.encode_cursor(stamp, ident)[:-3]):
+    for bad in ("", "!!!", "bm90LWEtY3Vyc29y", domain.encode_cursor(stamp, ident)[:-3], "é"):
         with pytest.raises(domain.InvalidInput):
             domain.decode_cursor(bad)
+    # Well-formed, but dates the database driver cannot take (these were 500s).
+    for stamp_text in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "1800-01-01Z"):
+        nonsense = f"{stamp_text}|{ident}".encode()
+        with pytest.raises(domain.InvalidInput):
+            domain.decode_cursor(base64.urlsafe_b64encode(nonsense).decode())
+
+
+def test_three_decimal_currencies_take_prices_in_tens() -> None:
+    domain.check_price(1234, "usd")
+    domain.check_price(1230, "kwd")
+    with pytest.raises(domain.InvalidInput) as caught:
+        domain.check_price(1234, "kwd")
+    assert caught.value.code == "price_not_chargeable"

@@ -5,7 +5,7 @@ import re
 
 import pytest
 import tinycss2
-from campaigns.css import SCOPE, allowed_url, sanitize_css
+from campaigns.css import MAX_DEPTH, MAX_DIGITS, SCOPE, allowed_url, check_bounds, sanitize_css
 from tinycss2.ast import AtRule, QualifiedRule
 
 HOSTS = ("cdn.example.com",)
@@ -191,7 +191,33 @@ def test_fixed_positioning_and_nested_rules_are_dropped() -> None:
 
 
 def test_deep_nesting_and_garbage_do_not_raise() -> None:
-    deep = "@media screen { " * 50 + "p { color: red }" + " }" * 50
+    deep = "@media screen { " * 20 + "p { color: red }" + " }" * 20
     assert "p" not in sanitize_css(deep)
     assert sanitize_css("}}} {{{ ;;; @media { p { color: red } ") == ""
     assert sanitize_css("") == ""
+
+
+@pytest.mark.parametrize(
+    "css",
+    [
+        "a { color: " + "(" * 5000 + " }",  # was a RecursionError (a 500)
+        "a { width: " + "calc(" * 3000 + " }",
+        "a { color: " + "[" * (MAX_DEPTH + 1) + " }",
+        "@media screen { " * (MAX_DEPTH + 1) + "p { color: red }",
+        "a { width: " + "9" * 5000 + "px }",  # was int()'s digit limit (a 500)
+        "a { width: 1e" + "9" * (MAX_DIGITS + 1) + "px }",
+    ],
+)
+def test_beyond_the_parsers_bounds_is_refused_before_parsing(css: str) -> None:
+    with pytest.raises(ValueError, match="must not"):
+        check_bounds(css)
+    with pytest.raises(ValueError, match="must not"):
+        sanitize_css(css)
+
+
+def test_within_the_bounds_is_parsed() -> None:
+    nested = "a { width: " + "calc(" * (MAX_DEPTH - 1) + "1px" + ")" * (MAX_DEPTH - 1) + " }"
+    assert check_bounds(nested) == nested
+    sanitize_css(nested)  # no error; what survives is the sanitizer's business
+    digits = "a { width: " + "9" * MAX_DIGITS + "px }"
+    assert sanitize_css(digits) == ".user-content a { width: " + "9" * MAX_DIGITS + "px }"

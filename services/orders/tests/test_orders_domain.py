@@ -46,6 +46,9 @@ def test_order_token_is_bound_to_order_and_secret() -> None:
     assert domain.token_matches("secret", order_id, token)
     assert not domain.token_matches("other", order_id, token)
     assert not domain.token_matches("secret", uuid.uuid4(), token)
+    # Any text is simply no match (non-ASCII used to raise TypeError: a 500).
+    for junk in ("é", "\x00", "\ud800", token[:-1] + "é", ""):
+        assert not domain.token_matches("secret", order_id, junk)
 
 
 def test_buyers_cancel_only_open_orders_before_the_deadline() -> None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from dropwave_runtime.inputs import utc_instant
+
 # Entry kinds and the public sentence each one renders to. No personal data: a buyer is
 # only ever their buyer number.
 MESSAGES: dict[str, str] = {
@@ -40,6 +42,9 @@ class Cursor:
     occurred_at: datetime
     id: int
 
+    MAX_ID = 2**63 - 1
+    """The feed's ids are PostgreSQL bigints."""
+
     def encode(self) -> str:
         raw = f"{self.occurred_at.astimezone(UTC).isoformat()}|{self.id}".encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -51,11 +56,11 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
             stamp, _, ident = raw.partition("|")
-            at = datetime.fromisoformat(stamp)
-            number = int(ident)
+            at = utc_instant(datetime.fromisoformat(stamp))  # aware, in range
+            number = int(ident) if ident.isascii() and ident.isdigit() else 0
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise BadCursor("bad cursor") from exc
-        if at.tzinfo is None or number < 1:
+        if not 1 <= number <= cls.MAX_ID:
             raise BadCursor("bad cursor")
         return cls(at, number)
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
+from dropwave_runtime.inputs import SLUG_PATTERN
 from dropwave_runtime.problems import Problem, problem_response
 from dropwave_runtime.service import Runtime
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -24,7 +25,7 @@ from .models import Campaign
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["activity"])
 
-SlugPath = Annotated[str, Path(min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+SlugPath = Annotated[str, Path(min_length=1, max_length=120, pattern=SLUG_PATTERN)]
 
 
 class ActivityEntryView(BaseModel):
@@ -81,7 +82,11 @@ def _sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-@router.get("/{slug}/live", response_class=StreamingResponse)
+@router.get(
+    "/{slug}/live",
+    response_class=StreamingResponse,
+    responses={200: {"description": "The event stream", "content": {"text/event-stream": {}}}},
+)
 async def live(
     slug: SlugPath,
     request: Request,

@@ -16,6 +16,10 @@ What survives:
   `allowed_url_hosts` (empty: no `url()` at all). `behavior`, `-moz-binding`, `expression()`,
   `javascript:`/`vbscript:`, parse errors, at-keywords, `<` anywhere and `position: fixed`
   (which would let content cover the page outside its box) drop the declaration.
+
+Before any parsing, `check_bounds` refuses (422) what the parser and this module would choke
+on: brackets nested deeper than `MAX_DEPTH` (the parse tree is walked recursively) and digit
+runs longer than `MAX_DIGITS` (tinycss2 turns numbers into ints and floats).
 """
 
 import re
@@ -41,6 +45,9 @@ from tinycss2.ast import (
 
 SCOPE = ".user-content"
 MAX_NESTING = 3
+MAX_DEPTH = 32
+"""Brackets (`(`, `[`, `{`, functions) open at once, counted on the raw text."""
+MAX_DIGITS = 64
 
 # Functions allowed in declaration values (`url` is allowed too, but checked on its own).
 VALUE_FUNCTIONS = frozenset(
@@ -73,10 +80,29 @@ ROOT_COMPOUNDS = frozenset({"html", "body", ":root", ":scope"})
 DANGEROUS = ("expression(", "javascript:", "vbscript:", "-moz-binding", "behavior:", "</")
 _NORMALIZE = re.compile(r"\s|/\*.*?\*/|\\|\x00", re.DOTALL)
 _PROPERTY = re.compile(r"^(?:--[a-zA-Z0-9_-]+|-?[a-z][a-z0-9-]*)$")
+_LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_DIGITS + 1}}}")
+_OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
+
+
+def check_bounds(css: str) -> str:
+    """`css` if it is within the parser's bounds, else ValueError (a 422 in a request)."""
+    depth = 0
+    for char in css:
+        if char in _OPEN:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"must not nest brackets more than {MAX_DEPTH} deep")
+        elif char in _CLOSE:
+            depth = max(depth - 1, 0)
+    if _LONG_NUMBER.search(css):
+        raise ValueError(f"must not contain a number of more than {MAX_DIGITS} digits")
+    return css
 
 
 def sanitize_css(css: str, allowed_url_hosts: Collection[str] = ()) -> str:
-    """Return `css` reduced to safe, scoped rules (possibly the empty string)."""
+    """Return `css` reduced to safe, scoped rules (possibly the empty string); ValueError
+    beyond `check_bounds`."""
+    check_bounds(css)
     hosts = frozenset(h.lower() for h in allowed_url_hosts)
     rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
     out = "\n".join(_rules(rules, hosts, depth=0))

@@ -8,6 +8,10 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from dropwave_runtime.inputs import utc_instant
+
+from .currencies import THREE_DECIMAL
+
 MILESTONES = (25, 50, 75, 100)
 RULES_FIELDS = frozenset({"price_cents", "currency", "min_orders", "deadline"})
 """What buyers commit to; frozen once the campaign is published."""
@@ -50,6 +54,15 @@ def check_deadline(deadline: datetime, now: datetime, min_duration_s: int) -> No
         raise InvalidInput(
             "deadline_too_soon",
             f"The deadline must be in the future and at least {min_duration_s}s away.",
+        )
+
+
+def check_price(price_cents: int, currency: str) -> None:
+    """A price Stripe can charge: in a three-decimal currency, a multiple of 10 (422)."""
+    if currency in THREE_DECIMAL and price_cents % 10:
+        raise InvalidInput(
+            "price_not_chargeable",
+            f"Prices in {currency.upper()} must end in 0 (Stripe charges them in tens).",
         )
 
 
@@ -108,9 +121,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, ident = raw.partition("|")
-        created_at = datetime.fromisoformat(stamp)
-        if created_at.tzinfo is None:
-            raise ValueError("naive timestamp")
+        created_at = utc_instant(datetime.fromisoformat(stamp))  # aware, in range
         return created_at, UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidInput("bad_cursor", "The cursor is invalid.") from exc

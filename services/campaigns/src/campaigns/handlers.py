@@ -82,6 +82,7 @@ async def create_campaign(
     a taken generated slug gets a random suffix, retried in a savepoint so concurrent
     creates of the same title both succeed). CampaignCreated tells orders its slug."""
     domain.check_deadline(body.deadline, now, min_duration_s)
+    domain.check_price(body.price_cents, body.currency)
     session = uow.session
     await remember_creator(session, creator_id, creator_email)
     base = body.slug or domain.slugify(body.title)
@@ -156,6 +157,11 @@ async def update_campaign(
     domain.check_editable(campaign.status, changed)
     if "deadline" in changed:
         domain.check_deadline(changed["deadline"], now, min_duration_s)
+    if changed.keys() & {"price_cents", "currency"}:
+        domain.check_price(
+            changed.get("price_cents", campaign.price_cents),
+            changed.get("currency", campaign.currency),
+        )
     for name, value in changed.items():
         setattr(campaign, name, value)
     if campaign.status == "active" and "title" in changed:

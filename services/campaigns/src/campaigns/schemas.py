@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+from dropwave_runtime.inputs import PLAIN_LINE, PLAIN_TEXT, SLUG_PATTERN, utc_instant
 from pydantic import (
     AfterValidator,
     AnyUrl,
@@ -13,8 +14,12 @@ from pydantic import (
     Field,
     StringConstraints,
     UrlConstraints,
+    WithJsonSchema,
     model_validator,
 )
+
+from .css import check_bounds
+from .currencies import STRIPE_CURRENCIES, supported
 
 MAX_IMAGES = 10
 MAX_CSS_CHARS = 20_000
@@ -27,14 +32,32 @@ def _no_html(value: str) -> str:
     return value
 
 
+def _deadline(value: datetime) -> datetime:
+    utc_instant(value)  # ValueError when out of range; the value is kept as sent
+    return value
+
+
+# Free text reaches emails and SMS (the title) or the public page: plain text only, see
+# dropwave_runtime.inputs (no control characters, no bidi overrides; one line for a title).
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    PLAIN_LINE,
     AfterValidator(_no_html),
 ]
-Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_no_html)]
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
-Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
+Description = Annotated[
+    str, StringConstraints(max_length=5000), PLAIN_TEXT, AfterValidator(_no_html)
+]
+Reason = Annotated[str, StringConstraints(max_length=500), PLAIN_LINE, AfterValidator(_no_html)]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=80)]
+Currency = Annotated[
+    str,
+    AfterValidator(supported),
+    WithJsonSchema({"type": "string", "enum": sorted(STRIPE_CURRENCIES)}),
+]
+"""A lowercase ISO code Stripe can charge in (campaigns/currencies.py)."""
+Deadline = Annotated[AwareDatetime, AfterValidator(_deadline)]
+"""With a time zone, between 2000-01-01 and 2100-01-01 UTC (later checks: in the future)."""
 PriceCents = Annotated[int, Field(ge=100, le=1_000_000)]
 MinOrders = Annotated[int, Field(ge=5, le=10_000)]
 ImageUrl = Annotated[
@@ -50,7 +73,10 @@ class Theme(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    custom_css: Annotated[str, StringConstraints(max_length=MAX_CSS_CHARS)] | None = None
+    custom_css: (
+        Annotated[str, StringConstraints(max_length=MAX_CSS_CHARS), AfterValidator(check_bounds)]
+        | None
+    ) = None
     accent_color: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None
 
 
@@ -62,7 +88,7 @@ class CampaignCreate(BaseModel):
     price_cents: PriceCents
     currency: Currency = "usd"
     min_orders: MinOrders
-    deadline: AwareDatetime
+    deadline: Deadline
     slug: Slug | None = None
     images: Images = Field(default_factory=list)
     theme: Theme | None = None
@@ -81,7 +107,7 @@ class CampaignUpdate(BaseModel):
     price_cents: PriceCents | None = None
     currency: Currency | None = None
     min_orders: MinOrders | None = None
-    deadline: AwareDatetime | None = None
+    deadline: Deadline | None = None
 
     @model_validator(mode="after")
     def _no_null_fields(self) -> "CampaignUpdate":
@@ -108,9 +134,7 @@ class CampaignUpdate(BaseModel):
 class CampaignCancel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_html)] | None = (
-        None
-    )
+    reason: Reason | None = None
 
 
 class ThemeView(BaseModel):

@@ -93,7 +93,11 @@ async def _twilio_form(rt: ServiceRuntime, request: Request, path: str) -> dict[
     return params
 
 
-@router.post("/twilio/inbound")
+@router.post(
+    "/twilio/inbound",
+    response_class=Response,
+    responses={200: {"description": "Empty TwiML", "content": {"application/xml": {}}}},
+)
 async def twilio_inbound(rt: Runtime, request: Request) -> Response:
     """Inbound SMS: STOP (and its synonyms) opts the number out, START opts it back in."""
     params = await _twilio_form(rt, request, "/api/v1/notifications/twilio/inbound")

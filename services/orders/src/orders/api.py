@@ -3,6 +3,7 @@
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
+from dropwave_runtime.inputs import SLUG_PATTERN, is_slug
 from dropwave_runtime.observability import correlation_id_var, current_trace_headers
 from dropwave_runtime.problems import Problem
 from dropwave_runtime.service import Runtime, ServiceRuntime
@@ -25,6 +26,8 @@ IdempotencyKey = Annotated[
 _idempotency_key = TypeAdapter(IdempotencyKey)
 
 MAX_SLUG = 120
+MAX_TOKEN = 128
+"""An order token is 64 hex digits; anything longer is refused before it is compared."""
 
 # place_order reads its path, header and body itself (the hot path: FastAPI's dependency
 # solving and response-model round trip were a third of its CPU); OpenAPI documents them.
@@ -34,7 +37,7 @@ _PLACE_ORDER_DOC: dict[str, Any] = {
             "name": "slug",
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "maxLength": MAX_SLUG},
+            "schema": {"type": "string", "maxLength": MAX_SLUG, "pattern": SLUG_PATTERN},
         },
         {
             "name": "Idempotency-Key",
@@ -89,7 +92,7 @@ async def _campaign_id(rt: ServiceRuntime, intake: OrderIntake, slug: str) -> UU
     cached = intake.slugs.get(slug)
     if cached is not None:
         return cached
-    if len(slug) > MAX_SLUG:
+    if not is_slug(slug, MAX_SLUG):  # junk (NUL, non-ASCII...) never reaches the database
         raise Problem(404, "campaign_not_found", "No such campaign")
     async with rt.db.sessions() as session:
         campaign_id = await session.scalar(
@@ -156,8 +159,8 @@ def _check_token(rt: Runtime, order_id: UUID, given: str | None) -> None:
 async def cancel_order(
     order_id: UUID,
     rt: Runtime,
-    x_order_token: Annotated[str | None, Header()] = None,
-    token: Annotated[str | None, Query()] = None,
+    x_order_token: Annotated[str | None, Header(max_length=MAX_TOKEN)] = None,
+    token: Annotated[str | None, Query(max_length=MAX_TOKEN)] = None,
 ) -> OrderView:
     """The buyer cancels with the order token, before the deadline, while not final."""
     _check_token(rt, order_id, x_order_token or token)
@@ -173,8 +176,8 @@ async def cancel_order(
 async def get_order(
     order_id: UUID,
     rt: Runtime,
-    x_order_token: Annotated[str | None, Header()] = None,
-    token: Annotated[str | None, Query()] = None,
+    x_order_token: Annotated[str | None, Header(max_length=MAX_TOKEN)] = None,
+    token: Annotated[str | None, Query(max_length=MAX_TOKEN)] = None,
 ) -> OrderView:
     """Read an order with its order token (header X-Order-Token or ?token=)."""
     _check_token(rt, order_id, x_order_token or token)

@@ -139,4 +139,6 @@ def order_token(secret: str, order_id: UUID) -> str:
 
 
 def token_matches(secret: str, order_id: UUID, token: str) -> bool:
-    return hmac.compare_digest(order_token(secret, order_id), token)
+    """Constant-time; compared as bytes, so any text (non-ASCII too) is simply no match."""
+    given = token.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(order_token(secret, order_id).encode(), given)
