@@ -29,5 +29,10 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = Field(500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(1.0, gt=0)
     db_pool_size: int = Field(10, ge=1)
+    # A database that is down or hung answers within these bounds (then 503
+    # database_unavailable); see db.DatabaseTimeouts.
+    db_connect_timeout_s: float = Field(5.0, gt=0, le=300)
+    db_pool_timeout_s: float = Field(5.0, gt=0, le=300)
+    db_statement_timeout_s: float = Field(10.0, gt=0, le=3600)
     # Young-generation GC threshold for `serve` (CPython's default is 700): see cli.tune_gc.
     gc_gen0_threshold: int = Field(50_000, ge=100, le=10_000_000)
