@@ -330,6 +330,8 @@ class DevStack:
                 "SMS_FILE_DIR": str(self.data_dir / "sms"),
                 "SERVICE_NAME": spec.name,
                 "PYTHONUNBUFFERED": "1",
+                # Dev values (dev secrets, http links to 127.0.0.1) are refused in production.
+                "DROPWAVE_ENV": self.environ.get("DROPWAVE_ENV", "dev"),
                 # Dev: creators may publish before their Stripe Connect onboarding is done.
                 "REQUIRE_PAYOUTS_TO_PUBLISH": self.environ.get(
                     "REQUIRE_PAYOUTS_TO_PUBLISH", "false"
