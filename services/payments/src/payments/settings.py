@@ -46,6 +46,14 @@ class Settings(CreatorAuthSettings):
     stripe_webhook_secret: SecretStr = Field(
         description="whsec_... of the webhook endpoint", min_length=1
     )
+    stripe_webhook_unknown_grace_s: float = Field(
+        3600.0,
+        ge=0,
+        description="a PaymentIntent webhook naming one of our orders that has no payment "
+        "yet is refused (409, Stripe redelivers) until this long after the event's created "
+        "time, covering the race with our own commit; later it is acknowledged (200) and "
+        "logged for reconciliation (dropwave_payments_webhooks_unmatched_total)",
+    )
     stripe_max_network_retries: int = Field(2, ge=0, le=10)
     stripe_timeout_s: float = Field(
         30.0, gt=0, le=80, description="client timeout of one Stripe HTTP request"
