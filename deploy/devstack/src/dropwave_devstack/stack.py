@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
-from ._process import ManagedProcess, PartFailedError, child_env
+from ._process import ManagedProcess, PartFailedError, child_env, deferred_interrupts
 from .broker import TansuBroker, TopicSpecLike, create_topics
 from .faults import BackgroundFaultProxy
 from .gateway import CaddyGateway, Route
@@ -362,13 +362,16 @@ class DevStack:
             raise
 
     def stop(self) -> None:
-        """Stop every started part, in reverse order. Idempotent."""
-        while self._started:
-            part = self._started.pop()
-            try:
-                part.stop()
-            except Exception:
-                logger.exception("stopping %r failed", part)
+        """Stop every started part, in reverse order. Idempotent. A Ctrl-C meanwhile does
+        not cut it short (it is raised once everything is stopped)."""
+        with deferred_interrupts():
+            while self._started:
+                part = self._started[-1]
+                try:
+                    part.stop()
+                except Exception:
+                    logger.exception("stopping %r failed", part)
+                self._started.pop()
 
     def __enter__(self) -> Self:
         self.start()
