@@ -20,6 +20,10 @@ from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, ens
 from dropwave_runtime.migrations import install_plumbing
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# Tests build settings with dev values (short secrets, http://localhost links) that
+# production mode (the default) refuses; tests of production mode set it explicitly.
+os.environ.setdefault("DROPWAVE_ENV", "dev")
+
 
 def docker_engine_available() -> bool:
     """True when a Docker engine answers (a docker CLI alone is not enough)."""

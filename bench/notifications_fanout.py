@@ -90,6 +90,7 @@ async def run(args: argparse.Namespace, url: str, smtp: SmtpSink) -> int:
     n = args.recipients
     twilio = FakeTwilioApi(ACCOUNT_SID, "bench-token").start() if args.channel == "sms" else None
     settings = Settings(
+        dropwave_env="dev",
         database_url=url,
         kafka_bootstrap_servers="127.0.0.1:1",
         smtp_host=smtp.host,

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from campaigns.css import CONTAINMENT
 from dropwave_devstack.stack import DevStack
 
 from .conftest import Eventually
@@ -70,7 +71,7 @@ def test_create_edit_publish_cancel_list(
     assert campaign["status"] == "draft"
     assert campaign["images"] == ["https://img.example.com/a.jpg"]
     assert campaign["theme"] == {
-        "custom_css": ".user-content { color: #222 }",
+        "custom_css": f"{CONTAINMENT}\n.user-content {{ color: #222 }}",
         "accent_color": "#ff8800",
     }
     assert_problem(api.get(f"/api/v1/campaigns/{slug}"), 404, "campaign_not_found")

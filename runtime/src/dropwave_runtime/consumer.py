@@ -19,7 +19,7 @@ from dropwave_contracts.envelope import Event
 from dropwave_contracts.topics import UnknownEventType, dead_letter_topic, parse_event
 from pydantic import ValidationError
 
-from .db import Database, UnitOfWork
+from .db import Database, UnitOfWork, database_unavailable
 from .metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, HANDLER_SECONDS
 from .observability import correlation_id_var, new_traceparent, traceparent_var
 
@@ -164,11 +164,23 @@ class EventConsumer:
             return
         correlation_id_var.set(event.correlation_id)
         traceparent_var.set(new_traceparent(record.header("traceparent")))
-        for attempt in range(1, self.max_attempts + 1):
+        attempt, outage_s = 1, 0.0
+        while attempt <= self.max_attempts:
             started = time.perf_counter()
             try:
                 outcome = await self._apply(event, handler)
             except Exception as exc:
+                if database_unavailable(exc):
+                    # Not the event's fault: wait for the database without using up the
+                    # attempts (a dead letter per event of an outage would be replayed by
+                    # hand); the partition waits, as every event of it would fail alike.
+                    outage_s = min(max(outage_s * 2, self.backoff_base_s), self.backoff_max_s)
+                    log.warning(
+                        "database unavailable; handler retried when it answers",
+                        extra={"event_type": event.event_type, "retry_in_s": outage_s},
+                    )
+                    await asyncio.sleep(outage_s)
+                    continue
                 log.warning(
                     "handler failed",
                     exc_info=True,
@@ -184,6 +196,7 @@ class EventConsumer:
                 await asyncio.sleep(
                     min(self.backoff_base_s * 2 ** (attempt - 1), self.backoff_max_s)
                 )
+                attempt += 1
             else:
                 HANDLER_SECONDS.labels(self.service, event.event_type).observe(
                     time.perf_counter() - started

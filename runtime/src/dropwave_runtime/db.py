@@ -6,7 +6,9 @@ change, the events it emits (outbox) and the events it has consumed (inbox) comm
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
 from typing import Any
 
 from dropwave_contracts.envelope import Event
@@ -26,6 +28,7 @@ from sqlalchemy import (
     insert,
     text,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import (
@@ -63,11 +66,90 @@ inbox_table = Table(
 OUTBOX_CHANNEL = "outbox_insert"
 
 
-def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """How long anything waits on PostgreSQL, so a server that is down or hung costs a
+    request seconds, never forever (then it answers 503 ``database_unavailable``).
+
+    * ``connect_s``: opening a connection, handshake included (asyncpg ``timeout``);
+    * ``pool_s``: waiting for a pooled connection (SQLAlchemy ``pool_timeout``);
+    * ``statement_s``: one statement, on the server (``statement_timeout``, lock waits
+      included) and, a little later, on the client (asyncpg ``command_timeout``: a frozen
+      server cannot cancel anything).
+
+    ``idle_in_transaction_session_timeout`` is left alone (the server's default, off): the
+    payments worker keeps a transaction open across a Stripe call, idle, not in a statement.
+    Migrations use their own engine, without these bounds.
+    """
+
+    connect_s: float = 5.0
+    pool_s: float = 5.0
+    statement_s: float = 10.0
+
+    @property
+    def command_s(self) -> float:
+        """The client-side bound: past the server's, so a live server's own error wins."""
+        return self.statement_s + 2.0
+
+
+def create_engine(
+    database_url: str, pool_size: int = 10, timeouts: DatabaseTimeouts | None = None
+) -> AsyncEngine:
+    t = timeouts or DatabaseTimeouts()
     # hide_parameters: SQL errors must not carry buyer emails or phones into logs or DLQ headers.
     return create_async_engine(
-        database_url, pool_size=pool_size, pool_pre_ping=True, hide_parameters=True
+        database_url,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=t.pool_s,
+        hide_parameters=True,
+        connect_args={
+            "timeout": t.connect_s,
+            "command_timeout": t.command_s,
+            "server_settings": {"statement_timeout": str(int(t.statement_s * 1000))},
+        },
     )
+
+
+# SQLSTATE classes meaning "the database cannot serve now": 08 connection exception, 57
+# operator intervention (57014 query_canceled: a statement timeout; 57P01 admin shutdown;
+# 57P03 cannot connect now: starting up or shutting down), 53 insufficient resources (too
+# many connections, disk full).
+_UNAVAILABLE_SQLSTATE = ("08", "57", "53")
+# Only the driver's frames tell a connection failure apart from an OSError of other code
+# (SQLAlchemy's frames would also be there for an error raised inside a unit of work).
+_DRIVER_MODULES = ("asyncpg",)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says PostgreSQL is down, hung or overloaded (worth a 503 and a retry,
+    not a 500 or a dead letter), False for anything else (a bug, a constraint)."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection within pool_s
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError):
+            return True
+        orig = exc.orig
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if isinstance(code, str) and code.startswith(_UNAVAILABLE_SQLSTATE):
+            return True
+        cause = getattr(orig, "__cause__", None)
+        return isinstance(cause, OSError) or type(cause).__name__ in (
+            "ConnectionDoesNotExistError",
+            "InternalClientError",
+        )
+    if isinstance(exc, OSError):  # refused, reset, or a connect/command timeout
+        return _raised_in(exc.__traceback__, _DRIVER_MODULES)
+    return False
+
+
+def _raised_in(tb: TracebackType | None, modules: tuple[str, ...]) -> bool:
+    while tb is not None:
+        name = tb.tb_frame.f_globals.get("__name__", "")
+        if isinstance(name, str) and name.startswith(modules):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 class UnitOfWork:
@@ -126,8 +208,14 @@ class UnitOfWork:
 class Database:
     """Engine and session factory of one service, created on start, never at import."""
 
-    def __init__(self, database_url: str, service: str, pool_size: int = 10) -> None:
-        self.engine = create_engine(database_url, pool_size)
+    def __init__(
+        self,
+        database_url: str,
+        service: str,
+        pool_size: int = 10,
+        timeouts: DatabaseTimeouts | None = None,
+    ) -> None:
+        self.engine = create_engine(database_url, pool_size, timeouts)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.service = service
 

@@ -7,7 +7,7 @@ proxy (Caddy) may already be reusing for another client's request (a 502 for the
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -68,7 +68,15 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(
+    app: FastAPI,
+    dependency_errors: tuple[type[Exception], ...] = (),
+    classify: Callable[[Exception], Problem | None] | None = None,
+) -> None:
+    """Problem responses for every error. ``dependency_errors`` raised by a request are
+    first given to ``classify``: a problem it returns (e.g. 503 when the database is down)
+    is the answer, logged as a warning without a trace; anything else is a 500."""
+
     async def on_problem(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
         return problem_response(
@@ -97,6 +105,22 @@ def install_problem_handlers(app: FastAPI) -> None:
         # The exception's headers stay (405's `Allow`, 401's `WWW-Authenticate`).
         return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
+    async def on_dependency(request: Request, exc: Exception) -> JSONResponse:
+        problem = classify(exc) if classify is not None else None
+        if problem is None:  # a bug, not an outage: as UnhandledErrors answers it
+            log.error(
+                "unhandled error",
+                exc_info=exc,
+                extra={"method": request.method, "path": request.url.path},
+            )
+            return internal_error()
+        log.warning(
+            "dependency unavailable: %s", problem.code, extra={"error_kind": type(exc).__name__}
+        )
+        return await on_problem(request, problem)
+
+    for cls in dependency_errors:
+        app.add_exception_handler(cls, on_dependency)
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)

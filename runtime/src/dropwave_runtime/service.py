@@ -19,12 +19,13 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .consumer import EventConsumer, Handler, Record
-from .db import Database, UnitOfWork
+from .db import Database, DatabaseTimeouts, UnitOfWork, database_unavailable
 from .observability import (
     configure_logging,
     correlation_id_var,
@@ -33,13 +34,37 @@ from .observability import (
     traceparent_var,
 )
 from .outbox import OutboxRelay
-from .problems import install_problem_handlers, problem_response
+from .problems import Problem, install_problem_handlers, problem_response
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
 BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
+
+# What a client is told to wait before retrying while the database is unavailable.
+DATABASE_RETRY_AFTER_S = 5
+
+
+def database_problem(exc: Exception) -> Problem | None:
+    """The 503 answer to a request that failed because PostgreSQL is down or hung."""
+    if not database_unavailable(exc):
+        return None
+    return Problem(
+        503,
+        "database_unavailable",
+        "The database is unavailable",
+        "Nothing was changed; retry shortly.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
+def database_timeouts(settings: ServiceSettings) -> DatabaseTimeouts:
+    return DatabaseTimeouts(
+        connect_s=settings.db_connect_timeout_s,
+        pool_s=settings.db_pool_timeout_s,
+        statement_s=settings.db_statement_timeout_s,
+    )
 
 
 class KafkaPublisher:
@@ -63,7 +88,9 @@ class ServiceRuntime:
     def __init__(self, service: str, settings: ServiceSettings) -> None:
         self.service = service
         self.settings = settings
-        self.db = Database(settings.database_url, service, settings.db_pool_size)
+        self.db = Database(
+            settings.database_url, service, settings.db_pool_size, database_timeouts(settings)
+        )
         # FastStream logs through our JSON root handler; per-message lines only at DEBUG.
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
@@ -143,7 +170,7 @@ class ServiceRuntime:
 
         app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
         app.state.runtime = self
-        install_problem_handlers(app)
+        install_problem_handlers(app, (SQLAlchemyError, OSError), database_problem)
         app.add_middleware(_RequestContext, max_body_bytes=self.settings.http_max_body_bytes)
         for router in routers:
             app.include_router(router)
@@ -160,21 +187,31 @@ class ServiceRuntime:
 
         @router.get("/readyz", response_model=None)
         async def readyz() -> Response | dict[str, Any]:
-            """Readiness: the database and the broker answer."""
+            """Readiness: the database answers (503 ``not_ready`` otherwise). The broker is
+            checked and reported, but an outage of it leaves the instance ready: requests
+            only write to the database (events wait in the outbox), so taking instances
+            out of the load balancer would refuse orders the outbox could have kept."""
             checks: dict[str, str] = {}
             try:
                 await asyncio.wait_for(self.db.ping(), 2)
                 checks["database"] = "ok"
-            except Exception as exc:
-                checks["database"] = type(exc).__name__
+            except Exception:
+                checks["database"] = "unavailable"
             try:
-                ok = await self.broker.ping(timeout=2)
+                ok = await asyncio.wait_for(self.broker.ping(timeout=2), 3)
                 checks["broker"] = "ok" if ok else "unreachable"
-            except Exception as exc:
-                checks["broker"] = type(exc).__name__
-            if all(v == "ok" for v in checks.values()):
-                return {"status": "ready", "service": self.service, "checks": checks}
-            return problem_response(503, "not_ready", "Service not ready", checks=checks)
+            except Exception:
+                checks["broker"] = "unreachable"
+            if checks["database"] == "ok":
+                status = "ready" if checks["broker"] == "ok" else "degraded"
+                return {"status": status, "service": self.service, "checks": checks}
+            return problem_response(
+                503,
+                "not_ready",
+                "Service not ready",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+                checks=checks,
+            )
 
         @router.get("/metrics", response_class=PlainTextResponse)
         async def metrics() -> Response:

@@ -2,15 +2,43 @@
 
 Values come from the environment (12-factor). Required values have no default so a
 misconfigured process fails at start-up with a clear message, not at the first request.
+
+``DROPWAVE_ENV`` (``production`` unless told otherwise; the dev stack and the tests say
+``dev``) makes start-up refuse unsafe settings, checked here once for every service: each
+service only declares which of its fields are secrets (``secret_fields``) and which are
+public URLs (``public_url_fields``).
 """
 
-from pydantic import Field
+import ipaddress
+from typing import ClassVar, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Shortest secret accepted in production (bytes of the UTF-8 value): 32 random bytes, as
+# `openssl rand -hex 32` gives (64 characters) or more.
+MIN_SECRET_BYTES = 32
+# Placeholders in deploy/ and the dev stack's values: refused in production, so a copied
+# example cannot go live unnoticed.
+PLACEHOLDER_MARKERS = ("replace-me", "not-for-production", "changeme", "devstack")
+# Host names that never reach a real user (RFC 2606/6761 and friends).
+NON_PUBLIC_SUFFIXES = (".localhost", ".local", ".test", ".example", ".invalid", ".internal")
+NON_PUBLIC_HOSTS = frozenset({"localhost", "example.com", "example.org", "example.net"})
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
+    # Fields checked in production: secrets (minimum bytes each) and URLs users are sent to.
+    secret_fields: ClassVar[dict[str, int]] = {}
+    public_url_fields: ClassVar[tuple[str, ...]] = ()
+
+    dropwave_env: Literal["production", "dev"] = Field(
+        "production",
+        description="production: refuse short or placeholder secrets and non-https or "
+        "local public URLs at start-up; dev: the dev stack and tests",
+    )
     database_url: str = Field(description="SQLAlchemy URL, postgresql+asyncpg://...")
     kafka_bootstrap_servers: str = Field(description="host:port[,host:port]")
     http_host: str = "127.0.0.1"
@@ -31,5 +59,65 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = Field(500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(1.0, gt=0)
     db_pool_size: int = Field(10, ge=1)
+    # A database that is down or hung answers within these bounds (then 503
+    # database_unavailable); see db.DatabaseTimeouts.
+    db_connect_timeout_s: float = Field(5.0, gt=0, le=300)
+    db_pool_timeout_s: float = Field(5.0, gt=0, le=300)
+    db_statement_timeout_s: float = Field(10.0, gt=0, le=3600)
     # Young-generation GC threshold for `serve` (CPython's default is 700): see cli.tune_gc.
     gc_gen0_threshold: int = Field(50_000, ge=100, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _production_safe(self) -> Self:
+        if self.dropwave_env != "production":
+            return self
+        problems = [p for name in self.secret_fields if (p := self._secret_problem(name))]
+        problems += [p for name in self.public_url_fields if (p := self._url_problem(name))]
+        if problems:
+            raise ValueError(
+                "unsafe settings for DROPWAVE_ENV=production (set DROPWAVE_ENV=dev for a "
+                "local run): " + "; ".join(problems)
+            )
+        return self
+
+    def _secret_problem(self, name: str) -> str | None:
+        value = getattr(self, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env = name.upper()
+        if not value:
+            return f"{env} is not set"
+        if len(str(value).encode()) < self.secret_fields[name]:
+            return f"{env} is shorter than {self.secret_fields[name]} bytes"
+        if any(marker in str(value).lower() for marker in PLACEHOLDER_MARKERS):
+            return f"{env} is a placeholder or dev value"
+        return None
+
+    def _url_problem(self, name: str) -> str | None:
+        value = getattr(self, name)
+        if value is None:
+            return None
+        env = name.upper()
+        return public_url_problem(str(value), env)
+
+
+def public_url_problem(url: str, what: str) -> str | None:
+    """Why ``url`` cannot be a link a user follows (None: it can): https on a public host."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError:
+        return f"{what} is not a URL"
+    if parts.scheme != "https":
+        return f"{what} must be an https URL"
+    if any(marker in url.lower() for marker in PLACEHOLDER_MARKERS):
+        return f"{what} is a placeholder"
+    if not host or host in NON_PUBLIC_HOSTS or host.endswith(NON_PUBLIC_SUFFIXES):
+        return f"{what} has a local or reserved host ({host or 'none'})"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None if "." in host else f"{what} has a local host name ({host})"
+    if not address.is_global:
+        return f"{what} points at a non-public address ({host})"
+    return None

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from campaigns import domain, handlers
+from campaigns.css import CONTAINMENT
 from campaigns.models import Campaign
 from campaigns.schemas import CampaignCreate, CampaignUpdate
 from dropwave_contracts.envelope import Event
@@ -104,7 +105,7 @@ async def test_create_sanitizes_theme_and_keeps_images(db: Database) -> None:
     row = await load(db, campaign.id)
     assert row.status == "draft"
     assert row.images == ["https://img.example.com/a.jpg"]
-    assert row.theme == {"custom_css": ".user-content { color: red }"}
+    assert row.theme == {"custom_css": f"{CONTAINMENT}\n.user-content {{ color: red }}"}
     [created] = await outbox(db)  # orders learns the draft's slug (409 on orders)
     assert isinstance(created, CampaignCreated)
     assert (created.campaign_id, created.slug, created.creator_id) == (

@@ -5,7 +5,15 @@ import re
 
 import pytest
 import tinycss2
-from campaigns.css import MAX_DEPTH, MAX_DIGITS, SCOPE, allowed_url, check_bounds, sanitize_css
+from campaigns.css import (
+    CONTAINMENT,
+    MAX_DEPTH,
+    MAX_DIGITS,
+    SCOPE,
+    allowed_url,
+    check_bounds,
+    sanitize_css,
+)
 from tinycss2.ast import AtRule, QualifiedRule
 
 HOSTS = ("cdn.example.com",)
@@ -141,6 +149,7 @@ def test_benign_css_survives_scoped() -> None:
 def test_root_selectors_map_to_the_container() -> None:
     out = sanitize_css("html { margin: 0 } body > p { color: red } :root { --accent: #f00 }")
     assert out.splitlines() == [
+        CONTAINMENT,
         ".user-content { margin: 0 }",
         ".user-content > p { color: red }",
         ".user-content { --accent: #f00 }",
@@ -185,9 +194,74 @@ def test_fixed_positioning_and_nested_rules_are_dropped() -> None:
         "p { position: fixed; top: 0; & span { color: red } } q { position: relative }"
     )
     assert out.splitlines() == [
+        CONTAINMENT,
         ".user-content p { top: 0 }",
         ".user-content q { position: relative }",
     ]
+
+
+@pytest.mark.parametrize(
+    "css",
+    [
+        ":root { --x: fixed } p { position: var(--x) }",  # smuggled through a custom property
+        "p { --x: fixed; position: var(--x, fixed) }",
+        "p { position: FIXED }",
+        "p { position: f\\69 xed }",  # an escape the tokenizer resolves to `fixed`
+        "p { position: -webkit-sticky fixed }",
+        "p { position: fixed !important }",
+        "@media screen { p { position: fixed } }",
+    ],
+)
+def test_position_is_a_plain_allowed_keyword_only(css: str) -> None:
+    assert "position" not in sanitize_css(css).removeprefix(CONTAINMENT)
+
+
+@pytest.mark.parametrize(
+    "css",
+    [
+        "p { margin: -100vh -100vw; width: 300vw; height: 300vh; background: red }",
+        "p { transform: translate(-5000px, -5000px) scale(100) }",
+        "p { position: absolute; top: -9999px; left: -9999px; z-index: 2147483647 }",
+    ],
+)
+def test_overlays_outside_the_box_are_clipped_by_the_container(css: str) -> None:
+    out = sanitize_css(css)
+    assert out.splitlines()[0] == CONTAINMENT  # kept, but painted only inside the container
+    for rule in ("contain: paint !important", "overflow: hidden !important"):
+        assert rule in CONTAINMENT
+    assert "position: relative !important" in CONTAINMENT  # the containing block
+
+
+@pytest.mark.parametrize(
+    "css",
+    [
+        "html { contain: none !important }",
+        "body { overflow: visible !important }",
+        ":root { overflow-x: visible; overflow-y: visible }",
+        "html { position: static !important }",
+        "body { isolation: auto }",
+        "html { all: unset }",
+        "html { content-visibility: visible }",
+        "body { display: contents }",
+        "@media screen { html { contain: none } }",
+        "html, p { contain: none }",
+    ],
+)
+def test_rules_on_the_container_cannot_undo_the_containment(css: str) -> None:
+    out = sanitize_css(css + " html { color: red }")
+    assert out.splitlines()[0] == CONTAINMENT
+    rest = out.removeprefix(CONTAINMENT)
+    for prop in ("contain", "overflow", "position", "isolation", "all:", "contents"):
+        assert prop not in rest, (css, out)
+    assert ".user-content { color: red }" in out
+
+
+def test_descendants_keep_their_layout_properties() -> None:
+    out = sanitize_css("p { overflow: auto; display: contents; position: sticky; contain: none }")
+    assert (
+        ".user-content p { overflow: auto; display: contents; position: sticky; contain: none }"
+        in out
+    )
 
 
 def test_deep_nesting_and_garbage_do_not_raise() -> None:
@@ -220,4 +294,6 @@ def test_within_the_bounds_is_parsed() -> None:
     assert check_bounds(nested) == nested
     sanitize_css(nested)  # no error; what survives is the sanitizer's business
     digits = "a { width: " + "9" * MAX_DIGITS + "px }"
-    assert sanitize_css(digits) == ".user-content a { width: " + "9" * MAX_DIGITS + "px }"
+    assert (
+        sanitize_css(digits) == f"{CONTAINMENT}\n.user-content a {{ width: {'9' * MAX_DIGITS}px }}"
+    )

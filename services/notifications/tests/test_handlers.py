@@ -2,6 +2,7 @@
 mailer and the fake carrier. One message per (event, recipient, channel)."""
 
 import asyncio
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from notifications.mailer import (
 from notifications.models import Delivery, OptOut
 from notifications.optouts import opt_out
 from notifications.sms import FakeCarrier
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 
 
@@ -167,17 +169,24 @@ async def test_transient_failure_is_retried_with_backoff_then_sent(
     assert delivery_id_of(message) == row.id
 
 
-async def test_retries_are_bounded_then_recorded_as_failed(
-    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer
-) -> None:
-    await handle(drop.confirmed(1, phone=False))
-    mailer.fail_with = TransientDeliveryError("SMTP 421")
+async def retried_out(db: Database, worker: Any) -> Delivery:
+    """Drain through every retry (backoff 0.01-0.05 s in tests); the one delivery, which
+    must have failed after max_attempts (3 in the tests' config)."""
     for _ in range(10):
         await worker.drain()
         await asyncio.sleep(0.06)
     [row] = await deliveries(db)
     assert row.status == "failed"
-    assert row.attempts == 3  # max_attempts in the tests' config
+    assert row.attempts == 3
+    return row
+
+
+async def test_retries_are_bounded_then_recorded_as_failed(
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer
+) -> None:
+    await handle(drop.confirmed(1, phone=False))
+    mailer.fail_with = TransientDeliveryError("SMTP 421")
+    row = await retried_out(db, worker)
     assert row.last_error == "gave up after 3 attempts: SMTP 421"
     assert await outbox(db) == []
 
@@ -395,3 +404,31 @@ async def test_a_new_title_is_used_by_later_campaign_messages(
     await worker.drain()
     creator = [m["Subject"] for m in mailer.sent if m["To"] == "creator-secret@example.com"]
     assert creator == ["Linen tote, second run tipped: 4 orders!"]
+
+
+async def test_an_unexpected_error_gives_up_after_the_configured_attempts(
+    db: Database,
+    handle: Any,
+    drop: Any,
+    worker: Any,
+    mailer: RecordingMailer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not a DeliveryError (a bug, bad data): retried with backoff like a transient error,
+    then failed for good after DELIVERY_MAX_ATTEMPTS: visible in the row, a metric and the
+    log, instead of coming back with every lease forever."""
+    await handle(drop.confirmed(1, phone=False))
+    mailer.fail_with = KeyError("template variable")  # type: ignore[assignment]
+    failed_before = REGISTRY.get_sample_value(
+        "dropwave_notifications_deliveries_total", {"channel": "email", "outcome": "failed"}
+    )
+    with caplog.at_level(logging.ERROR, logger="notifications.worker"):
+        row = await retried_out(db, worker)
+    assert row.last_error == "gave up after 3 attempts: unexpected error: KeyError"
+    assert row.lease_until is None
+    assert any(r.getMessage() == "notification failed for good" for r in caplog.records)
+    failed_after = REGISTRY.get_sample_value(
+        "dropwave_notifications_deliveries_total", {"channel": "email", "outcome": "failed"}
+    )
+    assert failed_after == (failed_before or 0) + 1
+    assert await outbox(db) == []

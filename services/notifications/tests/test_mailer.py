@@ -2,6 +2,7 @@
 
 import asyncio
 import email
+import email.policy
 import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -219,3 +220,47 @@ async def test_connections_are_renewed_after_n_messages_and_when_idle(
     assert len(server.sessions) == 4
     assert len(server.message_ids) == 6
     await mailer.close()
+
+
+LONG_UNSUBSCRIBE = (
+    "https://drops.dropwave.dev/api/v1/notifications/unsubscribe?token="
+    + "0f4c2a9e-31d5-4a57-9a43-8c1b8f3f6d2e.Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
+)
+
+
+def unsubscribe_headers(raw: bytes) -> list[bytes]:
+    """The raw List-Unsubscribe* header lines (with continuation lines) of a message."""
+    head = raw.split(b"\r\n\r\n", 1)[0].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    out: list[bytes] = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and out:
+            out[-1] += b"\n" + line
+        else:
+            out.append(line)
+    return [h for h in out if h.lower().startswith(b"list-unsubscribe")]
+
+
+async def test_list_unsubscribe_is_a_plain_bracketed_https_url_on_the_wire(
+    sink: SmtpSink,
+) -> None:
+    """RFC 8058: the bytes the SMTP server receives carry ``<https://...>`` as is (a long URL
+    must not be folded into RFC 2047 encoded words, which clients do not decode here)."""
+    assert len(f"List-Unsubscribe: <{LONG_UNSUBSCRIBE}>") > 78  # longer than a folded line
+    sink.clear()
+    message = compose(
+        RENDERED, to="buyer@example.com", delivery_id=uuid.uuid4(), unsubscribe_url=LONG_UNSUBSCRIBE
+    )
+    await SmtpMailer(settings(sink.host, sink.port)).send(message)
+    [path] = sorted(sink.maildir.glob("*.eml"))
+    raw = path.read_bytes()
+    assert unsubscribe_headers(raw) == [
+        f"List-Unsubscribe: <{LONG_UNSUBSCRIBE}>".encode(),
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+    ]
+    assert b"=?" not in b"".join(unsubscribe_headers(raw))
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["List-Unsubscribe"] == f"<{LONG_UNSUBSCRIBE}>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # Other headers still fold and encode as usual.
+    assert parsed["Subject"] == RENDERED.subject
+    assert message.as_bytes().count(f"<{LONG_UNSUBSCRIBE}>".encode()) == 1

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from payments.app import create_app
 from payments.models import Payment
 from payments.settings import Settings
 from payments.stripe_gateway import AuthorizationRequest, StripeGateway
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 WEBHOOK_SECRET = "whsec_test_payments"
@@ -50,13 +52,15 @@ async def client(
     await app.state.runtime.db.dispose()
 
 
-def stripe_event(event_type: str, intent: dict[str, Any], event_id: str | None = None) -> str:
+def stripe_event(
+    event_type: str, intent: dict[str, Any], event_id: str | None = None, age_s: int = 0
+) -> str:
     return json.dumps(
         {
             "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
             "object": "event",
             "type": event_type,
-            "created": int(time.time()),
+            "created": int(time.time()) - age_s,
             "livemode": False,
             "data": {"object": intent},
         }
@@ -380,3 +384,33 @@ async def test_the_hold_window_is_learned_from_the_emulators_charge_webhooks(
     finally:
         localstripe.register_webhook(sink.url, WEBHOOK_SECRET, webhook_id=hook_id, events=[])
         sink.server.shutdown()
+
+
+async def test_unknown_order_past_the_grace_period_is_acknowledged_and_logged(
+    client: httpx.AsyncClient, db: Database, sign: Signer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not refused forever: past STRIPE_WEBHOOK_UNKNOWN_GRACE_S (1 h by default) after the
+    event's created time, a webhook for an order we never recorded is answered 200, counted
+    and logged for reconciliation; nothing is recorded."""
+    order = uuid.uuid4()
+    fresh = stripe_event("payment_intent.succeeded", intent("pi_never", "succeeded", order))
+    assert (await post(client, fresh, sign(fresh))).status_code == 409
+
+    unmatched = REGISTRY.get_sample_value(
+        "dropwave_payments_webhooks_unmatched_total", {"event_type": "payment_intent.succeeded"}
+    )
+    stale = stripe_event(
+        "payment_intent.succeeded", intent("pi_never", "succeeded", order), age_s=3601
+    )
+    with caplog.at_level(logging.WARNING, logger="payments.api"):
+        response = await post(client, stale, sign(stale))
+    assert response.status_code == 200
+    assert response.json() == {"received": True}
+    [line] = [r for r in caplog.records if "without a payment" in r.getMessage()]
+    assert line.__dict__["payment_intent_id"] == "pi_never"
+    assert line.__dict__["order_id"] == str(order)
+    after = REGISTRY.get_sample_value(
+        "dropwave_payments_webhooks_unmatched_total", {"event_type": "payment_intent.succeeded"}
+    )
+    assert after == (unmatched or 0) + 1
+    assert await counts(db) == (0, 0)  # no inbox row, no event

@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ._process import interrupt
 from .paths import default_data_dir, find_repo_root
 from .stack import DevStack, describe_failure
 
@@ -22,8 +23,9 @@ def _up(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def interrupt_start(signum: int, _frame: object) -> None:
-        # During start-up: abort it; DevStack.start() stops whatever already runs.
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+        # During start-up: abort it (once a child being spawned is recorded);
+        # DevStack.start() stops whatever already runs.
+        interrupt(signal.Signals(signum).name)
 
     def on_signal(signum: int, _frame: object) -> None:
         print(f"\n{signal.Signals(signum).name}: stopping...", flush=True)

@@ -9,14 +9,21 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from .ports import free_port
 
-__all__ = ["ManagedProcess", "PartFailedError", "run_coro_sync", "tail"]
+__all__ = [
+    "ManagedProcess",
+    "PartFailedError",
+    "deferred_interrupts",
+    "interrupt",
+    "run_coro_sync",
+    "tail",
+]
 
 T = TypeVar("T")
 
@@ -32,6 +39,35 @@ _SCRUBBED_ENV = (
     "PGPORT",
     "PGHOST",
 )
+
+
+class _Interrupts:
+    depth = 0
+    pending: str | None = None
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """A section a Ctrl-C must not cut in two (e.g. between a child's fork and the moment
+    its pid is recorded, which would leave the child running with nobody to stop it): an
+    :func:`interrupt` arriving inside is raised when the outermost section ends."""
+    _Interrupts.depth += 1
+    try:
+        yield
+    finally:
+        _Interrupts.depth -= 1
+        if _Interrupts.depth == 0 and _Interrupts.pending is not None:
+            name, _Interrupts.pending = _Interrupts.pending, None
+            raise KeyboardInterrupt(name)
+
+
+def interrupt(reason: str) -> None:
+    """Call from a signal handler to abort start-up: raises KeyboardInterrupt now, or at the
+    end of the current :func:`deferred_interrupts` section."""
+    if _Interrupts.depth:
+        _Interrupts.pending = reason
+        return
+    raise KeyboardInterrupt(reason)
 
 
 class PartFailedError(RuntimeError):
@@ -172,17 +208,18 @@ class ManagedProcess:
             kwargs: dict[str, Any] = {}
             if user is not None:
                 kwargs.update(user=user, group=group, extra_groups=[])
-            proc = subprocess.Popen(  # noqa: S603 - argv is built by us, never a shell string
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(env) if env is not None else child_env(),
-                cwd=cwd or self.data_dir,
-                start_new_session=True,
-                **kwargs,
-            )
-        self._proc = proc
+            with deferred_interrupts():  # the child is stoppable once _proc is set
+                proc = subprocess.Popen(  # noqa: S603 - argv is built by us, never a shell string
+                    list(argv),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=dict(env) if env is not None else child_env(),
+                    cwd=cwd or self.data_dir,
+                    start_new_session=True,
+                    **kwargs,
+                )
+                self._proc = proc
         return proc
 
     def _start_on_free_port(self, requested: int | None, launch: Callable[[int], None]) -> None:

@@ -146,6 +146,7 @@ class EmbeddedPostgres(ManagedProcess):
         self.port = 0
         self.pgdata = self.data_dir / "pgdata"
         self._run_as: tuple[int, int] | None = None
+        self._frozen: list[int] = []
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -212,7 +213,50 @@ class EmbeddedPostgres(ManagedProcess):
             )
             self._wait_ready(timeout=30)
 
-        self._start_on_free_port(self._requested_port, launch)
+        # Started again after stop(): same port, so clients' URLs still point at it.
+        self._start_on_free_port(self._requested_port or self.port or None, launch)
+
+    # -- faults (tests) ----------------------------------------------------------------------
+
+    def server_pids(self) -> list[int]:
+        """The postmaster and every process it forked (backends, checkpointer...). Backends
+        each lead their own process group (postgres calls setsid), so signalling the
+        postmaster's group alone would not reach them."""
+        if self.pid is None:
+            return []
+        pids = [self.pid]
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat_line = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat_line.rsplit(")", 1)[-1].split()
+            if len(fields) > 1 and fields[1] == str(self.pid):
+                pids.append(int(entry.name))
+        return pids
+
+    def freeze(self) -> list[int]:
+        """SIGSTOP the whole server (a hung database: connections open, nothing answers).
+        Returns the pids stopped; ``thaw()`` continues them."""
+        pids = self.server_pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        self._frozen = pids
+        return pids
+
+    def thaw(self) -> None:
+        """SIGCONT what ``freeze()`` stopped (and any process forked since)."""
+        for pid in {*self._frozen, *self.server_pids()}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self._frozen = []
+
+    def stop(self) -> None:
+        self.thaw()  # a stopped process cannot shut down
+        super().stop()
 
     # -- internals ---------------------------------------------------------------------------
 

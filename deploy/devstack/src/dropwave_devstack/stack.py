@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
-from ._process import ManagedProcess, PartFailedError, child_env
+from ._process import ManagedProcess, PartFailedError, child_env, deferred_interrupts
 from .broker import TansuBroker, TopicSpecLike, create_topics
 from .faults import BackgroundFaultProxy
 from .gateway import CaddyGateway, Route
@@ -330,6 +330,8 @@ class DevStack:
                 "SMS_FILE_DIR": str(self.data_dir / "sms"),
                 "SERVICE_NAME": spec.name,
                 "PYTHONUNBUFFERED": "1",
+                # Dev values (dev secrets, http links to 127.0.0.1) are refused in production.
+                "DROPWAVE_ENV": self.environ.get("DROPWAVE_ENV", "dev"),
                 # Dev: creators may publish before their Stripe Connect onboarding is done.
                 "REQUIRE_PAYOUTS_TO_PUBLISH": self.environ.get(
                     "REQUIRE_PAYOUTS_TO_PUBLISH", "false"
@@ -360,13 +362,16 @@ class DevStack:
             raise
 
     def stop(self) -> None:
-        """Stop every started part, in reverse order. Idempotent."""
-        while self._started:
-            part = self._started.pop()
-            try:
-                part.stop()
-            except Exception:
-                logger.exception("stopping %r failed", part)
+        """Stop every started part, in reverse order. Idempotent. A Ctrl-C meanwhile does
+        not cut it short (it is raised once everything is stopped)."""
+        with deferred_interrupts():
+            while self._started:
+                part = self._started[-1]
+                try:
+                    part.stop()
+                except Exception:
+                    logger.exception("stopping %r failed", part)
+                self._started.pop()
 
     def __enter__(self) -> Self:
         self.start()

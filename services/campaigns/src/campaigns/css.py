@@ -14,8 +14,17 @@ What survives:
   (`@import`, `@font-face`, `@keyframes` (global names), `@namespace`, `@page`...) is dropped;
 - declarations whose value uses only allowlisted functions; `url()` only for https URLs on
   `allowed_url_hosts` (empty: no `url()` at all). `behavior`, `-moz-binding`, `expression()`,
-  `javascript:`/`vbscript:`, parse errors, at-keywords, `<` anywhere and `position: fixed`
-  (which would let content cover the page outside its box) drop the declaration.
+  `javascript:`/`vbscript:`, parse errors, at-keywords and `<` anywhere drop the declaration;
+  `position` keeps only `static`, `relative`, `absolute` or `sticky` as a plain keyword (so
+  neither `fixed` nor `var(--x)` holding `fixed` gets through).
+
+Content stays inside its box: property filters alone cannot stop an overlay (negative
+margins, huge transforms, absolute offsets), so every non-empty result starts with
+`CONTAINMENT`: the container clips what it paints (`contain: paint`, `overflow: hidden`) and
+is the containing block and stacking context of everything in it, `position: fixed` included.
+Rules aimed at the container itself (`html`, `body`, `:root`) may not undo that: their
+`contain`, `overflow*`, `position`, `isolation`, `content-visibility`, `all` and
+`display: contents` declarations are dropped.
 
 Before any parsing, `check_bounds` refuses (422) what the parser and this module would choke
 on: brackets nested deeper than `MAX_DEPTH` (the parse tree is walked recursively) and digit
@@ -99,13 +108,31 @@ def check_bounds(css: str) -> str:
     return css
 
 
+# First rule of every non-empty result: what the creator's CSS paints stays in its box.
+CONTAINMENT = (
+    f"{SCOPE} {{ contain: paint !important; position: relative !important; "
+    "overflow: hidden !important; isolation: isolate !important }"
+)
+# Declarations a rule on the container itself may not make (they would undo CONTAINMENT).
+CONTAINER_LOCKED = frozenset(
+    {
+        "contain", "overflow", "overflow-x", "overflow-y", "overflow-block", "overflow-inline",
+        "overflow-clip-margin", "position", "isolation", "content-visibility", "all",
+    }
+)  # fmt: skip
+POSITIONS = frozenset({"static", "relative", "absolute", "sticky"})
+
+
 def sanitize_css(css: str, allowed_url_hosts: Collection[str] = ()) -> str:
-    """Return `css` reduced to safe, scoped rules (possibly the empty string); ValueError
-    beyond `check_bounds`."""
+    """Return `css` reduced to safe, scoped rules after `CONTAINMENT` (or the empty
+    string when nothing survives); ValueError beyond `check_bounds`."""
     check_bounds(css)
     hosts = frozenset(h.lower() for h in allowed_url_hosts)
     rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
-    out = "\n".join(_rules(rules, hosts, depth=0))
+    kept = _rules(rules, hosts, depth=0)
+    if not kept:
+        return ""
+    out = "\n".join([CONTAINMENT, *kept])
     # Nothing above can emit `<`; kept as a last guard against an HTML `</style>` break-out.
     return out.replace("<", "\\3c ")
 
@@ -128,7 +155,8 @@ def _qualified_rule(rule: QualifiedRule, hosts: frozenset[str]) -> str | None:
     selectors = scope_selectors(rule.prelude)
     if selectors is None or rule.content is None:
         return None
-    declarations = _declarations(rule.content, hosts)
+    on_container = any(part.strip() == SCOPE for part in selectors.split(","))
+    declarations = _declarations(rule.content, hosts, on_container)
     if not declarations:
         return None
     return f"{selectors} {{ {'; '.join(declarations)} }}"
@@ -149,7 +177,9 @@ def _at_rule(rule: AtRule, hosts: frozenset[str], depth: int) -> str | None:
     return f"@{rule.lower_at_keyword} {prelude} {{\n" + "\n".join(inner) + "\n}"
 
 
-def _declarations(content: Sequence[Node], hosts: frozenset[str]) -> list[str]:
+def _declarations(
+    content: Sequence[Node], hosts: frozenset[str], on_container: bool = False
+) -> list[str]:
     out: list[str] = []
     for node in tinycss2.parse_blocks_contents(content, skip_comments=True, skip_whitespace=True):
         if not isinstance(node, Declaration):  # nested rules, errors
@@ -162,7 +192,11 @@ def _declarations(content: Sequence[Node], hosts: frozenset[str]) -> list[str]:
         value = tinycss2.serialize(_strip(node.value))
         if not value or _dangerous(value) or _dangerous(name):
             continue
-        if name == "position" and _idents(node.value) & {"fixed"}:
+        if name == "position" and not _plain_keyword(node.value, POSITIONS):
+            continue
+        if on_container and (
+            name in CONTAINER_LOCKED or (name == "display" and "contents" in _idents(node.value))
+        ):
             continue
         out.append(f"{name}: {value}{' !important' if node.important else ''}")
     return out
@@ -317,6 +351,12 @@ def _strip(tokens: Sequence[Node]) -> list[Node]:
     while items and isinstance(items[-1], WhitespaceToken):
         items.pop()
     return items
+
+
+def _plain_keyword(tokens: Sequence[Node], allowed: frozenset[str]) -> bool:
+    """One identifier from `allowed`, nothing else (no `var()`, no second token)."""
+    items = _strip(tokens)
+    return len(items) == 1 and isinstance(items[0], IdentToken) and items[0].lower_value in allowed
 
 
 def _idents(tokens: Iterable[Node]) -> set[str]:

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.policy
 import email.utils
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from typing import Protocol
+from email.policy import Policy
+from typing import Protocol, cast
 
 import aiosmtplib
 
@@ -47,6 +51,32 @@ class Mailer(Protocol):
         ...
 
 
+class ListUnsubscribeHeader(UnstructuredHeader):
+    """``List-Unsubscribe`` as RFC 2369/8058 want it: ``<https://...>`` in plain ASCII.
+
+    The email package folds a long header without spaces (our unsubscribe URL is longer
+    than a 78-character line) into RFC 2047 encoded words (``=?utf-8?q?=3Chttps...?=``),
+    which mail clients do not decode in this header: one-click unsubscribe would break. This
+    header is folded only between its bracketed URLs, whatever policy serializes it (the
+    stored header object folds itself, so aiosmtplib's SMTP policy gets this too).
+    """
+
+    _between_urls = re.compile(r"(?<=>)\s*,\s*(?=<)")
+
+    def fold(self, *, policy: Policy) -> str:
+        urls = self._between_urls.split(str(self).strip())
+        linesep: str = getattr(policy, "linesep", "\n")
+        name: str = getattr(self, "name", "List-Unsubscribe")  # set by BaseHeader.init
+        return f"{name}: " + f",{linesep} ".join(urls) + linesep
+
+
+_HEADERS = HeaderRegistry()
+# The registry mixes BaseHeader in; typeshed does not know UnstructuredHeader gets it.
+_HEADERS.map_to_type("list-unsubscribe", cast(type[BaseHeader], ListUnsubscribeHeader))
+# The default policy with our List-Unsubscribe; other headers fold as usual.
+MESSAGE_POLICY = email.policy.default.clone(header_factory=_HEADERS)
+
+
 def message_id(delivery_id: uuid.UUID, domain: str = "dropwave.notifications") -> str:
     """The Message-ID of a delivery: the same on every retry, so a resend can be spotted."""
     return f"<{delivery_id}@{domain}>"
@@ -73,7 +103,7 @@ def compose(
     With ``unsubscribe_url``, RFC 8058 one-click unsubscribe headers are added (mail clients
     POST to the URL; a GET only shows a confirmation page, so link scanners change nothing).
     """
-    message = EmailMessage()
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["To"] = to
     message["Subject"] = rendered.subject
     message["Message-ID"] = message_id(delivery_id)

@@ -1,8 +1,8 @@
 """Notifications settings: the shared service settings plus mail, SMS, links and the queue."""
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from dropwave_runtime.settings import ServiceSettings
+from dropwave_runtime.settings import MIN_SECRET_BYTES, ServiceSettings
 from pydantic import Field, SecretStr, field_validator
 
 from .domain import check_pay_later_template
@@ -10,6 +10,9 @@ from .domain import check_pay_later_template
 
 class Settings(ServiceSettings):
     """Read from the environment: ``SMTP_HOST``, ``MAIL_FROM``, ``SMS_PROVIDER``..."""
+
+    secret_fields: ClassVar[dict[str, int]] = {"notifications_link_secret": MIN_SECRET_BYTES}
+    public_url_fields: ClassVar[tuple[str, ...]] = ("public_base_url", "pay_later_url_template")
 
     # -- email --------------------------------------------------------------------------------
     email_provider: Literal["smtp", "resend"] = Field(

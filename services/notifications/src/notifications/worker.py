@@ -12,10 +12,12 @@ lease runs out and the message is sent again with the same Message-ID (and, with
 the same idempotency key, which Resend deduplicates). A crash anywhere else resends nothing
 that was recorded and loses nothing that was not.
 
-Transient provider errors are retried with exponential backoff (``next_attempt_at``) up to
-``delivery_max_attempts``; permanent ones and exhausted retries end as ``failed`` with a
-code-only ``last_error``. Opted-out addresses end as ``skipped``. Contact data is read from
-the read models at send time and never logged.
+Transient provider errors, and unexpected errors while preparing or sending a message (a
+bug, a template that cannot render), are retried with exponential backoff
+(``next_attempt_at``) up to ``delivery_max_attempts``; permanent ones and exhausted retries
+end as ``failed`` with a code-only ``last_error``, a log line and
+``dropwave_notifications_deliveries_total{outcome="failed"}``. Opted-out addresses end as
+``skipped``. Contact data is read from the read models at send time and never logged.
 """
 
 import asyncio
@@ -29,6 +31,7 @@ from typing import Any
 from dropwave_contracts.events import NotificationSent
 from dropwave_runtime.db import Database
 from dropwave_runtime.rate_limit import RateLimiter
+from prometheus_client import Counter
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -51,6 +54,13 @@ from .sms import SmsMessage, SmsSender
 from .templates import render, render_sms
 
 log = logging.getLogger(__name__)
+
+DELIVERIES = Counter(
+    "dropwave_notifications_deliveries_total",
+    "Finished delivery attempts by channel and outcome (sent; retry: tried again later; "
+    "failed: refused, or given up after DELIVERY_MAX_ATTEMPTS; skipped: opted out)",
+    ["channel", "outcome"],
+)
 
 _CLAIM = text(
     """
@@ -264,7 +274,14 @@ class DeliveryWorker:
         except DeliveryError as exc:
             await self._retry_or_fail(job, attempts, str(exc))
             return
+        except Exception as exc:
+            # A bug or bad data: counted as an attempt like a transient error, so the job
+            # gives up after DELIVERY_MAX_ATTEMPTS instead of coming back with every lease.
+            log.exception("delivery failed unexpectedly", extra=ids)
+            await self._retry_or_fail(job, attempts, f"unexpected error: {type(exc).__name__}")
+            return
         await self._mark_sent(job, provider_id)
+        DELIVERIES.labels(job.channel, "sent").inc()
         if self.on_sent is not None:
             self.on_sent(job.id)
         log.info("notification sent", extra=ids)
@@ -353,6 +370,7 @@ class DeliveryWorker:
             )
 
     async def _finish(self, job: Job, status: str, error: str) -> None:
+        DELIVERIES.labels(job.channel, status).inc()
         async with self.db.sessions() as session, session.begin():
             await session.execute(
                 update(Delivery)
@@ -367,6 +385,7 @@ class DeliveryWorker:
             log.error("notification failed for good", extra=ids)
             return
         delay = backoff_s(attempts, self.config.backoff_base_s, self.config.backoff_max_s)
+        DELIVERIES.labels(job.channel, "retry").inc()
         async with self.db.sessions() as session, session.begin():
             await session.execute(
                 update(Delivery)

@@ -1,11 +1,17 @@
-from dropwave_runtime.settings import ServiceSettings
+from typing import ClassVar
+
+from dropwave_runtime.settings import MIN_SECRET_BYTES, ServiceSettings
 from pydantic import Field, SecretStr
 
 
 class Settings(ServiceSettings):
+    secret_fields: ClassVar[dict[str, int]] = {"order_token_secret": MIN_SECRET_BYTES}
+
     # Order tokens are HMACs of the order id: nothing to store, and a replayed
     # idempotent request can hand back the same token.
-    order_token_secret: SecretStr = Field(description="HMAC secret for buyer order tokens")
+    order_token_secret: SecretStr = Field(
+        description="HMAC secret for buyer order tokens (32+ random bytes)", min_length=16
+    )
     # The closing job (ADR 0007): how often each instance looks for campaigns past their
     # deadline, and how long the tally waits for orders still authorizing at the deadline
     # (a buyer stuck in 3-D Secure does not hold the drop up; such an order is cancelled).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -14,9 +16,12 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from .connect import on_account_updated
 from .domain import CHARGE_WEBHOOK_EVENT_TYPES, WEBHOOK_EVENT_TYPES, stripe_event_uuid
 from .handlers import PaymentNotYetKnownError, on_charge_webhook, on_payment_intent_webhook
+from .metrics import WEBHOOKS_UNMATCHED
 from .pay_links import verify_pay_token
 from .payment_window import PayLaterInfo, pay_later_view
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["webhooks"])
 
@@ -79,11 +84,35 @@ async def stripe_webhook(
             if await uow.claim(WEBHOOK_CONSUMER, stripe_event_uuid(event["id"])):
                 await on_payment_intent_webhook(uow, event["id"], event["type"], intent)
     except PaymentNotYetKnownError as exc:
-        # Nothing was recorded (rolled back); Stripe retries non-2xx answers.
-        raise Problem(
-            409, "payment_not_ready", "The payment is not recorded yet; retry later"
-        ) from exc
+        # Nothing was recorded (rolled back). Early on, our own commit may still be coming:
+        # refuse, and Stripe redelivers. Past the grace period we never will have it:
+        # acknowledge (Stripe would retry for days, then disable the endpoint) and log.
+        age_s = time.time() - _created(event)
+        if age_s < settings.stripe_webhook_unknown_grace_s:
+            raise Problem(
+                409,
+                "payment_not_ready",
+                "The payment is not recorded yet; retry later",
+                headers={"Retry-After": "60"},
+            ) from exc
+        WEBHOOKS_UNMATCHED.labels(event["type"]).inc()
+        log.warning(
+            "stripe webhook for an order without a payment: acknowledged, to reconcile",
+            extra={
+                "stripe_event_id": event["id"],
+                "event_type": event["type"],
+                "payment_intent_id": str(exc),
+                "order_id": str((intent.get("metadata") or {}).get("order_id"))[:64],
+                "event_age_s": round(age_s),
+            },
+        )
     return {"received": True}
+
+
+def _created(event: dict[str, Any]) -> float:
+    """The event's ``created`` (Unix seconds); 0 (long ago) when missing or malformed."""
+    created = event.get("created")
+    return float(created) if isinstance(created, int | float) else 0.0
 
 
 def _no_link() -> Problem:

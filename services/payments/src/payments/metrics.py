@@ -23,6 +23,12 @@ QUEUE_OLDEST_AGE = Gauge(
     "refusing shows here",
     ["kind"],
 )
+WEBHOOKS_UNMATCHED = Counter(
+    "dropwave_payments_webhooks_unmatched_total",
+    "PaymentIntent webhooks for one of our orders without a payment record, acknowledged "
+    "after STRIPE_WEBHOOK_UNKNOWN_GRACE_S (each logged: reconcile them), by event type",
+    ["event_type"],
+)
 QUEUE_ATTEMPTS = Counter(
     "dropwave_payments_queue_attempts_total",
     "Stripe attempts of queue items, by kind and outcome (ok: Stripe answered; retry: a "

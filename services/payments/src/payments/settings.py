@@ -1,12 +1,22 @@
 """Payments settings: the shared service settings plus Stripe's."""
 
+from typing import ClassVar
+
 from dropwave_runtime.auth import CreatorAuthSettings
+from dropwave_runtime.settings import MIN_SECRET_BYTES
 from pydantic import Field, SecretStr
 
 
 class Settings(CreatorAuthSettings):
     """Stripe, settlement, Connect (creators sign in with the same OIDC bearer JWTs as on
     campaigns: ``AUTH_*``), refunds and the pay-later grace period."""
+
+    secret_fields: ClassVar[dict[str, int]] = {
+        "pay_link_secret": MIN_SECRET_BYTES,
+        "stripe_webhook_secret": MIN_SECRET_BYTES,
+        "stripe_secret_key": MIN_SECRET_BYTES,
+    }
+    public_url_fields: ClassVar[tuple[str, ...]] = ("connect_refresh_url", "connect_return_url")
 
     connect_refresh_url: str = Field(
         "http://127.0.0.1/creators/payouts/refresh",
@@ -33,7 +43,17 @@ class Settings(CreatorAuthSettings):
     stripe_api_base: str | None = Field(
         None, description="Stripe API base URL override (the emulator); None: real Stripe"
     )
-    stripe_webhook_secret: SecretStr = Field(description="whsec_... of the webhook endpoint")
+    stripe_webhook_secret: SecretStr = Field(
+        description="whsec_... of the webhook endpoint", min_length=1
+    )
+    stripe_webhook_unknown_grace_s: float = Field(
+        3600.0,
+        ge=0,
+        description="a PaymentIntent webhook naming one of our orders that has no payment "
+        "yet is refused (409, Stripe redelivers) until this long after the event's created "
+        "time, covering the race with our own commit; later it is acknowledged (200) and "
+        "logged for reconciliation (dropwave_payments_webhooks_unmatched_total)",
+    )
     stripe_max_network_retries: int = Field(2, ge=0, le=10)
     stripe_timeout_s: float = Field(
         30.0, gt=0, le=80, description="client timeout of one Stripe HTTP request"
