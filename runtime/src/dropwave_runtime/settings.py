@@ -4,8 +4,13 @@ Values come from the environment (12-factor). Required values have no default so
 misconfigured process fails at start-up with a clear message, not at the first request.
 """
 
-from pydantic import Field
+from functools import cached_property
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .client_ip import Network, parse_networks
+from .http_limits import Rate, parse_rate
 
 
 class ServiceSettings(BaseSettings):
@@ -31,3 +36,50 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(10, ge=1)
     # Young-generation GC threshold for `serve` (CPython's default is 700): see cli.tune_gc.
     gc_gen0_threshold: int = Field(50_000, ge=100, le=10_000_000)
+
+    # -- limits that stop abuse (README "Limits", ADR 0008) --------------------------------
+    # Proxies whose X-Forwarded-For is believed (the gateway); comma-separated CIDRs.
+    trusted_proxies: str = "127.0.0.1/32,::1/128"
+    # Request bodies: refused (413) before they are read; webhooks have their own limit.
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    webhook_max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Requests per client address and route ("100/min"; "off"); per-route overrides as a
+    # JSON object of route name -> rate; addresses never limited (CIDRs); how often the
+    # instances pool their counts in PostgreSQL.
+    rate_limit_default: str = "100/min"
+    webhook_rate_limit: str = "60000/min"
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+    rate_limit_exempt: str = ""
+    rate_limit_sync_s: float = Field(1.0, gt=0, le=60)
+
+    @field_validator("trusted_proxies", "rate_limit_exempt")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # fail at start-up, not at the first request
+        return value
+
+    @field_validator("rate_limit_default", "webhook_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rates(cls, value: dict[str, str]) -> dict[str, str]:
+        for rate in value.values():
+            parse_rate(rate)
+        return value
+
+    @cached_property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @cached_property
+    def exempt_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.rate_limit_exempt)
+
+    def rate_for(self, route: str, default: str | None = None) -> Rate | None:
+        """The rate of a route (or another named limit): its override, else ``default``
+        (else ``RATE_LIMIT_DEFAULT``)."""
+        return parse_rate(self.rate_limits.get(route, default or self.rate_limit_default))

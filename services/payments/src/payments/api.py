@@ -20,6 +20,9 @@ from .settings import Settings
 
 router = APIRouter(tags=["webhooks"])
 
+STRIPE_WEBHOOKS = "/api/v1/webhooks/"
+"""Stripe's events can be large (an object with its metadata and expanded lists): the
+runtime's webhook limits apply (WEBHOOK_MAX_BODY_BYTES, 1 MiB; WEBHOOK_RATE_LIMIT)."""
 SIGNATURE_TOLERANCE_S = 300
 WEBHOOK_CONSUMER = "stripe-webhook"
 
@@ -46,7 +49,7 @@ def verify_stripe_event(payload: bytes, signature: str | None, secret: str) -> d
     return data
 
 
-@router.post("/api/v1/webhooks/stripe")
+@router.post(STRIPE_WEBHOOKS + "stripe")
 async def stripe_webhook(
     request: Request,
     rt: Runtime,
