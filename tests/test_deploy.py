@@ -33,7 +33,7 @@ def _paths(node: object) -> set[str]:
     return found
 
 
-def test_production_caddyfile_is_valid_and_routes_like_the_dev_stack() -> None:
+def _adapted_production_config() -> dict[str, Any]:
     out = subprocess.run(
         [caddy_binary(), "adapt", "--config", str(DEPLOY / "gateway" / "Caddyfile")],
         capture_output=True,
@@ -41,7 +41,12 @@ def test_production_caddyfile_is_valid_and_routes_like_the_dev_stack() -> None:
         check=True,
         timeout=30,
     )
-    config = json.loads(out.stdout)
+    config: dict[str, Any] = json.loads(out.stdout)
+    return config
+
+
+def test_production_caddyfile_is_valid_and_routes_like_the_dev_stack() -> None:
+    config = _adapted_production_config()
     dev_routes = {matcher for spec in DEFAULT_SERVICES for matcher in spec.routes}
     assert _paths(config) == dev_routes | {"/healthz"}
 
@@ -70,19 +75,6 @@ def _find(node: object, key: str) -> list[Any]:
     return found
 
 
-def _adapted_production_server() -> dict[str, Any]:
-    out = subprocess.run(
-        [caddy_binary(), "adapt", "--config", str(DEPLOY / "gateway" / "Caddyfile")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    (server,) = json.loads(out.stdout)["apps"]["http"]["servers"].values()
-    assert isinstance(server, dict)
-    return server
-
-
 def _headers_set(routes: object) -> dict[str, list[str]]:
     headers: dict[str, list[str]] = {}
     for found in _find(routes, "set"):
@@ -93,7 +85,7 @@ def _headers_set(routes: object) -> dict[str, list[str]]:
 def test_production_gateway_has_the_dev_stacks_limits_and_headers(tmp_path: Path) -> None:
     """Body limits per route, client timeouts and security headers: the production Caddyfile
     says what the dev gateway does (plus HSTS, production only)."""
-    server = _adapted_production_server()
+    (server,) = _adapted_production_config()["apps"]["http"]["servers"].values()
     dev_limits = {m: n for spec in DEFAULT_SERVICES for m, n in spec.body_limits.items()}
     proxied = [r for r in server["routes"] if "reverse_proxy" in json.dumps(r)]
     for route in proxied:
