@@ -69,6 +69,16 @@ def test_bucket_allows_the_budget_then_refills_evenly() -> None:
     assert buckets.take("k", rate) == pytest.approx(20.0)
 
 
+def test_buckets_stay_bounded_in_memory() -> None:
+    clock = Clock()
+    buckets = SharedBuckets(None, clock, max_keys=100)
+    rate = Rate(1, 3600.0)
+    for i in range(1000):
+        assert buckets.take(f"k{i}", rate) == 0.0
+        assert len(buckets._buckets) <= 100
+    assert buckets.take("k999", rate) > 0  # recent keys are kept
+
+
 async def test_two_instances_spend_one_budget(limiter_db_url: str) -> None:
     """What one instance allowed, the other learns at its next sync: after both synced, the
     key's budget is spent on both."""

@@ -223,15 +223,18 @@ class SharedBuckets:
             await self.sync()
 
     def _evict(self, now: float, force: bool = False) -> None:
-        """Forget full buckets (the same as never seen); over ``max_keys``, the oldest."""
+        """Forget full buckets (the same as never seen); at ``max_keys``, the oldest tenth
+        (forgotten buckets start full again: lenient, never stricter)."""
         stale = [
             k for k, b in self._buckets.items() if not b.pending and b.tat <= now - b.rate.tolerance
         ]
         for key in stale:
             del self._buckets[key]
-        if force:
-            while len(self._buckets) >= self.max_keys:
-                del self._buckets[next(iter(self._buckets))]
+        if force and len(self._buckets) >= self.max_keys:
+            # The oldest tenth at once, rebuilding the dict: deleting one key at a time from
+            # the front makes every next(iter(...)) walk the holes left before it.
+            keep = list(self._buckets.items())[self.max_keys // 10 + 1 :]
+            self._buckets = dict(keep)
 
 
 class RouteRateLimit:
