@@ -19,6 +19,10 @@ CampaignPublished itself. It prints:
    orders/s, p50/p95/p99, the ratio intake / ceiling, and that buyer numbers are 1..N;
 5. the group-commit intake called in-process (no HTTP) -> orders/s and its ratio.
 
+Every order over HTTP comes from a different buyer (email, and client address in
+``X-Forwarded-For`` as the gateway sends it): the services' default limits stay on, at their
+worst case of new keys on every request (ADR 0008).
+
 Everything is bounded in count and time. Usage: ``make bench`` or
 ``python bench/order_intake.py [--orders 10000] [--rate 500] [--instances 2] [--help]``.
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -205,19 +210,20 @@ class RawClient:
                 self.opened += 1
         return await asyncio.open_connection(self.host, self.port)
 
-    async def post(self, path: str, body: bytes, key: str) -> int:
+    async def post(self, path: str, body: bytes, key: str, forwarded_for: str) -> int:
         try:
-            return await self._post(path, body, key, fresh=False)
+            return await self._post(path, body, key, forwarded_for, fresh=False)
         except (OSError, asyncio.IncompleteReadError):
             # The server closed an idle keep-alive connection as we reused it: retry once on
             # a new connection, as any HTTP client does (the Idempotency-Key makes it safe).
-            return await self._post(path, body, key, fresh=True)
+            return await self._post(path, body, key, forwarded_for, fresh=True)
 
-    async def _post(self, path: str, body: bytes, key: str, fresh: bool) -> int:
+    async def _post(self, path: str, body: bytes, key: str, forwarded_for: str, fresh: bool) -> int:
         reader, writer = await self._conn(fresh)
         try:
             writer.write(
                 f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nIdempotency-Key: {key}\r\n"
+                f"X-Forwarded-For: {forwarded_for}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
                 + body
             )
@@ -244,9 +250,23 @@ class RawClient:
             writer.close()
 
 
+BUYERS = itertools.count(1)
+
+
+def buyer(n: int) -> tuple[bytes, str]:
+    """Buyer n: its own email and client address (as the gateway would forward it), so the
+    services' default limits apply as to real visitors (ADR 0008): one order each, a request
+    budget per address and an order budget per address and per email, every key new."""
+    body = {"email": f"buyer-{n}@example.com", "payment_method_id": "pm_card_visa"}
+    return json.dumps(body).encode(), f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+
+
 async def order(client: RawClient, slug: str, run: Run, due: float) -> None:
+    body, address = buyer(next(BUYERS))
     try:
-        status = await client.post(f"/api/v1/campaigns/{slug}/orders", BODY, str(uuid.uuid4()))
+        status = await client.post(
+            f"/api/v1/campaigns/{slug}/orders", body, str(uuid.uuid4()), address
+        )
     except (OSError, asyncio.IncompleteReadError, ValueError):
         run.errors += 1
         return

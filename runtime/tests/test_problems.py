@@ -143,6 +143,6 @@ async def test_a_body_beyond_the_limit_is_a_413_problem() -> None:
         ):
             assert response.status_code == 413, response.text
             assert response.headers["content-type"] == PROBLEM_JSON
-            assert response.json()["code"] == "content_too_large"
+            assert response.json()["code"] == "payload_too_large"
         fits = await client.post("/echo", json={"text": "x" * 1000})
     assert fits.status_code == 200

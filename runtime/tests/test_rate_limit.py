@@ -7,17 +7,7 @@ import time
 
 import pytest
 from dropwave_runtime.db import Database
-from dropwave_runtime.rate_limit import PgRateLimiter, rate_limit_metadata
-
-
-@pytest.fixture
-async def limiter_db_url(plumbing_database: str) -> str:
-    """A fresh database with the ``rate_limits`` table (as a service's migration makes it)."""
-    db = Database(plumbing_database, "runtime-tests", pool_size=1)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(rate_limit_metadata.create_all)
-    await db.dispose()
-    return plumbing_database
+from dropwave_runtime.rate_limit import PgRateLimiter
 
 
 async def test_limiter_paces_requests_across_two_processes(limiter_db_url: str) -> None:

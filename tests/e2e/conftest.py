@@ -1,5 +1,6 @@
 """One embedded stack (all four services behind the gateway) shared by every e2e test."""
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,12 +11,44 @@ from dropwave_devstack.stack import DevStack
 
 Eventually = Callable[..., Any]
 
+# The e2e tests place thousands of orders, poll, and create campaign after campaign from
+# 127.0.0.1 (one "visitor"): these routes and named budgets are raised for everyone. Every
+# other route keeps the default (RATE_LIMIT_DEFAULT, 100/min per client address), which
+# test_limits.py checks from other loopback addresses (127.0.0.2, ...).
+RAISED = "1000000/min"
+RAISED_LIMITS = dict.fromkeys(
+    (
+        # orders
+        "place_order",
+        "get_order",
+        "cancel_order",
+        "order_per_ip",
+        "order_per_email",
+        # campaigns
+        "create_campaign",
+        "list_my_campaigns",
+        "update_campaign",
+        "publish_campaign",
+        "get_campaign",
+        "get_activity",
+        "campaign_create_per_creator",
+        # payments
+        "get_pay_later",
+    ),
+    RAISED,
+)
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     # Short deadlines; the closing tally waits up to 30 s for orders still authorizing at
     # the deadline (the stall tests hold authorizations back across it).
-    env = {"MIN_CAMPAIGN_DURATION_S": "0", "CLOSE_MAX_WAIT_S": "30"}
+    env = {
+        "MIN_CAMPAIGN_DURATION_S": "0",
+        "CLOSE_MAX_WAIT_S": "30",
+        "RATE_LIMITS": json.dumps(RAISED_LIMITS),
+        "DECLINE_LOCKOUT_THRESHOLD": "1000",  # tests decline cards on purpose
+    }
     # Payments reaches the emulator through a fault proxy (no faults until a test asks).
     with DevStack(tmp_path_factory.mktemp("stack"), extra_env=env, stripe_faults=True) as s:
         yield s

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import smtplib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ import httpx
 import pytest
 import stripe
 from dropwave_devstack.broker import TansuBroker
-from dropwave_devstack.gateway import CaddyGateway
+from dropwave_devstack.gateway import CaddyGateway, GatewayTimeouts
 from dropwave_devstack.ports import free_port, wait_for_tcp
 from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, to_asyncpg_dsn
 from dropwave_devstack.smtp_sink import SmtpSink
@@ -70,6 +72,11 @@ class _Recorder(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
         self.server.received.append((self.path, dict(self.headers), body))  # type: ignore[attr-defined]
         data = json.dumps(
             {
@@ -336,6 +343,69 @@ def test_gateway_routes_by_path(
         assert missing.status_code == 404
         assert missing.json()["error"] == "not_found"
     assert not gw.running
+
+
+def test_gateway_limits_bodies_and_sets_security_headers(
+    tmp_path: Path, http_servers: dict[str, ThreadingHTTPServer]
+) -> None:
+    orders = http_servers["orders"]
+    routes = [("/api/v1/orders/*", _addr(orders))]
+    gw = CaddyGateway(tmp_path, routes, body_limits={"/api/v1/orders/*": 1024})
+    with gw, httpx.Client(base_url=gw.base_url, timeout=5) as http:
+        fine = http.post("/api/v1/orders/o1", content=b"x" * 1024)
+        assert fine.status_code == 200
+        for response in (fine, http.get("/nowhere"), http.get("/healthz")):
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert response.headers["Referrer-Policy"] == "no-referrer"
+            csp = response.headers["Content-Security-Policy"]
+            assert csp == "default-src 'none'; frame-ancestors 'none'"
+            assert "Strict-Transport-Security" not in response.headers  # production only
+        big = http.post("/api/v1/orders/o1", content=b"x" * 1025)
+        assert big.status_code == 413
+        assert big.headers["Content-Type"] == "application/problem+json"
+        assert big.json()["code"] == "payload_too_large"
+        assert big.headers["X-Content-Type-Options"] == "nosniff"
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(4):
+                yield b"x" * 512
+
+        streamed = http.post("/api/v1/orders/o1", content=chunks())  # chunked, no length
+        assert streamed.status_code == 413
+        # A huge declared body, barely begun: refused at once, nothing proxied.
+        with socket.create_connection((gw.host, gw.port), timeout=10) as raw:
+            raw.sendall(
+                b"POST /api/v1/orders/o1 HTTP/1.1\r\nHost: gw\r\n"
+                b"Content-Length: 1000000000\r\n\r\nabc"
+            )
+            head = raw.recv(4096)
+        assert head.startswith(b"HTTP/1.1 413"), head
+    assert [path for path, _, _ in orders.received] == ["/api/v1/orders/o1"]  # only `fine`
+
+
+def test_gateway_cuts_off_a_client_that_sends_its_headers_slowly(
+    tmp_path: Path, http_servers: dict[str, ThreadingHTTPServer]
+) -> None:
+    """Slowloris: header bytes trickle in; the gateway hangs up at its read_header timeout
+    (1 s here) instead of holding the connection for as long as the client likes. The
+    trickle would take 60 s; the test ends when the gateway hangs up."""
+    routes = [("/api/v1/orders/*", _addr(http_servers["orders"]))]
+    gw = CaddyGateway(tmp_path, routes, timeouts=GatewayTimeouts(read_header_s=1.0))
+    request = b"GET /api/v1/orders/o1 HTTP/1.1\r\nHost: gw\r\nX-Slow: " + b"a" * 120
+    cut_off = False
+    with gw, socket.create_connection((gw.host, gw.port), timeout=10) as raw:
+        try:
+            for byte in request:
+                raw.sendall(bytes([byte]))
+                time.sleep(0.5)
+                readable, _, _ = select.select([raw], [], [], 0)
+                if readable:  # an answer (400) or the close: either way, it gave up on us
+                    cut_off = True
+                    break
+        except OSError:  # reset while we were still sending
+            cut_off = True
+    assert cut_off
+    assert http_servers["orders"].received == []
 
 
 def test_gateway_route_order_puts_specific_first() -> None:

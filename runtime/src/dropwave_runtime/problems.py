@@ -100,7 +100,7 @@ def install_problem_handlers(
             403: "forbidden",
             404: "not_found",
             405: "method_not_allowed",
-            413: "content_too_large",
+            413: "payload_too_large",
         }.get(exc.status_code, "http_error")
         # The exception's headers stay (405's `Allow`, 401's `WWW-Authenticate`).
         return problem_response(exc.status_code, code, str(exc.detail), headers=exc.headers)

@@ -21,11 +21,13 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .body_limit import BodyLimit
 from .consumer import EventConsumer, Handler, Record
 from .db import Database, DatabaseTimeouts, UnitOfWork, database_unavailable
+from .http_limits import Rate, RateLimited, RouteRateLimit, SharedBuckets, bucket_key, parse_rate
 from .observability import (
     configure_logging,
     correlation_id_var,
@@ -105,6 +107,9 @@ class ServiceRuntime:
             settings.outbox_batch_size,
             settings.outbox_poll_interval_s,
         )
+        self.limits = SharedBuckets(self.db.engine)
+        """Request budgets shared by the instances (README "Limits"): the API's per-route,
+        per-IP limits, and any other named budget a service spends (``limits.take``)."""
         self._background: list[BackgroundTask] = []
         self._handlers: dict[type[Event], Handler] = {}
         self.consumer: EventConsumer | None = None
@@ -150,13 +155,38 @@ class ServiceRuntime:
         """Run `task(runtime)` for the life of the process (e.g. a scheduler)."""
         self._background.append(task)
 
-    def create_app(self, routers: Sequence[APIRouter], title: str) -> FastAPI:
+    def rate(self, name: str, default: str | None = None) -> Rate | None:
+        """A named budget's rate: ``RATE_LIMITS[name]``, else ``default``, else the default."""
+        return self.settings.rate_for(name, default)
+
+    def check_rate(self, name: str, subject: str, default: str | None = None) -> None:
+        """Spend one of ``subject``'s ``name`` budget (e.g. an order per email); raises the
+        429 problem when it is spent."""
+        rate = self.rate(name, default)
+        if rate is not None and (wait := self.limits.take(bucket_key(name, subject), rate)) > 0:
+            raise RateLimited(wait)
+
+    def create_app(
+        self,
+        routers: Sequence[APIRouter],
+        title: str,
+        *,
+        webhook_prefixes: Sequence[str] = (),
+    ) -> FastAPI:
+        """The service's app. Routes under ``webhook_prefixes`` (signed provider callbacks)
+        get ``WEBHOOK_MAX_BODY_BYTES`` and ``WEBHOOK_RATE_LIMIT`` instead of the defaults."""
+
         @contextlib.asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
             if self._handlers and self.consumer is None:
                 self._subscribe()
             await self.broker.start()
             tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
+            tasks.append(
+                asyncio.create_task(
+                    self.limits.run(self.settings.rate_limit_sync_s), name="rate-limit-sync"
+                )
+            )
             tasks += [asyncio.create_task(t(self), name=t.__name__) for t in self._background]
             log.info("service started", extra={"port": self.settings.http_port})
             try:
@@ -171,10 +201,32 @@ class ServiceRuntime:
         app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
         app.state.runtime = self
         install_problem_handlers(app, (SQLAlchemyError, OSError), database_problem)
-        app.add_middleware(_RequestContext, max_body_bytes=self.settings.http_max_body_bytes)
         for router in routers:
             app.include_router(router)
-        app.include_router(self._ops_router())
+        ops = self._ops_router()
+        app.include_router(ops)
+        s = self.settings
+        # Outermost last: request context (ids on every answer), then rate limits, then body
+        # size, each before anything reads the body.
+        app.add_middleware(
+            BodyLimit,
+            max_bytes=s.max_body_bytes,
+            per_prefix=dict.fromkeys(webhook_prefixes, s.webhook_max_body_bytes),
+        )
+        table: list[tuple[BaseRoute, Rate | None, str]] = []
+        for route in _leaf_routes([*routers, ops]):
+            name, path = getattr(route, "name", ""), getattr(route, "path", "")
+            webhook = any(path.startswith(p) for p in webhook_prefixes)
+            table.append((route, s.rate_for(name, s.webhook_rate_limit if webhook else None), name))
+        app.add_middleware(
+            RouteRateLimit,
+            buckets=self.limits,
+            default=parse_rate(s.rate_limit_default),
+            routes=table,
+            trusted=s.trusted_networks,
+            exempt=s.exempt_networks,
+        )
+        app.add_middleware(_RequestContext)
         return app
 
     def _ops_router(self) -> APIRouter:
@@ -221,18 +273,25 @@ class ServiceRuntime:
         return router
 
 
+def _leaf_routes(routers: Sequence[APIRouter]) -> list[BaseRoute]:
+    """The routes of these routers, nested routers' too (each knows its full path)."""
+    out: list[BaseRoute] = []
+    for router in routers:
+        for route in router.routes:
+            nested = getattr(route, "original_router", None)
+            out += _leaf_routes([nested]) if isinstance(nested, APIRouter) else [route]
+    return out
+
+
 class _RequestContext:
-    """Correlation id and trace context for every request, echoed in the response; a body
-    larger than ``max_body_bytes`` is a 413 problem (announced: before the app runs; sent in
-    chunks: when the app reads past the limit).
+    """Correlation id and trace context for every request, echoed in the response.
 
     A plain ASGI middleware: Starlette's BaseHTTPMiddleware (``app.middleware("http")``)
     costs a task group and memory streams per request, a third of a hot endpoint's CPU.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -248,28 +307,7 @@ class _RequestContext:
                 MutableHeaders(scope=message)["X-Request-Id"] = request_id
             await send(message)
 
-        limit, received = self.max_body_bytes, 0
-        length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > limit:
-            await _too_large()(scope, receive, send_with_id)
-            return
-
-        async def receive_bounded() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise HTTPException(413, _TOO_LARGE)  # answered by the problem handlers
-            return message
-
-        await self.app(scope, receive_bounded, send_with_id)
-
-
-_TOO_LARGE = "The request body is too large"
-
-
-def _too_large() -> Response:
-    return problem_response(413, "content_too_large", _TOO_LARGE)
+        await self.app(scope, receive, send_with_id)
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:

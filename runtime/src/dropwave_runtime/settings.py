@@ -10,11 +10,15 @@ public URLs (``public_url_fields``).
 """
 
 import ipaddress
+from functools import cached_property
 from typing import ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .client_ip import Network, parse_networks
+from .http_limits import Rate, parse_rate
 
 # Shortest secret accepted in production (bytes of the UTF-8 value): 32 random bytes, as
 # `openssl rand -hex 32` gives (64 characters) or more.
@@ -43,8 +47,6 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(description="host:port[,host:port]")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    # Largest request body taken (bytes); more is a 413 problem. Ours are a few kB.
-    http_max_body_bytes: int = Field(1_048_576, ge=1024)
     log_level: str = "INFO"
     kafka_session_timeout_ms: int = Field(10_000, ge=6_000)
     # Bounded retries before a message goes to the dead-letter topic.
@@ -66,6 +68,53 @@ class ServiceSettings(BaseSettings):
     db_statement_timeout_s: float = Field(10.0, gt=0, le=3600)
     # Young-generation GC threshold for `serve` (CPython's default is 700): see cli.tune_gc.
     gc_gen0_threshold: int = Field(50_000, ge=100, le=10_000_000)
+
+    # -- limits that stop abuse (README "Limits", ADR 0008) --------------------------------
+    # Proxies whose X-Forwarded-For is believed (the gateway); comma-separated CIDRs.
+    trusted_proxies: str = "127.0.0.1/32,::1/128"
+    # Request bodies: refused (413) before they are read; webhooks have their own limit.
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    webhook_max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Requests per client address and route ("100/min"; "off"); per-route overrides as a
+    # JSON object of route name -> rate; addresses never limited (CIDRs); how often the
+    # instances pool their counts in PostgreSQL.
+    rate_limit_default: str = "100/min"
+    webhook_rate_limit: str = "60000/min"
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+    rate_limit_exempt: str = ""
+    rate_limit_sync_s: float = Field(1.0, gt=0, le=60)
+
+    @field_validator("trusted_proxies", "rate_limit_exempt")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # fail at start-up, not at the first request
+        return value
+
+    @field_validator("rate_limit_default", "webhook_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rates(cls, value: dict[str, str]) -> dict[str, str]:
+        for rate in value.values():
+            parse_rate(rate)
+        return value
+
+    @cached_property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @cached_property
+    def exempt_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.rate_limit_exempt)
+
+    def rate_for(self, route: str, default: str | None = None) -> Rate | None:
+        """The rate of a route (or another named limit): its override, else ``default``
+        (else ``RATE_LIMIT_DEFAULT``)."""
+        return parse_rate(self.rate_limits.get(route, default or self.rate_limit_default))
 
     @model_validator(mode="after")
     def _production_safe(self) -> Self:

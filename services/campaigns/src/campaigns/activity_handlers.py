@@ -151,7 +151,9 @@ class ActivityFeature:
 def install(rt: ServiceRuntime, settings: ActivitySettings | None = None) -> ActivityFeature:
     """Register the feed's event reactions and background tasks on the runtime."""
     settings = settings or ActivitySettings()
-    hub = LiveHub(settings.live_queue_size, settings.live_max_clients)
+    hub = LiveHub(
+        settings.live_queue_size, settings.live_max_clients, settings.live_max_clients_per_ip
+    )
     rt.on(CampaignPublished, on_campaign_published)
     rt.on(CampaignMilestoneReached, on_milestone_reached)
     rt.on(CampaignTipped, on_campaign_tipped)

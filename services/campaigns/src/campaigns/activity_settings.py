@@ -4,13 +4,8 @@ Kept apart from `settings.Settings` so this feature can be tuned and evolve on i
 every field has a safe default.
 """
 
-import ipaddress
-from functools import cached_property
-
-from pydantic import Field, field_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ActivitySettings(BaseSettings):
@@ -19,8 +14,7 @@ class ActivitySettings(BaseSettings):
     # POST /views and /shares: a token bucket per client IP (per process).
     counter_rate_per_s: float = Field(2.0, gt=0)
     counter_burst: int = Field(20, ge=1)
-    # Who may tell us the client's address in X-Forwarded-For (the gateway); comma-separated.
-    trusted_proxies: str = "127.0.0.1/32,::1/128"
+    # (Who may tell the client's address in X-Forwarded-For is the runtime's TRUSTED_PROXIES.)
     # How often pending view/share hits are folded into the totals.
     counter_rollup_interval_s: float = Field(1.0, gt=0)
     # Activity partitions: this month plus this many ahead, checked this often.
@@ -32,21 +26,5 @@ class ActivitySettings(BaseSettings):
     live_heartbeat_s: float = Field(15.0, gt=0)
     live_max_connection_s: float = Field(600.0, gt=0)
     live_max_clients: int = Field(10_000, ge=1)
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, value: str) -> str:
-        _parse(value)  # fail at start-up, not at the first request
-        return value
-
-    @cached_property
-    def trusted_networks(self) -> tuple[Network, ...]:
-        return _parse(self.trusted_proxies)
-
-
-def _parse(value: str) -> tuple[Network, ...]:
-    return tuple(
-        ipaddress.ip_network(part.strip(), strict=False)
-        for part in value.split(",")
-        if part.strip()
-    )
+    # ... and per client address, in each process (a browser needs one per open page).
+    live_max_clients_per_ip: int = Field(20, ge=1)

@@ -30,6 +30,8 @@ from .settings import Settings
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
 T = TypeVar("T")
+# Campaigns a creator may create (RATE_LIMITS can set it by this name; README "Limits").
+CREATE_PER_CREATOR, CREATE_PER_CREATOR_DEFAULT = "campaign_create_per_creator", "20/hour"
 _SLUG: TypeAdapter[str] = TypeAdapter(Slug)
 
 
@@ -75,6 +77,7 @@ async def create_campaign(
     (422 `deadline_too_soon`); `theme.custom_css` is sanitized and scoped under
     `.user-content`; without `slug`, one is made from the title."""
     settings = _settings(rt)
+    rt.check_rate(CREATE_PER_CREATOR, creator.id, CREATE_PER_CREATOR_DEFAULT)
     async with _command(rt, "Campaign cannot be created") as uow:
         campaign = await handlers.create_campaign(
             uow,

@@ -4,12 +4,12 @@ Entrypoints only: validate, then delegate to activity.py / live.py.
 """
 
 import asyncio
-import ipaddress
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
+from dropwave_runtime.client_ip import client_ip
 from dropwave_runtime.inputs import SLUG_PATTERN
 from dropwave_runtime.problems import Problem, problem_response
 from dropwave_runtime.service import Runtime
@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from . import activity
 from .activity_domain import BadCursor, Cursor, TokenBucket
 from .activity_handlers import ActivityFeature
-from .activity_settings import Network
 from .models import Campaign
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["activity"])
@@ -104,13 +103,22 @@ async def live(
     if campaign is None:
         raise _not_found()
     hub = feature.hub
+    ip = client_ip(request.scope, rt.settings.trusted_networks)
     if hub.clients >= hub.max_clients:
         raise Problem(503, "too_many_listeners", "Too many live clients; retry later")
+    if hub.clients_of(ip) >= hub.max_per_ip:
+        raise Problem(
+            429,
+            "too_many_streams",
+            "Too many live streams from your address",
+            "Close another live stream first.",
+            headers={"Retry-After": "10"},
+        )
     loop = asyncio.get_running_loop()
 
     async def stream() -> AsyncIterator[str]:
         # Subscribed inside the generator, so the `finally` below always pairs with it.
-        sub = hub.subscribe(str(campaign.id))
+        sub = hub.subscribe(str(campaign.id), ip)
         if sub is None:
             return
         try:
@@ -152,31 +160,9 @@ async def live(
     )
 
 
-def client_ip(request: Request, trusted: tuple[Network, ...]) -> str:
-    """The caller's address; X-Forwarded-For only counts when a trusted proxy sent it (the
-    proxy appends what it saw, so its right-most entry is the one to believe)."""
-    peer = request.client.host if request.client else "unknown"
-    try:
-        peer_ip = ipaddress.ip_address(peer)
-    except ValueError:
-        return peer
-    if not any(peer_ip in net for net in trusted):
-        return peer
-    forwarded = request.headers.get("x-forwarded-for", "")
-    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-    for hop in reversed(hops):
-        try:
-            hop_ip = ipaddress.ip_address(hop)
-        except ValueError:
-            return peer
-        if not any(hop_ip in net for net in trusted):
-            return str(hop_ip)
-    return str(hops[0]) if hops else peer
-
-
 async def _count(request: Request, rt: Runtime, slug: str, kind: str) -> Response:
     feature = _feature(request)
-    ip = client_ip(request, feature.settings.trusted_networks)
+    ip = client_ip(request.scope, rt.settings.trusted_networks)
     wait = feature.limiter.take(ip, feature.clock())
     if wait > 0:
         response = problem_response(

@@ -21,8 +21,9 @@ Message = dict[str, Any]
 
 
 class Subscriber:
-    def __init__(self, campaign_id: str, queue_size: int) -> None:
+    def __init__(self, campaign_id: str, queue_size: int, client: str = "") -> None:
         self.campaign_id = campaign_id
+        self.client = client
         # One slot more than the limit, for the end-of-stream marker.
         self.queue: asyncio.Queue[Message | None] = asyncio.Queue(queue_size + 1)
         self.limit = queue_size
@@ -48,20 +49,30 @@ class Subscriber:
 
 
 class LiveHub:
-    def __init__(self, queue_size: int = 100, max_clients: int = 10_000) -> None:
+    def __init__(
+        self, queue_size: int = 100, max_clients: int = 10_000, max_per_ip: int = 20
+    ) -> None:
         self.queue_size = queue_size
         self.max_clients = max_clients
+        self.max_per_ip = max_per_ip
         self._subscribers: dict[str, set[Subscriber]] = {}
+        self._per_client: dict[str, int] = {}
         self.clients = 0
         self.listening = asyncio.Event()
 
-    def subscribe(self, campaign_id: str) -> Subscriber | None:
-        """A new subscriber, or None when this process serves as many as it may."""
-        if self.clients >= self.max_clients:
+    def clients_of(self, client: str) -> int:
+        """Streams this process serves to one client address."""
+        return self._per_client.get(client, 0)
+
+    def subscribe(self, campaign_id: str, client: str = "") -> Subscriber | None:
+        """A new subscriber, or None when this process serves as many as it may, in all or
+        to this client address."""
+        if self.clients >= self.max_clients or self.clients_of(client) >= self.max_per_ip:
             return None
-        sub = Subscriber(campaign_id, self.queue_size)
+        sub = Subscriber(campaign_id, self.queue_size, client)
         self._subscribers.setdefault(campaign_id, set()).add(sub)
         self.clients += 1
+        self._per_client[client] = self.clients_of(client) + 1
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
@@ -70,6 +81,9 @@ class LiveHub:
             return
         subs.discard(sub)
         self.clients -= 1
+        left = self._per_client.pop(sub.client, 1) - 1
+        if left > 0:
+            self._per_client[sub.client] = left
         if not subs:
             del self._subscribers[sub.campaign_id]
 

@@ -13,3 +13,7 @@ class Settings(CreatorAuthSettings):
     css_url_allowed_hosts: list[str] = Field(default_factory=list)
     # Publishing needs a creator who can receive payouts (Stripe Connect); dev may waive it.
     require_payouts_to_publish: bool = True
+    # The largest legitimate body is a campaign: a 5,000-character description, 20,000
+    # characters of custom CSS (up to 4 UTF-8 bytes each) and ten 2,048-character image
+    # URLs, about 121 KB of JSON; 256 KiB leaves room for escapes (README "Limits").
+    max_body_bytes: int = Field(256 * 1024, ge=1024, le=64 * 1024 * 1024)

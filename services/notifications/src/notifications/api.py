@@ -29,7 +29,9 @@ router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 Token = Annotated[
     str, StringConstraints(min_length=10, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 ]
-MAX_WEBHOOK_BYTES = 64 * 1024
+TWILIO_WEBHOOKS = "/api/v1/notifications/twilio/"
+"""Twilio's callbacks: the runtime's webhook limits apply (WEBHOOK_MAX_BODY_BYTES, refused
+before the body is read; WEBHOOK_RATE_LIMIT)."""
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -77,8 +79,6 @@ async def _twilio_form(rt: ServiceRuntime, request: Request, path: str) -> dict[
     if settings.sms_provider != "twilio" or settings.twilio_auth_token is None:
         raise Problem(404, "not_found", "Twilio is not configured")
     body = await request.body()
-    if len(body) > MAX_WEBHOOK_BYTES:
-        raise Problem(413, "too_large", "Request body too large")
     try:
         params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
     except UnicodeDecodeError:

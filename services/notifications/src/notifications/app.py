@@ -28,7 +28,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import handlers
-from .api import router
+from .api import TWILIO_WEBHOOKS, router
 from .mailer import Mailer, ResendMailer, SmtpMailer
 from .settings import Settings
 from .sms import SmsSender, sms_sender
@@ -121,4 +121,6 @@ def create_app(
                 await text.close()
 
     rt.background(deliveries)
-    return rt.create_app([router], title="DropWave notifications")
+    return rt.create_app(
+        [router], title="DropWave notifications", webhook_prefixes=(TWILIO_WEBHOOKS,)
+    )

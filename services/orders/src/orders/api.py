@@ -3,6 +3,7 @@
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
+from dropwave_runtime.client_ip import client_ip, in_networks
 from dropwave_runtime.inputs import SLUG_PATTERN, is_slug
 from dropwave_runtime.observability import correlation_id_var, current_trace_headers
 from dropwave_runtime.problems import Problem
@@ -12,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from . import domain, handlers
+from . import abuse, domain, handlers
 from .intake import OrderIntake
 from .models import CampaignSnapshot, Order
 from .schemas import OrderCreate, OrderView, PlacedOrder
@@ -28,6 +29,10 @@ _idempotency_key = TypeAdapter(IdempotencyKey)
 MAX_SLUG = 120
 MAX_TOKEN = 128
 """An order token is 64 hex digits; anything longer is refused before it is compared."""
+# Orders per client address and per buyer email, on top of the route's request budget
+# (RATE_LIMITS can set both by these names; README "Limits").
+ORDER_PER_IP, ORDER_PER_IP_DEFAULT = "order_per_ip", "60/hour"
+ORDER_PER_EMAIL, ORDER_PER_EMAIL_DEFAULT = "order_per_email", "10/hour"
 
 # place_order reads its path, header and body itself (the hot path: FastAPI's dependency
 # solving and response-model round trip were a third of its CPU); OpenAPI documents them.
@@ -128,12 +133,20 @@ async def place_order(request: Request) -> Response:
     body = await _read_body(request)
     rt: ServiceRuntime = request.app.state.runtime
     intake: OrderIntake = request.app.state.intake
+    ip = client_ip(request.scope, rt.settings.trusted_networks)
+    email = str(body.email)
+    lockouts: abuse.Lockouts = request.app.state.lockouts
+    lockouts.check(email, ip)
+    if not in_networks(ip, rt.settings.exempt_networks):
+        rt.check_rate(ORDER_PER_IP, ip, ORDER_PER_IP_DEFAULT)
+    rt.check_rate(ORDER_PER_EMAIL, email.lower(), ORDER_PER_EMAIL_DEFAULT)
     order_request = handlers.OrderRequest(
         key=key,
         fingerprint=domain.fingerprint(slug, body.model_dump(mode="json")),
         body=body,
         correlation_id=correlation_id_var.get() or str(uuid4()),
         trace_headers=current_trace_headers(),
+        client_ip=ip[:45],
     )
     campaign_id = await _campaign_id(rt, intake, slug)
     try:

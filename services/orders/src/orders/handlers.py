@@ -31,7 +31,7 @@ from dropwave_runtime.observability import correlation_id_var
 from sqlalchemy import case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from . import domain
+from . import abuse, domain
 from .models import CampaignSnapshot, Order, OrderRefund
 from .schemas import OrderCreate, OrderView
 
@@ -47,6 +47,9 @@ class OrderRequest:
     body: OrderCreate
     correlation_id: str
     trace_headers: dict[str, str]
+    client_ip: str | None = None
+    """Where the request came from: kept on the order so a later card decline counts
+    against that address too (``abuse.py``)."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ async def place_orders(
                 "source": r.body.source,
                 "idempotency_key": r.key,
                 "request_fingerprint": r.fingerprint,
+                "client_ip": r.client_ip,
             }
             rows.append(row)
             events.append(
@@ -450,13 +454,19 @@ async def on_payment_action_required(event: PaymentActionRequired, uow: UnitOfWo
         order.client_secret = event.client_secret
 
 
-async def on_payment_failed(event: PaymentFailed, uow: UnitOfWork) -> None:
+async def on_payment_failed(
+    event: PaymentFailed, uow: UnitOfWork, policy: abuse.DeclinePolicy = abuse.DEFAULT_POLICY
+) -> None:
+    """The authorization failed; a card decline counts against the buyer's email and
+    address (card-testing protection, ``abuse.py``)."""
     order = await _order_for_update(uow, event.order_id)
     if domain.can_move(order.status, "failed"):
         order.status = "failed"
         order.failure_code = event.failure_code
         order.decline_code = event.decline_code
         order.client_secret = None
+        if abuse.is_card_decline(event.failure_code, event.decline_code):
+            await abuse.record_decline(uow.session, order.buyer_email, order.client_ip, policy)
 
 
 async def on_payment_captured(event: PaymentCaptured, uow: UnitOfWork) -> None:

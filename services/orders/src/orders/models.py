@@ -59,6 +59,8 @@ class Order(Base):
     failure_code: Mapped[str | None] = mapped_column(String(100))
     decline_code: Mapped[str | None] = mapped_column(String(100))
     cancel_reason: Mapped[str | None] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(String(45), default=None)
+    """The buyer's address when placing it (migration 0005): declines count against it."""
     refunded_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Refunded so far (sum of ``PaymentRefunded``, each refund once; migration 0004)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -17,3 +17,8 @@ class Settings(ServiceSettings):
     # (a buyer stuck in 3-D Secure does not hold the drop up; such an order is cancelled).
     close_poll_interval_s: float = Field(1.0, gt=0)
     close_max_wait_s: float = Field(600.0, ge=0)
+    # Card-testing protection (abuse.py): this many card declines from one email or client
+    # address within the window lock it out of ordering for DECLINE_LOCKOUT_S.
+    decline_lockout_threshold: int = Field(3, ge=1)
+    decline_window_s: float = Field(3600.0, gt=0)
+    decline_lockout_s: float = Field(3600.0, gt=0)

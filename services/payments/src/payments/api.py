@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["webhooks"])
 
+STRIPE_WEBHOOKS = "/api/v1/webhooks/"
+"""Stripe's events can be large (an object with its metadata and expanded lists): the
+runtime's webhook limits apply (WEBHOOK_MAX_BODY_BYTES, 1 MiB; WEBHOOK_RATE_LIMIT)."""
 SIGNATURE_TOLERANCE_S = 300
 WEBHOOK_CONSUMER = "stripe-webhook"
 
@@ -51,7 +54,7 @@ def verify_stripe_event(payload: bytes, signature: str | None, secret: str) -> d
     return data
 
 
-@router.post("/api/v1/webhooks/stripe")
+@router.post(STRIPE_WEBHOOKS + "stripe")
 async def stripe_webhook(
     request: Request,
     rt: Runtime,

@@ -51,6 +51,10 @@ def create_app(settings: Settings) -> FastAPI:
     rt.background(settlement_worker)
     connect.install(rt, gateway)  # creators' Connect accounts, campaign -> creator map
     payment_window.install(rt, gateway)  # pay-later reminders and expiry
-    app = rt.create_app([api.router, connect.router, refunds.router], title="DropWave payments")
+    app = rt.create_app(
+        [api.router, connect.router, refunds.router],
+        title="DropWave payments",
+        webhook_prefixes=(api.STRIPE_WEBHOOKS,),
+    )
     app.state.gateway = gateway
     return app

@@ -1,0 +1,116 @@
+"""Campaigns' own limits: campaign creation per creator, live streams per client address
+(in-process ASGI on a real, migrated PostgreSQL)."""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from campaigns import activity_handlers, api, api_activity
+from campaigns.activity_settings import ActivitySettings
+from campaigns.live import LiveHub
+from campaigns.settings import Settings
+from dropwave_runtime.auth import Creator, current_creator_identity
+from dropwave_runtime.service import ServiceRuntime
+from fastapi import FastAPI, Request
+
+from .test_activity_api import campaign
+
+
+@pytest.fixture
+def campaigns_db_url(service_database: Callable[[str], str]) -> str:
+    return service_database("campaigns")  # migrated (synchronously, before the loop)
+
+
+@pytest.fixture
+async def app(campaigns_db_url: str) -> AsyncIterator[FastAPI]:
+    settings = Settings(
+        database_url=campaigns_db_url,
+        kafka_bootstrap_servers="127.0.0.1:1",
+        auth_jwks_url="https://issuer.example/jwks.json",
+        auth_issuer="https://issuer.example/",
+        auth_audience="dropwave",
+        min_campaign_duration_s=0,
+        rate_limits={"campaign_create_per_creator": "2/hour"},
+    )
+    rt = ServiceRuntime("campaigns", settings)
+    feature = activity_handlers.install(
+        rt, ActivitySettings(live_max_clients_per_ip=2, live_max_connection_s=0.2)
+    )
+    application = rt.create_app([api.router, api_activity.router], title="test")
+    application.state.activity = feature
+
+    async def creator_from_header(request: Request) -> Creator:
+        return Creator(request.headers["X-Test-Creator"])
+
+    application.dependency_overrides[current_creator_identity] = creator_from_header
+    yield application
+    await rt.db.dispose()
+
+
+def client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://campaigns")
+
+
+async def test_campaign_creation_is_limited_per_creator(app: FastAPI) -> None:
+    deadline = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+
+    async def create(http: httpx.AsyncClient, creator: str) -> httpx.Response:
+        body = {"title": f"Drop {uuid.uuid4().hex[:6]}", "price_cents": 2500, "min_orders": 5}
+        return await http.post(
+            "/api/v1/campaigns",
+            json={**body, "deadline": deadline},
+            headers={"X-Test-Creator": creator},
+        )
+
+    async with client(app) as http:
+        assert [(await create(http, "alice")).status_code for _ in range(2)] == [201, 201]
+        refused = await create(http, "alice")
+        assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
+        assert 1700 <= int(refused.headers["Retry-After"]) <= 1800  # one of 2/hour
+        assert (await create(http, "bob")).status_code == 201  # per creator
+
+
+def test_live_hub_counts_streams_per_address() -> None:
+    hub = LiveHub(queue_size=1, max_clients=10, max_per_ip=2)
+    a = [hub.subscribe("c1", "198.51.100.1"), hub.subscribe("c2", "198.51.100.1")]
+    assert None not in a
+    assert hub.subscribe("c1", "198.51.100.1") is None
+    assert hub.subscribe("c1", "198.51.100.2") is not None
+    sub = a[0]
+    assert sub is not None
+    hub.unsubscribe(sub)
+    assert hub.clients_of("198.51.100.1") == 1
+    assert hub.subscribe("c1", "198.51.100.1") is not None
+
+
+async def test_live_streams_are_capped_per_client_address(app: FastAPI) -> None:
+    """Two streams per address here: the third from the same visitor is refused (429) while
+    another visitor still gets one; an untrusted peer cannot dodge the cap via the header."""
+    _, slug = await campaign(app)
+    hub: LiveHub = app.state.activity.hub
+    alice = hub.subscribe("other", "198.51.100.1"), hub.subscribe("other", "198.51.100.1")
+    assert None not in alice  # two streams alice holds open already
+    async with client(app) as http:
+        refused = await http.get(
+            f"/api/v1/campaigns/{slug}/live", headers={"X-Forwarded-For": "198.51.100.1"}
+        )
+        assert (refused.status_code, refused.json()["code"]) == (429, "too_many_streams")
+        assert "Retry-After" in refused.headers
+        # Bob (another address) gets his stream (short here: streams end after 0.2 s).
+        bob = await http.get(
+            f"/api/v1/campaigns/{slug}/live", headers={"X-Forwarded-For": "198.51.100.2"}
+        )
+        assert bob.status_code == 200
+        assert "event: counter" in bob.text
+    assert hub.clients_of("198.51.100.2") == 0  # Bob's ended stream was let go
+    # A peer that is not a trusted proxy is counted as itself, whatever it says.
+    hub.subscribe("other", "203.0.113.9")
+    hub.subscribe("other", "203.0.113.9")
+    transport = httpx.ASGITransport(app, client=("203.0.113.9", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://campaigns") as stranger:
+        spoofed = await stranger.get(
+            f"/api/v1/campaigns/{slug}/live", headers={"X-Forwarded-For": "198.51.100.3"}
+        )
+        assert spoofed.status_code == 429
