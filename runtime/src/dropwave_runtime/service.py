@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 from dropwave_contracts.envelope import Event
 from dropwave_contracts.topics import topic_for
@@ -42,7 +42,7 @@ from .settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
-BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
+S = TypeVar("S", bound=ServiceSettings)
 
 # What a client is told to wait before retrying while the database is unavailable.
 DATABASE_RETRY_AFTER_S = 5
@@ -86,8 +86,11 @@ class KafkaPublisher:
         await self.broker.publish(value, topic, key=key, headers=dict(headers))
 
 
-class ServiceRuntime:
-    def __init__(self, service: str, settings: ServiceSettings) -> None:
+class ServiceRuntime(Generic[S]):
+    """Generic over the service's settings type: ``rt.settings`` is the service's own
+    ``Settings``, no ``isinstance`` needed."""
+
+    def __init__(self, service: str, settings: S) -> None:
         self.service = service
         self.settings = settings
         self.db = Database(
@@ -110,7 +113,7 @@ class ServiceRuntime:
         self.limits = SharedBuckets(self.db.engine)
         """Request budgets shared by the instances (README "Limits"): the API's per-route,
         per-IP limits, and any other named budget a service spends (``limits.take``)."""
-        self._background: list[BackgroundTask] = []
+        self._background: list[BackgroundTask[S]] = []
         self._handlers: dict[type[Event], Handler] = {}
         self.consumer: EventConsumer | None = None
 
@@ -151,7 +154,7 @@ class ServiceRuntime:
                 s.consumer_concurrency,
             )
 
-    def background(self, task: BackgroundTask) -> None:
+    def background(self, task: "BackgroundTask[S]") -> None:
         """Run `task(runtime)` for the life of the process (e.g. a scheduler)."""
         self._background.append(task)
 
@@ -273,6 +276,10 @@ class ServiceRuntime:
         return router
 
 
+BackgroundTask = Callable[[ServiceRuntime[S]], Coroutine[Any, Any, None]]
+"""A task run for the life of the process, given the runtime (``BackgroundTask[Settings]``)."""
+
+
 def _leaf_routes(routers: Sequence[APIRouter]) -> list[BaseRoute]:
     """The routes of these routers, nested routers' too (each knows its full path)."""
     out: list[BaseRoute] = []
@@ -310,15 +317,16 @@ class _RequestContext:
         await self.app(scope, receive, send_with_id)
 
 
-async def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime[Any]:
     # async: a sync dependency would cost a thread-pool hop on every request.
-    runtime: ServiceRuntime = request.app.state.runtime
+    runtime: ServiceRuntime[Any] = request.app.state.runtime
     return runtime
 
 
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Runtime = Annotated[ServiceRuntime[S], Depends(get_runtime)]
+"""The FastAPI dependency on the app's runtime, typed by the service: ``rt: Runtime[Settings]``."""
 
 
-def configure(service: str, settings: ServiceSettings) -> ServiceRuntime:
+def configure(service: str, settings: S) -> ServiceRuntime[S]:
     configure_logging(service, settings.log_level)
     return ServiceRuntime(service, settings)

@@ -10,7 +10,7 @@ CampaignPublished/Tipped/Succeeded/... the feed follows, without touching it.
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,17 +25,18 @@ from dropwave_contracts.events import (
     CampaignTipped,
 )
 from dropwave_runtime.db import UnitOfWork
-from dropwave_runtime.service import ServiceRuntime
+from dropwave_runtime.service import BackgroundTask, ServiceRuntime
 
 from . import activity
 from .activity_domain import TokenBucket
 from .activity_settings import ActivitySettings
 from .live import LiveHub
 from .models import Campaign
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-Task = Callable[[ServiceRuntime], Coroutine[Any, Any, None]]
+Task = BackgroundTask[Settings]
 
 
 async def buyer_joined(uow: UnitOfWork, campaign: Campaign, buyer_number: int) -> None:
@@ -104,7 +105,7 @@ async def on_campaign_cancelled(event: CampaignCancelled, uow: UnitOfWork) -> No
 
 
 def partition_keeper(settings: ActivitySettings) -> Task:
-    async def activity_partitions(rt: ServiceRuntime) -> None:
+    async def activity_partitions(rt: ServiceRuntime[Settings]) -> None:
         """Keep this month's and the next months' partitions in place (idempotent)."""
         while True:
             try:
@@ -125,7 +126,7 @@ def partition_keeper(settings: ActivitySettings) -> Task:
 
 
 def counter_roller(settings: ActivitySettings) -> Task:
-    async def counter_rollup(rt: ServiceRuntime) -> None:
+    async def counter_rollup(rt: ServiceRuntime[Settings]) -> None:
         """Fold view/share hits into the totals every few moments."""
         while True:
             try:
@@ -148,7 +149,9 @@ class ActivityFeature:
     clock: Callable[[], float] = field(default=time.monotonic)
 
 
-def install(rt: ServiceRuntime, settings: ActivitySettings | None = None) -> ActivityFeature:
+def install(
+    rt: ServiceRuntime[Settings], settings: ActivitySettings | None = None
+) -> ActivityFeature:
     """Register the feed's event reactions and background tasks on the runtime."""
     settings = settings or ActivitySettings()
     hub = LiveHub(
@@ -161,7 +164,7 @@ def install(rt: ServiceRuntime, settings: ActivitySettings | None = None) -> Act
     rt.on(CampaignFailed, on_campaign_failed)
     rt.on(CampaignCancelled, on_campaign_cancelled)
 
-    async def live_listener(rt: ServiceRuntime) -> None:
+    async def live_listener(rt: ServiceRuntime[Settings]) -> None:
         await hub.run(rt.db)
 
     rt.background(live_listener)

@@ -39,14 +39,8 @@ def _view(c: Campaign) -> CampaignView:
     return CampaignView.model_validate(c, from_attributes=True)
 
 
-def _settings(rt: ServiceRuntime) -> Settings:
-    settings = rt.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
 @asynccontextmanager
-async def _command(rt: ServiceRuntime, title: str) -> AsyncIterator[UnitOfWork]:
+async def _command(rt: ServiceRuntime[Settings], title: str) -> AsyncIterator[UnitOfWork]:
     """One unit of work; a broken rule rolls it back and answers its 409/422 problem."""
     try:
         async with rt.db.unit_of_work() as uow:
@@ -56,7 +50,7 @@ async def _command(rt: ServiceRuntime, title: str) -> AsyncIterator[UnitOfWork]:
 
 
 async def _owned_command(
-    rt: ServiceRuntime,
+    rt: ServiceRuntime[Settings],
     campaign_id: UUID,
     creator: str,
     title: str,
@@ -69,14 +63,14 @@ async def _owned_command(
 
 @router.post("", status_code=201, response_model=CampaignView)
 async def create_campaign(
-    body: CampaignCreate, creator: CurrentCreator, rt: Runtime, response: Response
+    body: CampaignCreate, creator: CurrentCreator, rt: Runtime[Settings], response: Response
 ) -> CampaignView:
     """Create a draft campaign owned by the calling creator.
 
     `deadline` must be in the future and at least the minimum campaign duration away
     (422 `deadline_too_soon`); `theme.custom_css` is sanitized and scoped under
     `.user-content`; without `slug`, one is made from the title."""
-    settings = _settings(rt)
+    settings = rt.settings
     rt.check_rate(CREATE_PER_CREATOR, creator.id, CREATE_PER_CREATOR_DEFAULT)
     async with _command(rt, "Campaign cannot be created") as uow:
         campaign = await handlers.create_campaign(
@@ -95,7 +89,7 @@ async def create_campaign(
 @router.get("", response_model=CampaignPage)
 async def list_my_campaigns(
     creator: CreatorId,
-    rt: Runtime,
+    rt: Runtime[Settings],
     mine: Annotated[bool, Query(description="must be true: list the caller's campaigns")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -121,13 +115,13 @@ async def list_my_campaigns(
 
 @router.patch("/{campaign_id}", response_model=CampaignView)
 async def update_campaign(
-    campaign_id: UUID, body: CampaignUpdate, creator: CreatorId, rt: Runtime
+    campaign_id: UUID, body: CampaignUpdate, creator: CreatorId, rt: Runtime[Settings]
 ) -> CampaignView:
     """Edit a campaign (owner). Title, description, images and theme while draft or active;
     the rules (`price_cents`, `currency`, `min_orders`, `deadline`) only while draft, else
     409 `rules_locked` (sending an unchanged value is not a change). Nothing changes on any
     error."""
-    settings = _settings(rt)
+    settings = rt.settings
 
     async def edit(uow: UnitOfWork, campaign: Campaign) -> Campaign:
         return await handlers.update_campaign(
@@ -143,11 +137,13 @@ async def update_campaign(
 
 
 @router.post("/{campaign_id}/publish", response_model=CampaignView)
-async def publish_campaign(campaign_id: UUID, creator: CurrentCreator, rt: Runtime) -> CampaignView:
+async def publish_campaign(
+    campaign_id: UUID, creator: CurrentCreator, rt: Runtime[Settings]
+) -> CampaignView:
     """Draft -> active; emits CampaignPublished. Owner only. The deadline is checked again
     (409 `deadline_too_soon` when the draft went stale); 409 `payouts_not_enabled` until the
     creator's Stripe account can receive payouts (unless `REQUIRE_PAYOUTS_TO_PUBLISH=false`)."""
-    settings = _settings(rt)
+    settings = rt.settings
 
     async def publish(uow: UnitOfWork, campaign: Campaign) -> Campaign:
         return await handlers.publish_campaign(
@@ -168,7 +164,7 @@ async def publish_campaign(campaign_id: UUID, creator: CurrentCreator, rt: Runti
 async def cancel_campaign(
     campaign_id: UUID,
     creator: CreatorId,
-    rt: Runtime,
+    rt: Runtime[Settings],
     body: CampaignCancel | None = None,
 ) -> CampaignView:
     """Draft or active -> cancelled (owner). An active campaign emits CampaignCancelled:
@@ -185,7 +181,7 @@ async def cancel_campaign(
 
 
 @router.get("/{slug}", response_model=CampaignView)
-async def get_campaign(slug: str, rt: Runtime) -> CampaignView:
+async def get_campaign(slug: str, rt: Runtime[Settings]) -> CampaignView:
     """Public view of a published campaign (drafts are not public: 404; a creator sees
     their drafts through `GET /api/v1/campaigns?mine=true`)."""
     if not _is_slug(slug):  # junk never reaches the database

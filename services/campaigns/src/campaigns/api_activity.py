@@ -21,6 +21,7 @@ from . import activity
 from .activity_domain import BadCursor, Cursor, TokenBucket
 from .activity_handlers import ActivityFeature
 from .models import Campaign
+from .settings import Settings
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["activity"])
 
@@ -59,7 +60,7 @@ def _cursor(token: str, what: str) -> Cursor:
 @router.get("/{slug}/activity", response_model=ActivityPage)
 async def get_activity(
     slug: SlugPath,
-    rt: Runtime,
+    rt: Runtime[Settings],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ActivityPage:
@@ -89,7 +90,7 @@ def _sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
 async def live(
     slug: SlugPath,
     request: Request,
-    rt: Runtime,
+    rt: Runtime[Settings],
     last_event_id: Annotated[str | None, Header(max_length=200)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: `counter` now and on every change, `activity` per new entry.
@@ -160,7 +161,7 @@ async def live(
     )
 
 
-async def _count(request: Request, rt: Runtime, slug: str, kind: str) -> Response:
+async def _count(request: Request, rt: Runtime[Settings], slug: str, kind: str) -> Response:
     feature = _feature(request)
     ip = client_ip(request.scope, rt.settings.trusted_networks)
     wait = feature.limiter.take(ip, feature.clock())
@@ -178,12 +179,12 @@ async def _count(request: Request, rt: Runtime, slug: str, kind: str) -> Respons
 
 
 @router.post("/{slug}/views", status_code=202, response_class=Response)
-async def add_view(slug: SlugPath, request: Request, rt: Runtime) -> Response:
+async def add_view(slug: SlugPath, request: Request, rt: Runtime[Settings]) -> Response:
     """Count a view of the campaign page (rate-limited per client address)."""
     return await _count(request, rt, slug, "view")
 
 
 @router.post("/{slug}/shares", status_code=202, response_class=Response)
-async def add_share(slug: SlugPath, request: Request, rt: Runtime) -> Response:
+async def add_share(slug: SlugPath, request: Request, rt: Runtime[Settings]) -> Response:
     """Count a share of the campaign (rate-limited per client address)."""
     return await _count(request, rt, slug, "share")

@@ -35,14 +35,8 @@ before the body is read; WEBHOOK_RATE_LIMIT)."""
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-def _settings(rt: ServiceRuntime) -> Settings:
-    settings = rt.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
-def _delivery(rt: ServiceRuntime, token: str) -> uuid.UUID:
-    secret = _settings(rt).notifications_link_secret.get_secret_value().encode()
+def _delivery(rt: ServiceRuntime[Settings], token: str) -> uuid.UUID:
+    secret = rt.settings.notifications_link_secret.get_secret_value().encode()
     delivery = verify_unsubscribe_token(secret, token)
     if delivery is None:
         raise Problem(400, "invalid_token", "Invalid unsubscribe link")
@@ -50,7 +44,7 @@ def _delivery(rt: ServiceRuntime, token: str) -> uuid.UUID:
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse)
-async def unsubscribe_page(rt: Runtime, token: Annotated[Token, Query()]) -> HTMLResponse:
+async def unsubscribe_page(rt: Runtime[Settings], token: Annotated[Token, Query()]) -> HTMLResponse:
     """A confirmation page; nothing changes until its button is pressed."""
     _delivery(rt, token)
     safe = html.escape(token, quote=True)
@@ -64,7 +58,7 @@ async def unsubscribe_page(rt: Runtime, token: Annotated[Token, Query()]) -> HTM
 
 
 @router.post("/unsubscribe")
-async def unsubscribe(rt: Runtime, token: Annotated[Token, Query()]) -> dict[str, str]:
+async def unsubscribe(rt: Runtime[Settings], token: Annotated[Token, Query()]) -> dict[str, str]:
     """Record the opt-out of the address the delivery went to (idempotent)."""
     delivery = _delivery(rt, token)
     async with rt.db.unit_of_work() as uow:
@@ -73,9 +67,9 @@ async def unsubscribe(rt: Runtime, token: Annotated[Token, Query()]) -> dict[str
     return {"status": "unsubscribed"}
 
 
-async def _twilio_form(rt: ServiceRuntime, request: Request, path: str) -> dict[str, str]:
+async def _twilio_form(rt: ServiceRuntime[Settings], request: Request, path: str) -> dict[str, str]:
     """The webhook's form parameters, once its signature is checked."""
-    settings = _settings(rt)
+    settings = rt.settings
     if settings.sms_provider != "twilio" or settings.twilio_auth_token is None:
         raise Problem(404, "not_found", "Twilio is not configured")
     body = await request.body()
@@ -98,7 +92,7 @@ async def _twilio_form(rt: ServiceRuntime, request: Request, path: str) -> dict[
     response_class=Response,
     responses={200: {"description": "Empty TwiML", "content": {"application/xml": {}}}},
 )
-async def twilio_inbound(rt: Runtime, request: Request) -> Response:
+async def twilio_inbound(rt: Runtime[Settings], request: Request) -> Response:
     """Inbound SMS: STOP (and its synonyms) opts the number out, START opts it back in."""
     params = await _twilio_form(rt, request, "/api/v1/notifications/twilio/inbound")
     sender = params.get("From", "")
@@ -109,7 +103,7 @@ async def twilio_inbound(rt: Runtime, request: Request) -> Response:
 
 
 @router.post("/twilio/status", status_code=204)
-async def twilio_status(rt: Runtime, request: Request) -> Response:
+async def twilio_status(rt: Runtime[Settings], request: Request) -> Response:
     """Delivery status callback: record the carrier's status on the delivery."""
     params = await _twilio_form(rt, request, "/api/v1/notifications/twilio/status")
     sid = params.get("MessageSid", "")

@@ -95,7 +95,7 @@ def create_app(
     for event_cls, handler in HANDLERS.items():
         rt.on(event_cls, handler)
 
-    async def deliveries(runtime: ServiceRuntime) -> None:
+    async def deliveries(runtime: ServiceRuntime[Settings]) -> None:
         """The delivery workers of this process (adapters built here, in the event loop)."""
         import asyncio
 

@@ -86,13 +86,11 @@ async def _read_body(request: Request) -> OrderCreate:
         raise _invalid(exc, "body") from exc
 
 
-def _secret(rt: ServiceRuntime) -> str:
-    settings = rt.settings
-    assert isinstance(settings, Settings)
-    return settings.order_token_secret.get_secret_value()
+def _secret(rt: ServiceRuntime[Settings]) -> str:
+    return rt.settings.order_token_secret.get_secret_value()
 
 
-async def _campaign_id(rt: ServiceRuntime, intake: OrderIntake, slug: str) -> UUID:
+async def _campaign_id(rt: ServiceRuntime[Settings], intake: OrderIntake, slug: str) -> UUID:
     """The campaign behind a slug; known ones are cached (a slug never changes owner)."""
     cached = intake.slugs.get(slug)
     if cached is not None:
@@ -131,7 +129,7 @@ async def place_order(request: Request) -> Response:
     slug: str = request.path_params["slug"]
     key = _read_key(request)
     body = await _read_body(request)
-    rt: ServiceRuntime = request.app.state.runtime
+    rt: ServiceRuntime[Settings] = request.app.state.runtime
     intake: OrderIntake = request.app.state.intake
     ip = client_ip(request.scope, rt.settings.trusted_networks)
     email = str(body.email)
@@ -163,7 +161,7 @@ async def place_order(request: Request) -> Response:
     return Response(answer.model_dump_json(), status, headers, media_type="application/json")
 
 
-def _check_token(rt: Runtime, order_id: UUID, given: str | None) -> None:
+def _check_token(rt: Runtime[Settings], order_id: UUID, given: str | None) -> None:
     if not given or not domain.token_matches(_secret(rt), order_id, given):
         raise Problem(404, "order_not_found", "No such order")
 
@@ -171,7 +169,7 @@ def _check_token(rt: Runtime, order_id: UUID, given: str | None) -> None:
 @router.post("/orders/{order_id}/cancel", response_model=OrderView)
 async def cancel_order(
     order_id: UUID,
-    rt: Runtime,
+    rt: Runtime[Settings],
     x_order_token: Annotated[str | None, Header(max_length=MAX_TOKEN)] = None,
     token: Annotated[str | None, Query(max_length=MAX_TOKEN)] = None,
 ) -> OrderView:
@@ -188,7 +186,7 @@ async def cancel_order(
 @router.get("/orders/{order_id}", response_model=OrderView)
 async def get_order(
     order_id: UUID,
-    rt: Runtime,
+    rt: Runtime[Settings],
     x_order_token: Annotated[str | None, Header(max_length=MAX_TOKEN)] = None,
     token: Annotated[str | None, Query(max_length=MAX_TOKEN)] = None,
 ) -> OrderView:

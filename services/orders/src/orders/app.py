@@ -43,7 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
     rt.on(PaymentReleased, handlers.on_payment_released)
     rt.background(closing.closing_job)
 
-    async def lockout_reload(runtime: ServiceRuntime) -> None:
+    async def lockout_reload(runtime: ServiceRuntime[Settings]) -> None:
         await lockouts.run(runtime.db, settings.rate_limit_sync_s)
 
     rt.background(lockout_reload)

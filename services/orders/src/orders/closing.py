@@ -20,10 +20,9 @@ log = logging.getLogger(__name__)
 BATCH = 100
 
 
-async def close_due(rt: ServiceRuntime, batch: int = BATCH) -> int:
+async def close_due(rt: ServiceRuntime[Settings], batch: int = BATCH) -> int:
     """Rounds until no due campaign is left; returns how many tallies were emitted."""
     settings = rt.settings
-    assert isinstance(settings, Settings)
     tallied = 0
     while True:
         async with rt.db.unit_of_work() as uow:
@@ -42,10 +41,9 @@ async def close_due(rt: ServiceRuntime, batch: int = BATCH) -> int:
             return tallied
 
 
-async def closing_job(rt: ServiceRuntime) -> None:
+async def closing_job(rt: ServiceRuntime[Settings]) -> None:
     """Background task: one round at start, then every `close_poll_interval_s`."""
     settings = rt.settings
-    assert isinstance(settings, Settings)
     while True:
         try:
             await close_due(rt)

@@ -57,13 +57,12 @@ def verify_stripe_event(payload: bytes, signature: str | None, secret: str) -> d
 @router.post(STRIPE_WEBHOOKS + "stripe")
 async def stripe_webhook(
     request: Request,
-    rt: Runtime,
+    rt: Runtime[Settings],
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> dict[str, bool]:
     """Stripe's signed webhooks: PaymentIntent updates move payments forward; charge events
     tell when an authorization's hold ends (or ended)."""
     settings = rt.settings
-    assert isinstance(settings, Settings)
     payload = await request.body()
     event = verify_stripe_event(
         payload, stripe_signature, settings.stripe_webhook_secret.get_secret_value()
@@ -132,7 +131,7 @@ def _no_link() -> Problem:
 )
 async def get_pay_later(
     order_id: str,
-    rt: Runtime,
+    rt: Runtime[Settings],
     response: Response,
     token: Annotated[str | None, Query(description="the link's token, from the email")] = None,
 ) -> PayLaterInfo:
@@ -140,7 +139,6 @@ async def get_pay_later(
     ``client_secret`` to pay with. A missing, malformed, forged, another order's or expired
     token, and an unknown order, are the same 404 problem. Reads only."""
     settings = rt.settings
-    assert isinstance(settings, Settings)
     try:
         order = uuid.UUID(order_id)
     except ValueError:

@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     rt.on(CampaignFailed, settlement.on_campaign_failed)
     rt.on(CampaignCancelled, settlement.on_campaign_cancelled)
 
-    async def settlement_worker(runtime: ServiceRuntime) -> None:
+    async def settlement_worker(runtime: ServiceRuntime[Settings]) -> None:
         config = settlement.WorkerConfig.from_settings(settings)
         await settlement.SettlementWorker(runtime.db, gateway, limiter, config).run()
 

@@ -69,17 +69,18 @@ def gateway_of(request: Request) -> StripeGateway:
 
 
 @router.get("", response_model=PayoutsView)
-async def payouts_status(creator: CreatorId, rt: Runtime) -> PayoutsView:
+async def payouts_status(creator: CreatorId, rt: Runtime[Settings]) -> PayoutsView:
     """The creator's Connect account as last reported by Stripe (no account yet: all false)."""
     async with rt.db.sessions() as session:
         return _view(await session.get(CreatorAccount, creator))
 
 
 @router.post("/onboarding", response_model=OnboardingView)
-async def start_onboarding(creator: CreatorId, rt: Runtime, request: Request) -> OnboardingView:
+async def start_onboarding(
+    creator: CreatorId, rt: Runtime[Settings], request: Request
+) -> OnboardingView:
     """The creator's Express account (created on first call) and a fresh onboarding link."""
     settings = rt.settings
-    assert isinstance(settings, Settings)
     client = gateway_of(request).client
     async with rt.db.sessions() as session:
         row = await session.get(CreatorAccount, creator)
@@ -203,7 +204,7 @@ async def campaign_owner(uow: UnitOfWork, campaign_id: uuid.UUID) -> str | None:
     return owner
 
 
-def install(rt: ServiceRuntime, gateway: StripeGateway) -> None:
+def install(rt: ServiceRuntime[Settings], gateway: StripeGateway) -> None:
     """Wire Connect's event handler (the router is added by ``app``)."""
     del gateway  # the API reaches it through app.state
     rt.on(CampaignPublished, on_campaign_published)

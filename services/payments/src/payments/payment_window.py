@@ -342,12 +342,11 @@ async def _cancel_quietly(
         log.info("pay-later PaymentIntent %s not cancelable", payment_intent_id)
 
 
-def install(rt: ServiceRuntime, gateway: StripeGateway) -> None:
+def install(rt: ServiceRuntime[Settings], gateway: StripeGateway) -> None:
     """Run the pay-later round in the background of every instance."""
     settings = rt.settings
-    assert isinstance(settings, Settings)
 
-    async def pay_later_reminders(runtime: ServiceRuntime) -> None:
+    async def pay_later_reminders(runtime: ServiceRuntime[Settings]) -> None:
         while True:
             try:
                 await process_pay_later(runtime.db, gateway, settings, await runtime.db.now())

@@ -144,7 +144,7 @@ async def refund_order(
 async def create_refund(
     order_id: uuid.UUID,
     creator: CreatorId,
-    rt: Runtime,
+    rt: Runtime[Settings],
     request: Request,
     body: RefundRequest | None = None,
 ) -> dict[str, Any]:
