@@ -28,7 +28,6 @@ untouched in meaning by the clean-up for the same reason).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import math
@@ -44,6 +43,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .client_ip import Network, client_ip, in_networks
+from .periodic import every
 from .problems import Problem, problem_response
 
 log = logging.getLogger(__name__)
@@ -217,10 +217,9 @@ class SharedBuckets:
         self._evict(now)
 
     async def run(self, interval_s: float) -> None:
-        """Sync every ``interval_s`` until cancelled (a background task of the service)."""
-        while True:
-            await asyncio.sleep(interval_s)
-            await self.sync()
+        """Sync every ``interval_s`` until cancelled (a background task of the service); the
+        first sync after one interval (``sync`` logs its own failures)."""
+        await every(interval_s, self.sync, name="rate limit sync", first_at_start=False, logger=log)
 
     def _evict(self, now: float, force: bool = False) -> None:
         """Forget full buckets (the same as never seen); at ``max_keys``, the oldest tenth

@@ -7,7 +7,6 @@ and `handlers.on_order_cancelled`. Campaign-driven entries come from campaigns' 
 CampaignPublished/Tipped/Succeeded/... the feed follows, without touching it.
 """
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from dropwave_contracts.events import (
     CampaignTipped,
 )
 from dropwave_runtime.db import UnitOfWork
+from dropwave_runtime.periodic import every
 from dropwave_runtime.service import BackgroundTask, ServiceRuntime
 
 from . import activity
@@ -107,20 +107,24 @@ async def on_campaign_cancelled(event: CampaignCancelled, uow: UnitOfWork) -> No
 def partition_keeper(settings: ActivitySettings) -> Task:
     async def activity_partitions(rt: ServiceRuntime[Settings]) -> None:
         """Keep this month's and the next months' partitions in place (idempotent)."""
-        while True:
-            try:
-                async with rt.db.engine.begin() as conn:
-                    created = await activity.ensure_partitions(
-                        conn, datetime.now(UTC).date(), settings.activity_partitions_ahead
-                    )
-                if created:
-                    log.info(
-                        "activity partitions created",
-                        extra={"months": [m.isoformat() for m in created]},
-                    )
-            except Exception:
-                log.exception("activity partition upkeep failed; retrying later")
-            await asyncio.sleep(settings.activity_partition_check_s)
+
+        async def upkeep() -> None:
+            async with rt.db.engine.begin() as conn:
+                created = await activity.ensure_partitions(
+                    conn, datetime.now(UTC).date(), settings.activity_partitions_ahead
+                )
+            if created:
+                log.info(
+                    "activity partitions created",
+                    extra={"months": [m.isoformat() for m in created]},
+                )
+
+        await every(
+            settings.activity_partition_check_s,
+            upkeep,
+            name="activity partition upkeep",
+            logger=log,
+        )
 
     return activity_partitions
 
@@ -128,13 +132,12 @@ def partition_keeper(settings: ActivitySettings) -> Task:
 def counter_roller(settings: ActivitySettings) -> Task:
     async def counter_rollup(rt: ServiceRuntime[Settings]) -> None:
         """Fold view/share hits into the totals every few moments."""
-        while True:
-            try:
-                async with rt.db.unit_of_work() as uow:
-                    await activity.roll_up(uow.session)
-            except Exception:
-                log.exception("counter roll-up failed; retrying")
-            await asyncio.sleep(settings.counter_rollup_interval_s)
+
+        async def roll_up() -> None:
+            async with rt.db.unit_of_work() as uow:
+                await activity.roll_up(uow.session)
+
+        await every(settings.counter_rollup_interval_s, roll_up, name="counter roll-up", logger=log)
 
     return counter_rollup
 

@@ -17,7 +17,6 @@ lockout takes effect on every instance within about a second of the decline's ev
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from dropwave_runtime.client_ip import Network, in_networks
 from dropwave_runtime.db import Database
 from dropwave_runtime.http_limits import RateLimited
+from dropwave_runtime.periodic import every
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -154,9 +154,10 @@ class Lockouts:
         self._until = {subject: now + float(left) for subject, left in rows}
 
     async def run(self, db: Database, interval_s: float) -> None:
-        while True:
-            try:
-                await self.reload(db)
-            except Exception:
-                log.warning("reloading lockouts failed", exc_info=True)
-            await asyncio.sleep(interval_s)
+        await every(
+            interval_s,
+            lambda: self.reload(db),
+            name="reloading lockouts",
+            logger=log,
+            level=logging.WARNING,
+        )

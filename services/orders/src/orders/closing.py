@@ -7,9 +7,9 @@ from the tally alone (docs/adr/0007-closing-tally.md). State lives in the databa
 of instances may run the job (``SKIP LOCKED``).
 """
 
-import asyncio
 import logging
 
+from dropwave_runtime.periodic import every
 from dropwave_runtime.service import ServiceRuntime
 
 from . import handlers
@@ -42,14 +42,9 @@ async def close_due(rt: ServiceRuntime[Settings], batch: int = BATCH) -> int:
 
 
 async def closing_job(rt: ServiceRuntime[Settings]) -> None:
-    """Background task: one round at start, then every `close_poll_interval_s`."""
-    settings = rt.settings
-    while True:
-        try:
-            await close_due(rt)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The database may be briefly away; the next round retries (nothing is lost).
-            log.exception("closing round failed")
-        await asyncio.sleep(settings.close_poll_interval_s)
+    """Background task: one round at start, then every `close_poll_interval_s`. A failed
+    round is logged (the database may be briefly away); the next one retries (nothing is
+    lost)."""
+    await every(
+        rt.settings.close_poll_interval_s, lambda: close_due(rt), name="closing round", logger=log
+    )

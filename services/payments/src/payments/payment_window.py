@@ -17,7 +17,6 @@ what to pay (:func:`pay_later_view`, ``GET /api/v1/payments/{order_id}/pay-later
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import stripe
 from dropwave_contracts.envelope import Event
 from dropwave_contracts.events import PaymentCaptured, PaymentCaptureFailed, PaymentReminderIssued
 from dropwave_runtime.db import Database, UnitOfWork
+from dropwave_runtime.periodic import every
 from dropwave_runtime.service import ServiceRuntime
 from sqlalchemy import select
 
@@ -347,11 +347,11 @@ def install(rt: ServiceRuntime[Settings], gateway: StripeGateway) -> None:
     settings = rt.settings
 
     async def pay_later_reminders(runtime: ServiceRuntime[Settings]) -> None:
-        while True:
-            try:
-                await process_pay_later(runtime.db, gateway, settings, await runtime.db.now())
-            except Exception:
-                log.exception("pay-later round failed; retrying")
-            await asyncio.sleep(settings.pay_later_poll_interval_s)
+        async def pay_later_round() -> None:
+            await process_pay_later(runtime.db, gateway, settings, await runtime.db.now())
+
+        await every(
+            settings.pay_later_poll_interval_s, pay_later_round, name="pay-later round", logger=log
+        )
 
     rt.background(pay_later_reminders)

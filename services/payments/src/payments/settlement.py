@@ -74,6 +74,7 @@ from dropwave_contracts.events import (
 from dropwave_runtime import cli
 from dropwave_runtime.db import Database, UnitOfWork
 from dropwave_runtime.listen import listen
+from dropwave_runtime.periodic import every
 from dropwave_runtime.rate_limit import PgRateLimiter
 from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -356,12 +357,12 @@ class SettlementWorker:
             )
         )
         try:
-            while True:
-                try:
-                    await self.housekeeping()
-                except Exception:
-                    log.exception("settlement housekeeping failed")
-                await asyncio.sleep(self.config.poll_interval_s)
+            await every(
+                self.config.poll_interval_s,
+                self.housekeeping,
+                name="settlement housekeeping",
+                logger=log,
+            )
         finally:
             for lane in lanes:
                 lane.cancel()
