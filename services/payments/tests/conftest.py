@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from dropwave_devstack.faults import FaultProxy
 from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database
 from dropwave_runtime.rate_limit import PgRateLimiter
@@ -115,3 +116,22 @@ async def expired_hold(
             )
         )
     return order_id
+
+
+@pytest.fixture
+async def proxy(localstripe: LocalStripe) -> AsyncIterator[FaultProxy]:
+    """A fault proxy in front of the emulator (no faults until a test sets a plan); a hang
+    lasts past the gateway's timeout. A module may override it (another ``hang_s``)."""
+    async with FaultProxy(localstripe.api_base, hang_s=3.0) as p:
+        yield p
+
+
+@pytest.fixture
+async def faulty_gateway(proxy: FaultProxy) -> AsyncIterator[StripeGateway]:
+    """What the workers use: through the proxy, a short client timeout and no SDK retries
+    (the queue retries)."""
+    gw = StripeGateway(
+        "sk_test_payments", api_base=proxy.base_url, max_network_retries=0, timeout_s=0.5
+    )
+    yield gw
+    await gw.aclose()

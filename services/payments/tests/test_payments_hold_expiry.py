@@ -7,7 +7,6 @@ against the emulator, through the fault proxy."""
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,21 +30,6 @@ from payments.stripe_gateway import StripeGateway
 from .test_payments_connect_refunds import authorize, events, onboarded_campaign, payment, placed
 
 OFF_SESSION_CREATES = r"^POST /v1/payment_intents$"
-
-
-@pytest.fixture
-async def proxy(localstripe: LocalStripe) -> AsyncIterator[FaultProxy]:
-    async with FaultProxy(localstripe.api_base, hang_s=3.0) as p:
-        yield p
-
-
-@pytest.fixture
-async def faulty_gateway(proxy: FaultProxy) -> AsyncIterator[StripeGateway]:
-    gw = StripeGateway(
-        "sk_test_payments", api_base=proxy.base_url, max_network_retries=0, timeout_s=0.5
-    )
-    yield gw
-    await gw.aclose()
 
 
 async def expire_silently(localstripe: LocalStripe, row: Payment) -> None:

@@ -61,16 +61,6 @@ async def proxy(localstripe: LocalStripe) -> AsyncIterator[FaultProxy]:
         yield p
 
 
-@pytest.fixture
-async def faulty_gateway(proxy: FaultProxy) -> AsyncIterator[StripeGateway]:
-    """What the workers use: through the proxy, a short client timeout, no SDK retries."""
-    gw = StripeGateway(
-        "sk_test_payments", api_base=proxy.base_url, max_network_retries=0, timeout_s=0.5
-    )
-    yield gw
-    await gw.aclose()
-
-
 def worker(db: Database, gateway: Any, config: WorkerConfig = FAST) -> SettlementWorker:
     return SettlementWorker(db, gateway, PgRateLimiter(db.engine, "stripe", 1_000), config)
 

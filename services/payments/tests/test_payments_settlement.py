@@ -8,7 +8,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,6 @@ from dropwave_contracts.events import (
 )
 from dropwave_contracts.topics import parse_event
 from dropwave_devstack.faults import FaultPlan, FaultProxy
-from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database, outbox_table
 from dropwave_runtime.rate_limit import PgRateLimiter
 from payments.domain import platform_fee_cents
@@ -201,23 +200,6 @@ async def intent_statuses(gateway: StripeGateway, campaign: Campaign) -> Counter
 
 
 # --- the durable queue ------------------------------------------------------------------
-
-
-@pytest.fixture
-async def proxy(localstripe: LocalStripe) -> AsyncIterator[FaultProxy]:
-    async with FaultProxy(localstripe.api_base, hang_s=3.0) as p:
-        yield p
-
-
-@pytest.fixture
-async def faulty_gateway(proxy: FaultProxy) -> AsyncIterator[StripeGateway]:
-    """The gateway the workers use: through the fault proxy, a short client timeout and
-    no SDK retries (the queue retries)."""
-    gw = StripeGateway(
-        "sk_test_payments", api_base=proxy.base_url, max_network_retries=0, timeout_s=0.5
-    )
-    yield gw
-    await gw.aclose()
 
 
 async def assert_captured_exactly_once(
