@@ -12,7 +12,7 @@ import pytest
 from campaigns.css import CONTAINMENT
 from dropwave_devstack.stack import DevStack
 
-from .conftest import Eventually
+from .conftest import Eventually, not_open_yet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -273,7 +273,7 @@ def _place_order(api: httpx.Client, slug: str) -> dict[str, Any] | None:
         headers={"Idempotency-Key": str(uuid.uuid4())},
         json={"email": "buyer@example.com", "payment_method_id": "pm_card_visa"},
     )
-    if r.status_code == 404:  # orders has not heard of the campaign yet
+    if not_open_yet(r):  # orders has not heard of the campaign or its publishing yet
         return None
     assert r.status_code == 201, r.text
     order: dict[str, Any] = r.json()
