@@ -32,7 +32,7 @@ from dropwave_devstack.smtp_sink import SmtpSink
 from dropwave_runtime.db import Database
 from dropwave_runtime.migrations import upgrade
 from dropwave_runtime.rate_limit import PgRateLimiter
-from notifications.app import worker_config
+from notifications.bootstrap import worker_config
 from notifications.fake_twilio import FakeTwilioApi
 from notifications.handlers import on_campaign_tipped
 from notifications.mailer import SmtpMailer

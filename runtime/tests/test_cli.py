@@ -1,8 +1,10 @@
 """The service CLI: services register their own subcommands next to serve/migrate/dlq."""
 
 import argparse
+from pathlib import Path
 
 import pytest
+from dropwave_runtime.bootstrap import Service
 from dropwave_runtime.cli import Command, run
 from dropwave_runtime.settings import ServiceSettings
 from fastapi import FastAPI
@@ -18,7 +20,7 @@ def _app(settings: ServiceSettings) -> FastAPI:
     raise AssertionError("a service command must not build the app")
 
 
-def test_a_registered_command_runs_with_its_arguments_and_settings(tmp_path: object) -> None:
+def test_a_registered_command_runs_with_its_arguments_and_settings(tmp_path: Path) -> None:
     seen: list[tuple[str, int | None, str]] = []
 
     def configure(parser: argparse.ArgumentParser) -> None:
@@ -30,13 +32,14 @@ def test_a_registered_command_runs_with_its_arguments_and_settings(tmp_path: obj
         return 3
 
     commands = {"refund": Command("refund an order", configure, handle)}
+    spec = Service("svc", "svc", _settings, tmp_path, commands=commands)
     with pytest.raises(SystemExit) as exit_info:
-        run("svc", _settings, _app, tmp_path, ["refund", "o-1", "--amount-cents", "5"], commands)  # type: ignore[arg-type]
+        run(spec, _app, ["refund", "o-1", "--amount-cents", "5"])
     assert exit_info.value.code == 3
     assert seen == [("o-1", 5, "h:9")]
 
 
-def test_unknown_commands_are_still_refused(tmp_path: object) -> None:
+def test_unknown_commands_are_still_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        run("svc", _settings, _app, tmp_path, ["refund", "o-1"])  # type: ignore[arg-type]
+        run(Service("svc", "svc", _settings, tmp_path), _app, ["refund", "o-1"])
     assert exit_info.value.code == 2

@@ -146,3 +146,20 @@ async def test_a_body_beyond_the_limit_is_a_413_problem() -> None:
             assert response.json()["code"] == "payload_too_large"
         fits = await client.post("/echo", json={"text": "x" * 1000})
     assert fits.status_code == 200
+
+
+def test_a_domain_error_becomes_the_problem_of_its_kind() -> None:
+    from dropwave_runtime.errors import Conflict, Invalid, NotAllowed, NotFound
+    from dropwave_runtime.problems import problem_from
+
+    cases = [(NotFound, 404), (NotAllowed, 403), (Conflict, 409), (Invalid, 422)]
+    for kind, status in cases:
+        problem = problem_from(kind("some_code", "Why, in words."), "The thing cannot be done")
+        assert (problem.status, problem.code, problem.title, problem.detail) == (
+            status,
+            "some_code",
+            "The thing cannot be done",
+            "Why, in words.",
+        )
+    hidden = problem_from(NotAllowed("not_owner", "Not yours."), "No such campaign", status=404)
+    assert hidden.status == 404

@@ -5,10 +5,9 @@ import argparse
 import asyncio
 import gc
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -17,6 +16,9 @@ from .dlq import list_dead_letters, replay_dead_letters
 from .migrations import upgrade
 from .observability import configure_logging
 from .settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from .bootstrap import Service
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -46,13 +48,10 @@ def tune_gc(gen0_threshold: int) -> None:
 
 
 def run(
-    service: str,
-    load_settings: Callable[[], S],
-    create_app: Callable[[S], FastAPI],
-    migrations: Path,
-    argv: list[str] | None = None,
-    commands: Mapping[str, Command] | None = None,
+    spec: "Service[S]", bootstrap: Callable[[S], FastAPI], argv: list[str] | None = None
 ) -> None:
+    """The CLI of the service ``spec`` lists; ``serve`` runs ``bootstrap(settings)``."""
+    service, commands = spec.name, spec.commands
     parser = argparse.ArgumentParser(prog=f"python -m {service}", description=f"{service} service")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the HTTP API, consumers and outbox relay")
@@ -66,12 +65,12 @@ def run(
         command.configure(sub.add_parser(name, help=command.help))
     args = parser.parse_args(argv)
 
-    settings = load_settings()
+    settings = spec.settings()
     configure_logging(service, settings.log_level)
     if commands and args.command in commands:
         raise SystemExit(commands[args.command].handle(args, settings))
     if args.command == "serve":
-        app = create_app(settings)
+        app = bootstrap(settings)
         tune_gc(settings.gc_gen0_threshold)
         uvicorn.run(
             app,
@@ -81,7 +80,7 @@ def run(
             access_log=False,
         )
     elif args.command == "migrate":
-        upgrade(settings.database_url, migrations)
+        upgrade(settings.database_url, spec.migrations)
     elif args.dlq_command == "list":
         for line in asyncio.run(list_dead_letters(settings.kafka_bootstrap_servers, service)):
             sys.stdout.write(line + "\n")

@@ -19,6 +19,7 @@ from dropwave_contracts.envelope import Event
 from dropwave_contracts.topics import UnknownEventType, dead_letter_topic, parse_event
 from pydantic import ValidationError
 
+from .backoff import exponential
 from .db import Database, UnitOfWork, database_unavailable
 from .metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, HANDLER_SECONDS
 from .observability import correlation_id_var, new_traceparent, traceparent_var
@@ -164,7 +165,7 @@ class EventConsumer:
             return
         correlation_id_var.set(event.correlation_id)
         traceparent_var.set(new_traceparent(record.header("traceparent")))
-        attempt, outage_s = 1, 0.0
+        attempt, outages = 1, 0
         while attempt <= self.max_attempts:
             started = time.perf_counter()
             try:
@@ -174,7 +175,8 @@ class EventConsumer:
                     # Not the event's fault: wait for the database without using up the
                     # attempts (a dead letter per event of an outage would be replayed by
                     # hand); the partition waits, as every event of it would fail alike.
-                    outage_s = min(max(outage_s * 2, self.backoff_base_s), self.backoff_max_s)
+                    outages += 1
+                    outage_s = exponential(outages, self.backoff_base_s, self.backoff_max_s)
                     log.warning(
                         "database unavailable; handler retried when it answers",
                         extra={"event_type": event.event_type, "retry_in_s": outage_s},
@@ -193,9 +195,7 @@ class EventConsumer:
                 if attempt == self.max_attempts:
                     await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempt)
                     return
-                await asyncio.sleep(
-                    min(self.backoff_base_s * 2 ** (attempt - 1), self.backoff_max_s)
-                )
+                await asyncio.sleep(exponential(attempt, self.backoff_base_s, self.backoff_max_s))
                 attempt += 1
             else:
                 HANDLER_SECONDS.labels(self.service, event.event_type).observe(

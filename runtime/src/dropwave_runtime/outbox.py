@@ -14,8 +14,9 @@ from typing import Protocol
 
 from sqlalchemy import delete, func, select, text
 
+from .backoff import exponential
 from .db import OUTBOX_CHANNEL, Database, outbox_table
-from .listen import listen
+from .listen import wake_on
 from .metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
 
 log = logging.getLogger(__name__)
@@ -90,20 +91,20 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until cancelled: woken by LISTEN/NOTIFY, polling as a fallback."""
         listener = asyncio.create_task(
-            listen(self.db, OUTBOX_CHANNEL, self._wake, self.poll_interval_s)
+            wake_on(self.db, OUTBOX_CHANNEL, self._wake, self.poll_interval_s)
         )
         try:
-            backoff = self.poll_interval_s
+            failures = 0
             while True:
                 self._wake.clear()
                 try:
                     sent = await self.relay_once()
-                    backoff = self.poll_interval_s
+                    failures = 0
                 except Exception:
                     OUTBOX_RELAY_ERRORS.inc()
                     log.exception("outbox relay round failed; retrying")
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 30.0)
+                    failures += 1
+                    await asyncio.sleep(exponential(failures, self.poll_interval_s, 30.0))
                     continue
                 if sent >= self.batch_size:
                     continue

@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -45,6 +47,24 @@ class Problem(Exception):
         self.detail = detail
         self.headers = dict(headers or {})
         self.extra = extra
+
+
+STATUS_OF_ERROR: Mapping[type[DomainError], int] = {
+    NotFound: 404,
+    NotAllowed: 403,
+    Conflict: 409,
+    Invalid: 422,
+}
+
+
+def problem_from(
+    error: DomainError, title: str, *, status: int | None = None, **extra: Any
+) -> Problem:
+    """The problem a route answers for a domain error: the status of its kind (or the
+    route's own ``status``, e.g. 404 to hide another creator's campaign), its code, the
+    route's title and the error's message as the detail."""
+    code = status or next(s for kind, s in STATUS_OF_ERROR.items() if isinstance(error, kind))
+    return Problem(code, error.code, title, error.message, **extra)
 
 
 def problem_response(

@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .body_limit import BodyLimit
+from .bootstrap import Job, Periodic, Service, inject
 from .consumer import EventConsumer, Handler, Record
 from .db import Database, DatabaseTimeouts, UnitOfWork, database_unavailable
 from .http_limits import Rate, RateLimited, RouteRateLimit, SharedBuckets, bucket_key, parse_rate
@@ -36,6 +37,7 @@ from .observability import (
     traceparent_var,
 )
 from .outbox import OutboxRelay
+from .periodic import every
 from .problems import Problem, install_problem_handlers, problem_response
 from .settings import ServiceSettings
 
@@ -158,6 +160,19 @@ class ServiceRuntime(Generic[S]):
         """Run `task(runtime)` for the life of the process (e.g. a scheduler)."""
         self._background.append(task)
 
+    def wire(self, spec: Service[S], **deps: object) -> FastAPI:
+        """The service's app running everything ``spec`` lists, with ``deps`` (and
+        ``runtime``, ``db``, ``settings``) injected by name into its handlers and jobs and
+        kept for its routes (``bootstrap.provided``)."""
+        deps = {"runtime": self, "db": self.db, "settings": self.settings, **deps}
+        for event_cls, handler in spec.events.items():
+            self.on(event_cls, inject(handler, deps, leading=2))
+        for job in spec.jobs:
+            self.background(_job_task(job, deps))
+        app = self.create_app(spec.routers, spec.title, webhook_prefixes=spec.webhook_prefixes)
+        app.state.deps = deps
+        return app
+
     def rate(self, name: str, default: str | None = None) -> Rate | None:
         """A named budget's rate: ``RATE_LIMITS[name]``, else ``default``, else the default."""
         return self.settings.rate_for(name, default)
@@ -278,6 +293,34 @@ class ServiceRuntime(Generic[S]):
 
 BackgroundTask = Callable[[ServiceRuntime[S]], Coroutine[Any, Any, None]]
 """A task run for the life of the process, given the runtime (``BackgroundTask[Settings]``)."""
+
+
+def _job_task(job: Job, deps: Mapping[str, object]) -> BackgroundTask[Any]:
+    """A job as a background task of the runtime, logging on its own module's logger."""
+    if isinstance(job, Periodic):
+        periodic = job
+        round = inject(periodic.round, deps)
+        interval = inject(periodic.interval, deps)
+
+        async def task(runtime: ServiceRuntime[Any]) -> None:
+            await every(
+                interval(),
+                round,
+                name=periodic.name,
+                jitter=periodic.jitter,
+                first_at_start=periodic.first_at_start,
+                logger=logging.getLogger(periodic.round.__module__),
+                level=periodic.level,
+            )
+
+    else:
+        run = inject(job.run, deps)
+
+        async def task(runtime: ServiceRuntime[Any]) -> None:
+            await run()
+
+    task.__name__ = job.name
+    return task
 
 
 def _leaf_routes(routers: Sequence[APIRouter]) -> list[BaseRoute]:

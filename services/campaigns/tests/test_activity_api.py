@@ -4,11 +4,14 @@ migrated PostgreSQL."""
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
-from campaigns import activity, activity_handlers, api_activity
+from campaigns import activity, api_activity
+from campaigns.activity_handlers import ActivityFeature
 from campaigns.activity_settings import ActivitySettings
+from dropwave_runtime.bootstrap import Service
 from dropwave_runtime.service import ServiceRuntime
 from dropwave_runtime.settings import ServiceSettings
 from fastapi import FastAPI
@@ -34,11 +37,13 @@ async def app(activity_db_url: str) -> AsyncIterator[tuple[FastAPI, Clock]]:
         "campaigns",
         ServiceSettings(database_url=activity_db_url, kafka_bootstrap_servers="127.0.0.1:1"),
     )
-    feature = activity_handlers.install(rt, ActivitySettings(counter_rate_per_s=1, counter_burst=3))
+    feed = ActivityFeature.from_settings(ActivitySettings(counter_rate_per_s=1, counter_burst=3))
     clock = Clock()
-    feature.clock = clock
-    application = rt.create_app([api_activity.router], title="test")
-    application.state.activity = feature
+    feed.clock = clock
+    only_the_feed = Service(
+        "campaigns", "test", ServiceSettings, Path("."), routers=[api_activity.router]
+    )
+    application = rt.wire(only_the_feed, feed=feed)
     yield application, clock
     await rt.db.dispose()
 

@@ -7,12 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from campaigns import activity_handlers, api, api_activity
 from campaigns.activity_settings import ActivitySettings
+from campaigns.bootstrap import bootstrap
 from campaigns.live import LiveHub
 from campaigns.settings import Settings
 from dropwave_runtime.auth import Creator, current_creator_identity
-from dropwave_runtime.service import ServiceRuntime
 from fastapi import FastAPI, Request
 
 from .test_activity_api import campaign
@@ -34,12 +33,10 @@ async def app(campaigns_db_url: str) -> AsyncIterator[FastAPI]:
         min_campaign_duration_s=0,
         rate_limits={"campaign_create_per_creator": "2/hour"},
     )
-    rt = ServiceRuntime("campaigns", settings)
-    feature = activity_handlers.install(
-        rt, ActivitySettings(live_max_clients_per_ip=2, live_max_connection_s=0.2)
+    application = bootstrap(
+        settings, ActivitySettings(live_max_clients_per_ip=2, live_max_connection_s=0.2)
     )
-    application = rt.create_app([api.router, api_activity.router], title="test")
-    application.state.activity = feature
+    rt = application.state.runtime
 
     async def creator_from_header(request: Request) -> Creator:
         return Creator(request.headers["X-Test-Creator"])
@@ -89,7 +86,7 @@ async def test_live_streams_are_capped_per_client_address(app: FastAPI) -> None:
     """Two streams per address here: the third from the same visitor is refused (429) while
     another visitor still gets one; an untrusted peer cannot dodge the cap via the header."""
     _, slug = await campaign(app)
-    hub: LiveHub = app.state.activity.hub
+    hub: LiveHub = app.state.deps["feed"].hub
     alice = hub.subscribe("other", "198.51.100.1"), hub.subscribe("other", "198.51.100.1")
     assert None not in alice  # two streams alice holds open already
     async with client(app) as http:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from campaigns import handlers
-from campaigns.app import create_app
+from campaigns.bootstrap import bootstrap
 from campaigns.models import Campaign
 from campaigns.settings import Settings
 from dropwave_contracts.events import CampaignFailed, CampaignSucceeded, OrdersTallied
@@ -130,6 +130,6 @@ async def test_the_service_decides_on_tallies_and_runs_no_deadline_scheduler() -
             "auth_audience": "test",
         }
     )
-    rt = create_app(settings).state.runtime
+    rt = bootstrap(settings).state.runtime
     assert rt._handlers[OrdersTallied] is handlers.on_orders_tallied
     assert all("deadline" not in t.__name__ for t in rt._background)

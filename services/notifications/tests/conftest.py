@@ -8,7 +8,7 @@ import pytest
 from dropwave_devstack.smtp_sink import SmtpSink
 from dropwave_runtime.db import Database
 from dropwave_runtime.rate_limit import PgRateLimiter
-from notifications.app import HANDLERS
+from notifications.bootstrap import SERVICE
 from notifications.fake_twilio import FakeTwilioApi
 from notifications.mailer import Mailer, RecordingMailer
 from notifications.sms import FakeCarrier, SmsSender
@@ -293,7 +293,7 @@ def handle(db: Database) -> Handle:
 
     async def run(*events: Any) -> None:
         for event in events:
-            handler = HANDLERS[type(event)]
+            handler = SERVICE.events[type(event)]
             async with db.unit_of_work() as uow:
                 if await uow.claim("notifications", event.event_id):
                     await handler(event, uow)

@@ -6,15 +6,15 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from dropwave_runtime.service import ServiceRuntime
-from notifications.app import HANDLERS, create_app
+from notifications.bootstrap import SERVICE, bootstrap
 from notifications.settings import Settings
 from sqlalchemy.ext.asyncio import create_async_engine
 
 MIGRATIONS = Path(notifications.__file__).parent / "migrations"
 
 
-def test_create_app_connects_nothing_and_handles_the_events() -> None:
-    app = create_app(
+def test_bootstrap_connects_nothing_and_handles_the_events() -> None:
+    app = bootstrap(
         Settings(
             database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none",
             kafka_bootstrap_servers="127.0.0.1:1",
@@ -25,8 +25,8 @@ def test_create_app_connects_nothing_and_handles_the_events() -> None:
     )
     runtime = app.state.runtime
     assert isinstance(runtime, ServiceRuntime)
-    assert set(runtime._handlers) == set(HANDLERS)
-    assert {e.__name__ for e in HANDLERS} >= {
+    assert set(runtime._handlers) == set(SERVICE.events)
+    assert {e.__name__ for e in SERVICE.events} >= {
         "OrderPlaced",
         "OrderConfirmed",
         "CampaignTipped",

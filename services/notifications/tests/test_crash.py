@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 WORKER = """
 import asyncio, sys
 from dropwave_runtime.db import Database
-from notifications.app import worker_config
+from notifications.bootstrap import worker_config
 from dropwave_runtime.rate_limit import PgRateLimiter
 from notifications.mailer import SmtpMailer
 from notifications.settings import Settings

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from dropwave_runtime.db import Database
-from notifications.app import provider_limiters
+from notifications.bootstrap import provider_limiters
 from notifications.mailer import RecordingMailer
 from notifications.settings import Settings
 from notifications.worker import DeliveryWorker

@@ -11,7 +11,7 @@ from dropwave_contracts.events import OrderCancelled, PaymentAuthorized
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from orders import handlers
-from orders.app import create_app
+from orders.bootstrap import bootstrap
 from orders.models import CampaignSnapshot, Order
 from orders.settings import Settings
 from sqlalchemy import select, update
@@ -28,7 +28,7 @@ async def client(orders_db_url: str) -> AsyncIterator[httpx.AsyncClient]:
         kafka_bootstrap_servers="127.0.0.1:1",  # not used: no lifespan, no consumer
         order_token_secret="test-order-secret",
     )
-    app = create_app(settings)
+    app = bootstrap(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://orders") as c:
         yield c

@@ -11,7 +11,7 @@ from dropwave_contracts.events import PaymentFailed
 from dropwave_runtime.db import Database
 from fastapi import FastAPI
 from orders import abuse, handlers
-from orders.app import create_app
+from orders.bootstrap import bootstrap
 from orders.models import Order
 from orders.settings import Settings
 from sqlalchemy import select
@@ -32,7 +32,7 @@ async def app(orders_db_url: str) -> AsyncIterator[FastAPI]:
         decline_lockout_threshold=POLICY.threshold,
         decline_lockout_s=POLICY.lockout_s,
     )
-    application = create_app(settings)
+    application = bootstrap(settings)
     yield application
     await application.state.runtime.db.dispose()
 
@@ -97,7 +97,7 @@ async def test_repeated_card_declines_lock_out_the_address_and_the_email(
 ) -> None:
     slug = await slug_of(db, await make_campaign())
     tester, outage, elsewhere = "203.0.113.5", "203.0.113.6", "203.0.113.7"
-    lockouts: abuse.Lockouts = app.state.lockouts
+    lockouts: abuse.Lockouts = app.state.deps["lockouts"]
     # A card tester: one address, a fresh email each time, every card declined.
     tries = [await order(client, slug, f"t{i}@example.com", tester) for i in range(3)]
     assert [r.status_code for r in tries] == [201] * 3
@@ -130,7 +130,7 @@ async def test_repeated_declines_of_one_email_lock_it_out_everywhere(
     for p in placed:
         assert p.status_code == 201, p.text
         await decline(db, p, "incorrect_cvc")
-    await app.state.lockouts.reload(db)
+    await app.state.deps["lockouts"].reload(db)
     refused = await order(client, slug, "card.tester@example.com", "192.0.2.200")
     assert codes([refused]) == [(429, "too_many_declines")]
     assert (await order(client, slug, "honest@example.com", "192.0.2.1")).status_code == 201

@@ -13,7 +13,7 @@ from dropwave_contracts.events import (
     PaymentReleased,
 )
 from dropwave_runtime.db import Database
-from orders.app import create_app
+from orders.bootstrap import bootstrap
 from orders.handlers import (
     on_payment_capture_failed,
     on_payment_captured,
@@ -154,4 +154,4 @@ def test_the_app_consumes_payment_refunded() -> None:
             "order_token_secret": "s" * 32,
         }
     )
-    assert PaymentRefunded in create_app(settings).state.runtime._handlers
+    assert PaymentRefunded in bootstrap(settings).state.runtime._handlers

@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from dropwave_contracts.events import OrderPlaced
-from payments.app import create_app
+from payments.bootstrap import bootstrap
 from payments.settings import Settings
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -34,7 +34,7 @@ def settings(**overrides: str) -> Settings:
 
 
 def test_app_builds_without_connecting() -> None:
-    app = create_app(settings(stripe_api_base="http://127.0.0.1:9"))
+    app = bootstrap(settings(stripe_api_base="http://127.0.0.1:9"))
     paths = set(app.openapi()["paths"])
     assert {"/api/v1/webhooks/stripe", "/healthz", "/readyz"} <= paths
     assert OrderPlaced in app.state.runtime._handlers

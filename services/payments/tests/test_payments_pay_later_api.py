@@ -16,7 +16,7 @@ from dropwave_contracts.events import PaymentCaptured, PaymentCaptureFailed, Pay
 from dropwave_contracts.topics import parse_event
 from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database, outbox_table
-from payments.app import create_app
+from payments.bootstrap import bootstrap
 from payments.handlers import on_payment_intent_webhook
 from payments.models import Payment
 from payments.pay_links import sign_pay_token, verify_pay_token
@@ -53,7 +53,7 @@ def settings(payments_db_url: str, localstripe: LocalStripe) -> Settings:
 async def client(
     payments_db_url: str, localstripe: LocalStripe
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings(payments_db_url, localstripe))
+    app = bootstrap(settings(payments_db_url, localstripe))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://payments") as c:
         yield c

@@ -18,7 +18,7 @@ from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database, inbox_table, outbox_table
 from dropwave_runtime.problems import Problem
 from payments.api import verify_stripe_event
-from payments.app import create_app
+from payments.bootstrap import bootstrap
 from payments.models import Payment
 from payments.settings import Settings
 from payments.stripe_gateway import AuthorizationRequest, StripeGateway
@@ -45,7 +45,7 @@ async def client(
         auth_issuer="https://issuer.test/",
         auth_audience="dropwave-api",
     )
-    app = create_app(settings)
+    app = bootstrap(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://payments") as c:
         yield c

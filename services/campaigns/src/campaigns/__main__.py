@@ -1,8 +1,5 @@
-from pathlib import Path
-
 from dropwave_runtime import cli
 
-from .app import create_app
-from .settings import Settings
+from .bootstrap import SERVICE, bootstrap
 
-cli.run("campaigns", Settings, create_app, Path(__file__).parent / "migrations")
+cli.run(SERVICE, bootstrap)

@@ -23,20 +23,15 @@ from dropwave_contracts.events import (
     CampaignSucceeded,
     CampaignTipped,
 )
-from dropwave_runtime.db import UnitOfWork
-from dropwave_runtime.periodic import every
-from dropwave_runtime.service import BackgroundTask, ServiceRuntime
+from dropwave_runtime.db import Database, UnitOfWork
 
 from . import activity
 from .activity_domain import TokenBucket
 from .activity_settings import ActivitySettings
 from .live import LiveHub
 from .models import Campaign
-from .settings import Settings
 
 log = logging.getLogger(__name__)
-
-Task = BackgroundTask[Settings]
 
 
 async def buyer_joined(uow: UnitOfWork, campaign: Campaign, buyer_number: int) -> None:
@@ -104,75 +99,39 @@ async def on_campaign_cancelled(event: CampaignCancelled, uow: UnitOfWork) -> No
 # --- background upkeep --------------------------------------------------------------------
 
 
-def partition_keeper(settings: ActivitySettings) -> Task:
-    async def activity_partitions(rt: ServiceRuntime[Settings]) -> None:
-        """Keep this month's and the next months' partitions in place (idempotent)."""
-
-        async def upkeep() -> None:
-            async with rt.db.engine.begin() as conn:
-                created = await activity.ensure_partitions(
-                    conn, datetime.now(UTC).date(), settings.activity_partitions_ahead
-                )
-            if created:
-                log.info(
-                    "activity partitions created",
-                    extra={"months": [m.isoformat() for m in created]},
-                )
-
-        await every(
-            settings.activity_partition_check_s,
-            upkeep,
-            name="activity partition upkeep",
-            logger=log,
-        )
-
-    return activity_partitions
-
-
-def counter_roller(settings: ActivitySettings) -> Task:
-    async def counter_rollup(rt: ServiceRuntime[Settings]) -> None:
-        """Fold view/share hits into the totals every few moments."""
-
-        async def roll_up() -> None:
-            async with rt.db.unit_of_work() as uow:
-                await activity.roll_up(uow.session)
-
-        await every(settings.counter_rollup_interval_s, roll_up, name="counter roll-up", logger=log)
-
-    return counter_rollup
-
-
 @dataclass
 class ActivityFeature:
-    """What the activity routes need at request time (kept on `app.state.activity`)."""
+    """What the feed's routes and jobs share (the bootstrap provides it as ``feed``)."""
 
     settings: ActivitySettings
     hub: LiveHub
     limiter: TokenBucket
     clock: Callable[[], float] = field(default=time.monotonic)
 
+    @classmethod
+    def from_settings(cls, settings: ActivitySettings) -> "ActivityFeature":
+        hub = LiveHub(
+            settings.live_queue_size, settings.live_max_clients, settings.live_max_clients_per_ip
+        )
+        return cls(settings, hub, TokenBucket(settings.counter_rate_per_s, settings.counter_burst))
 
-def install(
-    rt: ServiceRuntime[Settings], settings: ActivitySettings | None = None
-) -> ActivityFeature:
-    """Register the feed's event reactions and background tasks on the runtime."""
-    settings = settings or ActivitySettings()
-    hub = LiveHub(
-        settings.live_queue_size, settings.live_max_clients, settings.live_max_clients_per_ip
-    )
-    rt.on(CampaignPublished, on_campaign_published)
-    rt.on(CampaignMilestoneReached, on_milestone_reached)
-    rt.on(CampaignTipped, on_campaign_tipped)
-    rt.on(CampaignSucceeded, on_campaign_succeeded)
-    rt.on(CampaignFailed, on_campaign_failed)
-    rt.on(CampaignCancelled, on_campaign_cancelled)
 
-    async def live_listener(rt: ServiceRuntime[Settings]) -> None:
-        await hub.run(rt.db)
+async def keep_partitions(db: Database, feed: ActivityFeature) -> None:
+    """Keep this month's and the next months' partitions in place (idempotent)."""
+    async with db.engine.begin() as conn:
+        created = await activity.ensure_partitions(
+            conn, datetime.now(UTC).date(), feed.settings.activity_partitions_ahead
+        )
+    if created:
+        log.info("activity partitions created", extra={"months": [m.isoformat() for m in created]})
 
-    rt.background(live_listener)
-    rt.background(partition_keeper(settings))
-    rt.background(counter_roller(settings))
-    return ActivityFeature(
-        settings, hub, TokenBucket(settings.counter_rate_per_s, settings.counter_burst)
-    )
+
+async def roll_up_counters(db: Database) -> None:
+    """Fold view/share hits into the totals."""
+    async with db.unit_of_work() as uow:
+        await activity.roll_up(uow.session)
+
+
+async def live_listener(db: Database, feed: ActivityFeature) -> None:
+    """The process's one LISTEN connection, fanned out to its SSE clients."""
+    await feed.hub.run(db)

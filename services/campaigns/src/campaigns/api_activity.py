@@ -42,7 +42,7 @@ class ActivityPage(BaseModel):
 
 
 def _feature(request: Request) -> ActivityFeature:
-    feature: ActivityFeature = request.app.state.activity
+    feature: ActivityFeature = request.app.state.deps["feed"]
     return feature
 
 

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from dropwave_runtime.db import Database
+from dropwave_runtime.listen import listen
 
 from .activity import LIVE_CHANNEL
 
@@ -110,28 +111,18 @@ class LiveHub:
                 sub.close()
 
     async def run(self, db: Database, retry_s: float = 1.0) -> None:
-        """Hold the LISTEN connection until cancelled, reconnecting on loss."""
-        while True:
-            try:
-                async with db.engine.connect() as conn:
-                    raw = await conn.get_raw_connection()
-                    driver = raw.driver_connection
-                    assert driver is not None
-                    lost = asyncio.Event()
-                    driver.add_termination_listener(lambda *_, ev=lost: ev.set())
-                    await driver.add_listener(
-                        LIVE_CHANNEL, lambda _c, _p, _ch, payload: self.dispatch(payload)
-                    )
-                    self.listening.set()
-                    await lost.wait()
-                    raise ConnectionError("live listener connection closed")
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("live listener lost; reconnecting", exc_info=True)
-            finally:
-                if self.listening.is_set():
-                    self.listening.clear()
-                    # Whatever was notified while we were away is lost to this process.
-                    self.close_all()
-            await asyncio.sleep(retry_s)
+        """Hold the LISTEN connection until cancelled, reconnecting on loss; whatever was
+        notified while nobody listened is lost to this process, so its streams end (clients
+        resume from the feed)."""
+        await listen(
+            db,
+            LIVE_CHANNEL,
+            self.dispatch,
+            on_connect=self.listening.set,
+            on_lost=self._lost,
+            retry_s=retry_s,
+        )
+
+    def _lost(self) -> None:
+        self.listening.clear()
+        self.close_all()

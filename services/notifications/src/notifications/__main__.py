@@ -1,12 +1,7 @@
 """``python -m notifications serve | migrate | dlq``."""
 
-from pathlib import Path
-
 from dropwave_runtime import cli
 
-from .app import create_app
-from .settings import Settings
+from .bootstrap import SERVICE, bootstrap
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-cli.run("notifications", Settings, create_app, MIGRATIONS)
+cli.run(SERVICE, bootstrap)

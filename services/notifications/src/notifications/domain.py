@@ -1,10 +1,9 @@
 """Pure notification logic: formatting, template contexts, delivery ids, link tokens,
-retry backoff, SMS keywords. No I/O."""
+SMS keywords. No I/O."""
 
 import base64
 import hashlib
 import hmac
-import random
 import string
 import uuid
 from dataclasses import dataclass
@@ -138,16 +137,6 @@ def sms_keyword(body: str) -> Literal["stop", "start"] | None:
     if word in START_WORDS:
         return "start"
     return None
-
-
-# --- retries ----------------------------------------------------------------------------------
-
-
-def backoff_s(attempt: int, base_s: float, max_s: float, jitter: float = 0.2) -> float:
-    """Exponential backoff after the ``attempt``-th failed try (1-based), with some jitter
-    so a provider outage does not turn into synchronized retry waves."""
-    delay = min(base_s * 2 ** max(attempt - 1, 0), max_s)
-    return float(delay * (1 + random.uniform(-jitter, jitter)))
 
 
 PAY_LATER_FIELDS: Final = frozenset({"order_id", "token"})

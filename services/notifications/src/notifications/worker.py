@@ -29,6 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from dropwave_contracts.events import NotificationSent
+from dropwave_runtime.backoff import exponential
 from dropwave_runtime.db import Database
 from dropwave_runtime.rate_limit import RateLimiter
 from prometheus_client import Counter
@@ -37,7 +38,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .domain import (
     address_digest,
-    backoff_s,
     format_money,
     pay_later_url,
     unsubscribe_token,
@@ -384,7 +384,9 @@ class DeliveryWorker:
             await self._finish(job, "failed", f"gave up after {attempts} attempts: {error}")
             log.error("notification failed for good", extra=ids)
             return
-        delay = backoff_s(attempts, self.config.backoff_base_s, self.config.backoff_max_s)
+        delay = exponential(
+            attempts, self.config.backoff_base_s, self.config.backoff_max_s, low=0.8, high=1.2
+        )
         DELIVERIES.labels(job.channel, "retry").inc()
         async with self.db.sessions() as session, session.begin():
             await session.execute(

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from dropwave_runtime.client_ip import Network, in_networks
 from dropwave_runtime.db import Database
 from dropwave_runtime.http_limits import RateLimited
-from dropwave_runtime.periodic import every
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -153,11 +152,11 @@ class Lockouts:
         now = self.clock()
         self._until = {subject: now + float(left) for subject, left in rows}
 
-    async def run(self, db: Database, interval_s: float) -> None:
-        await every(
-            interval_s,
-            lambda: self.reload(db),
-            name="reloading lockouts",
-            logger=log,
-            level=logging.WARNING,
-        )
+
+RELOAD_LOG_LEVEL = logging.WARNING
+"""A failed reload keeps the last lockouts: worth a warning, not an error."""
+
+
+async def reload_lockouts(db: Database, lockouts: Lockouts) -> None:
+    """The periodic job that keeps this instance's lockouts current."""
+    await lockouts.reload(db)

@@ -130,10 +130,10 @@ async def place_order(request: Request) -> Response:
     key = _read_key(request)
     body = await _read_body(request)
     rt: ServiceRuntime[Settings] = request.app.state.runtime
-    intake: OrderIntake = request.app.state.intake
+    intake: OrderIntake = request.app.state.deps["intake"]
     ip = client_ip(request.scope, rt.settings.trusted_networks)
     email = str(body.email)
-    lockouts: abuse.Lockouts = request.app.state.lockouts
+    lockouts: abuse.Lockouts = request.app.state.deps["lockouts"]
     lockouts.check(email, ip)
     if not in_networks(ip, rt.settings.exempt_networks):
         rt.check_rate(ORDER_PER_IP, ip, ORDER_PER_IP_DEFAULT)

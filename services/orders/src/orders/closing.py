@@ -9,8 +9,7 @@ of instances may run the job (``SKIP LOCKED``).
 
 import logging
 
-from dropwave_runtime.periodic import every
-from dropwave_runtime.service import ServiceRuntime
+from dropwave_runtime.db import Database
 
 from . import handlers
 from .settings import Settings
@@ -20,12 +19,13 @@ log = logging.getLogger(__name__)
 BATCH = 100
 
 
-async def close_due(rt: ServiceRuntime[Settings], batch: int = BATCH) -> int:
-    """Rounds until no due campaign is left; returns how many tallies were emitted."""
-    settings = rt.settings
+async def close_due(db: Database, settings: Settings, batch: int = BATCH) -> int:
+    """Rounds until no due campaign is left; returns how many tallies were emitted. Run
+    every ``close_poll_interval_s`` (the bootstrap's periodic job); a failed round is
+    retried by the next one (nothing is lost)."""
     tallied = 0
     while True:
-        async with rt.db.unit_of_work() as uow:
+        async with db.unit_of_work() as uow:
             taken, tallies = await handlers.close_and_tally(uow, batch, settings.close_max_wait_s)
         tallied += len(tallies)
         for tally in tallies:
@@ -39,12 +39,3 @@ async def close_due(rt: ServiceRuntime[Settings], batch: int = BATCH) -> int:
             )
         if taken < batch:
             return tallied
-
-
-async def closing_job(rt: ServiceRuntime[Settings]) -> None:
-    """Background task: one round at start, then every `close_poll_interval_s`. A failed
-    round is logged (the database may be briefly away); the next one retries (nothing is
-    lost)."""
-    await every(
-        rt.settings.close_poll_interval_s, lambda: close_due(rt), name="closing round", logger=log
-    )

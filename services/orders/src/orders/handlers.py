@@ -455,7 +455,7 @@ async def on_payment_action_required(event: PaymentActionRequired, uow: UnitOfWo
 
 
 async def on_payment_failed(
-    event: PaymentFailed, uow: UnitOfWork, policy: abuse.DeclinePolicy = abuse.DEFAULT_POLICY
+    event: PaymentFailed, uow: UnitOfWork, policy: abuse.DeclinePolicy
 ) -> None:
     """The authorization failed; a card decline counts against the buyer's email and
     address (card-testing protection, ``abuse.py``)."""

@@ -20,7 +20,7 @@ from dropwave_contracts.events import CampaignPublished, CreatorPayoutsUpdated
 from dropwave_runtime.auth import CreatorId
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.problems import Problem
-from dropwave_runtime.service import Runtime, ServiceRuntime
+from dropwave_runtime.service import Runtime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
@@ -64,7 +64,7 @@ def _view(row: CreatorAccount | None) -> PayoutsView:
 
 
 def gateway_of(request: Request) -> StripeGateway:
-    gateway: StripeGateway = request.app.state.gateway
+    gateway: StripeGateway = request.app.state.deps["gateway"]
     return gateway
 
 
@@ -202,9 +202,3 @@ async def campaign_owner(uow: UnitOfWork, campaign_id: uuid.UUID) -> str | None:
         select(CampaignCreator.creator_id).where(CampaignCreator.campaign_id == campaign_id)
     )
     return owner
-
-
-def install(rt: ServiceRuntime[Settings], gateway: StripeGateway) -> None:
-    """Wire Connect's event handler (the router is added by ``app``)."""
-    del gateway  # the API reaches it through app.state
-    rt.on(CampaignPublished, on_campaign_published)

@@ -27,8 +27,6 @@ import stripe
 from dropwave_contracts.envelope import Event
 from dropwave_contracts.events import PaymentCaptured, PaymentCaptureFailed, PaymentReminderIssued
 from dropwave_runtime.db import Database, UnitOfWork
-from dropwave_runtime.periodic import every
-from dropwave_runtime.service import ServiceRuntime
 from sqlalchemy import select
 
 from .domain import PaymentStatus
@@ -342,16 +340,6 @@ async def _cancel_quietly(
         log.info("pay-later PaymentIntent %s not cancelable", payment_intent_id)
 
 
-def install(rt: ServiceRuntime[Settings], gateway: StripeGateway) -> None:
-    """Run the pay-later round in the background of every instance."""
-    settings = rt.settings
-
-    async def pay_later_reminders(runtime: ServiceRuntime[Settings]) -> None:
-        async def pay_later_round() -> None:
-            await process_pay_later(runtime.db, gateway, settings, await runtime.db.now())
-
-        await every(
-            settings.pay_later_poll_interval_s, pay_later_round, name="pay-later round", logger=log
-        )
-
-    rt.background(pay_later_reminders)
+async def pay_later_round(db: Database, gateway: StripeGateway, settings: Settings) -> None:
+    """The periodic job of every instance: one round over the due pay-later links."""
+    await process_pay_later(db, gateway, settings, await db.now())

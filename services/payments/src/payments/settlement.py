@@ -72,8 +72,9 @@ from dropwave_contracts.events import (
     PaymentReleased,
 )
 from dropwave_runtime import cli
+from dropwave_runtime.backoff import exponential
 from dropwave_runtime.db import Database, UnitOfWork
-from dropwave_runtime.listen import listen
+from dropwave_runtime.listen import wake_on
 from dropwave_runtime.periodic import every
 from dropwave_runtime.rate_limit import PgRateLimiter
 from sqlalchemy import func, literal, or_, select, update
@@ -352,7 +353,7 @@ class SettlementWorker:
         ]
         lanes.append(
             asyncio.create_task(
-                listen(self.db, QUEUE_CHANNEL, self._wake, self.config.poll_interval_s),
+                wake_on(self.db, QUEUE_CHANNEL, self._wake, self.config.poll_interval_s),
                 name="settlement-listener",
             )
         )
@@ -778,9 +779,9 @@ class SettlementWorker:
             QUEUE_ATTEMPTS.labels(item.kind, "gave_up").inc()
             return False
         QUEUE_ATTEMPTS.labels(item.kind, "retry").inc()
-        exponent = min(item.attempts - 1, 30)
-        delay = min(self.config.retry_max_s, self.config.retry_base_s * 2**exponent)
-        delay *= 0.5 + random.random() / 2
+        delay = exponential(
+            item.attempts, self.config.retry_base_s, self.config.retry_max_s, low=0.5
+        )
         item.next_attempt_at = func.now() + timedelta(seconds=delay)
         return True
 
@@ -906,3 +907,10 @@ SETTLEMENT_COMMAND = cli.Command(
     handle=_settlement_command,
 )
 """``python -m payments settlement <campaign_id>``"""
+
+
+async def settlement_worker(
+    db: Database, gateway: StripeGateway, limiter: PgRateLimiter, settings: Settings
+) -> None:
+    """The worker of every instance: drains the queue until shutdown."""
+    await SettlementWorker(db, gateway, limiter, WorkerConfig.from_settings(settings)).run()

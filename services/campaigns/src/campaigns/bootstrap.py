@@ -1,0 +1,68 @@
+"""Everything the campaigns service runs, in one list: routes, event handlers, periodic jobs.
+
+Dependencies are built in ``bootstrap`` and reach handlers and jobs by parameter name
+(``dropwave_runtime.bootstrap``); nothing connects here.
+"""
+
+from pathlib import Path
+
+from dropwave_contracts.events import (
+    CampaignCancelled,
+    CampaignFailed,
+    CampaignMilestoneReached,
+    CampaignPublished,
+    CampaignSucceeded,
+    CampaignTipped,
+    CreatorPayoutsUpdated,
+    OrderCancelled,
+    OrderConfirmed,
+    OrdersTallied,
+)
+from dropwave_runtime.bootstrap import Periodic, Service, Worker
+from dropwave_runtime.service import configure
+from fastapi import FastAPI
+
+from . import activity_handlers, api, api_activity, handlers
+from .activity_handlers import ActivityFeature
+from .activity_settings import ActivitySettings
+from .settings import Settings
+
+SERVICE = Service(
+    name="campaigns",
+    title="DropWave campaigns",
+    settings=Settings,
+    migrations=Path(__file__).parent / "migrations",
+    routers=[api.router, api_activity.router],
+    events={
+        OrderConfirmed: handlers.on_order_confirmed,
+        OrderCancelled: handlers.on_order_cancelled,
+        OrdersTallied: handlers.on_orders_tallied,
+        CreatorPayoutsUpdated: handlers.on_creator_payouts_updated,
+        # The activity feed follows campaigns' own events, whichever code path emits them.
+        CampaignPublished: activity_handlers.on_campaign_published,
+        CampaignMilestoneReached: activity_handlers.on_milestone_reached,
+        CampaignTipped: activity_handlers.on_campaign_tipped,
+        CampaignSucceeded: activity_handlers.on_campaign_succeeded,
+        CampaignFailed: activity_handlers.on_campaign_failed,
+        CampaignCancelled: activity_handlers.on_campaign_cancelled,
+    },
+    jobs=[
+        Worker("live listener", activity_handlers.live_listener),
+        Periodic(
+            "activity partition upkeep",
+            activity_handlers.keep_partitions,
+            lambda feed: feed.settings.activity_partition_check_s,
+        ),
+        Periodic(
+            "counter roll-up",
+            activity_handlers.roll_up_counters,
+            lambda feed: feed.settings.counter_rollup_interval_s,
+        ),
+    ],
+)
+
+
+def bootstrap(settings: Settings, activity_settings: ActivitySettings | None = None) -> FastAPI:
+    rt = configure(SERVICE.name, settings)
+    feed = ActivityFeature.from_settings(activity_settings or ActivitySettings())
+    return rt.wire(SERVICE, feed=feed)
