@@ -2,8 +2,9 @@
 Stripe rate limit, clean and under injected faults.
 
 Starts what it needs itself, on free ports on 127.0.0.1 under a temporary directory:
-PostgreSQL (embedded), localstripe (our launcher: in-memory store, Idempotency-Key honoured)
-and the fault-injecting proxy of ``dropwave_devstack.faults`` in front of it. ``--instances``
+PostgreSQL (embedded), localstripe (``dropwave_devstack.stripe_emulator``: in-memory store,
+Idempotency-Key honoured) and the fault-injecting proxy of ``dropwave_devstack.faults`` in
+front of it. ``--instances``
 settlement workers (each with its own engine and connection pool, as separate payments
 instances would have) share the one PostgreSQL rate limiter. For each run:
 

@@ -1,21 +1,41 @@
-"""The deployment files stay valid and in step with the dev stack."""
+"""The deployment files stay valid, and the dev stack runs production's gateway."""
 
+import functools
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from dropwave_devstack.gateway import (
-    DEFAULT_BODY_LIMIT,
-    SECURITY_HEADERS,
+    CADDYFILE,
     GatewayTimeouts,
     caddy_binary,
-    caddy_config,
+    caddyfile_upstreams,
+    dev_environment,
 )
 from dropwave_devstack.stack import DEFAULT_SERVICES
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+ROUTES = {
+    "/api/v1/campaigns*": "campaigns",
+    "/api/v1/campaigns/*/orders": "orders",
+    "/api/v1/orders/*": "orders",
+    "/api/v1/webhooks/stripe*": "payments",
+    "/api/v1/creators/me/payouts*": "payments",
+    "/api/v1/payments/*": "payments",
+    "/api/v1/notifications/*": "notifications",
+}
+BODY_LIMITS = {"/api/v1/campaigns*": 262144, "/api/v1/webhooks/stripe*": 1048576}
+"""README "Limits": 64 KiB unless the route's service takes more."""
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
 
 
 def _paths(node: object) -> set[str]:
@@ -33,34 +53,183 @@ def _paths(node: object) -> set[str]:
     return found
 
 
-def _adapted_production_config() -> dict[str, Any]:
+def _adapted(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``caddy adapt`` of deploy/gateway/Caddyfile, with ``env`` as its only placeholders
+    (none: the file's defaults, production's)."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GATEWAY_") and not k.endswith("_UPSTREAM")
+    }
     out = subprocess.run(
         [caddy_binary(), "adapt", "--config", str(DEPLOY / "gateway" / "Caddyfile")],
         capture_output=True,
         text=True,
         check=True,
         timeout=30,
+        env={**clean, **(env or {})},
     )
     config: dict[str, Any] = json.loads(out.stdout)
     return config
 
 
-def test_production_caddyfile_is_valid_and_routes_like_the_dev_stack() -> None:
-    config = _adapted_production_config()
-    dev_routes = {matcher for spec in DEFAULT_SERVICES for matcher in spec.routes}
-    assert _paths(config) == dev_routes | {"/healthz"}
+def _server(config: dict[str, Any]) -> dict[str, Any]:
+    (server,) = config["apps"]["http"]["servers"].values()
+    return server  # type: ignore[no-any-return]
+
+
+def _dials(server: dict[str, Any]) -> dict[str, str]:
+    """Path matcher -> the upstream its route proxies to."""
+    proxied = [r for r in server["routes"] if "reverse_proxy" in json.dumps(r)]
+    dials: dict[str, str] = {}
+    for route in proxied:
+        (matcher,) = route["match"][0]["path"]
+        (dial,) = _find(route, "dial")
+        dials[matcher] = dial
+    return dials
+
+
+def _hsts_conditions(node: object) -> set[str]:
+    """The expressions of the matchers (named ``hsts_*``) that decide on HSTS."""
+    expressions = [m.get("expression") for ms in _find(node, "match") for m in ms]
+    return {
+        e["expr"]
+        for e in expressions
+        if isinstance(e, dict) and e.get("name", "").startswith("hsts")
+    }
+
+
+def test_the_dev_stack_runs_the_production_caddyfile() -> None:
+    """No second gateway config: the dev stack starts Caddy with deploy/gateway/Caddyfile,
+    and its services fill the file's upstreams."""
+    assert CADDYFILE == DEPLOY / "gateway" / "Caddyfile"
+    assert sorted(spec.gateway_upstream for spec in DEFAULT_SERVICES) == caddyfile_upstreams()
+
+
+def test_production_caddyfile_routes_to_the_k8s_services_by_default() -> None:
+    server = _server(_adapted())
+    assert _dials(server) == {path: f"{service}:8000" for path, service in ROUTES.items()}
+    assert _paths(server) == set(ROUTES) | {"/healthz"}
+    assert server["listen"] == [":8080"]
+    assert server["trusted_proxies"]["ranges"] == ["127.0.0.1/32"]
+    k8s_services = {
+        doc["metadata"]["name"]: doc["spec"]["ports"][0]["port"]
+        for doc in _rendered_k8s()
+        if doc["kind"] == "Service"
+    }
+    for dial in set(_dials(server).values()):
+        name, port = dial.split(":")
+        assert k8s_services[name] == int(port), dial
+
+
+def test_production_caddyfile_takes_its_upstreams_and_edge_from_the_environment() -> None:
+    env = {
+        f"{name.upper()}_UPSTREAM": f"{name}.dropwave.svc.cluster.local:8000"
+        for name in caddyfile_upstreams()
+    }
+    env |= {"GATEWAY_PORT": "9090", "GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8"}
+    server = _server(_adapted(env))
+    assert _dials(server) == {
+        path: f"{service}.dropwave.svc.cluster.local:8000" for path, service in ROUTES.items()
+    }
+    assert server["listen"] == [":9090"]
+    assert server["trusted_proxies"]["ranges"] == ["10.0.0.0/8"]
+
+
+def test_production_caddyfile_with_the_dev_stacks_environment() -> None:
+    """What the dev stack sets: 127.0.0.1 only, no proxy trusted, no HSTS, warnings only."""
+    upstreams = {name: f"127.0.0.1:{n}" for n, name in enumerate(caddyfile_upstreams(), 1)}
+    config = _adapted(dev_environment("127.0.0.1", 4321, upstreams, GatewayTimeouts()))
+    server = _server(config)
+    assert server["listen"] == ["127.0.0.1:4321"]
+    assert "ranges" not in server["trusted_proxies"]
+    assert set(_dials(server).values()) == set(upstreams.values())
+    assert config["logging"]["logs"]["default"]["level"] == "WARN"
+    assert _hsts_conditions(server) == {"false"}
+
+
+def test_production_gateway_limits_and_headers() -> None:
+    """Body limits per route, client timeouts (the dev stack's defaults) and security
+    headers, plus HSTS (on unless GATEWAY_HSTS=false)."""
+    server = _server(_adapted())
+    proxied = [r for r in server["routes"] if "reverse_proxy" in json.dumps(r)]
+    for route in proxied:
+        (matcher,) = route["match"][0]["path"]
+        assert _find(route, "max_size") == [BODY_LIMITS.get(matcher, 65536)], matcher
+    assert len(proxied) == len(_paths(server)) - 1  # every route but /healthz
+    timeouts = GatewayTimeouts()
+    assert server["read_header_timeout"] == timeouts.read_header_s * 1e9
+    assert server["read_timeout"] == timeouts.read_body_s * 1e9
+    assert server["idle_timeout"] == timeouts.idle_s * 1e9
+    assert "write_timeout" not in server  # live streams last minutes
+    for where in (server["routes"], server["errors"]):
+        headers = _headers_set(where)
+        for name, value in SECURITY_HEADERS.items():
+            assert headers[name] == [value], (name, where is server["errors"])
+        assert headers["Strict-Transport-Security"][0].startswith("max-age=")
+        assert _hsts_conditions(where) == {"true"}
+    assert "payload_too_large" in json.dumps(server["errors"])
+
+
+SERVICES = ("campaigns", "orders", "payments", "notifications")
+
+
+@functools.cache
+def _rendered_k8s() -> list[dict[str, Any]]:
+    """``kubectl kustomize deploy`` (kustomize v5, built into kubectl): what
+    ``kubectl apply -k deploy`` applies."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with its built-in kustomize) is not installed")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(DEPLOY)], capture_output=True, text=True, check=True, timeout=60
+    )
+    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
 
 
 def test_compose_and_k8s_manifests_parse() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     for name in ("campaigns", "orders", "payments", "notifications", "redpanda", "postgres"):
         assert name in compose["services"]
-    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
-    kinds: list[str] = []
-    for resource in kustomization["resources"]:
-        kinds += [doc["kind"] for doc in yaml.safe_load_all((DEPLOY / resource).read_text())]
+    kinds = [doc["kind"] for doc in _rendered_k8s()]
     assert kinds.count("Deployment") == 5  # four services + the gateway
     assert kinds.count("Job") == 5  # a migration per service + topics
+    assert all(doc["metadata"]["namespace"] == "dropwave" for doc in _rendered_k8s())
+    assert "SERVICE" not in yaml.safe_dump_all(_rendered_k8s())  # every placeholder filled
+    assert kinds.count("ConfigMap") == 2  # dropwave-common, the Caddyfile; no name carrier
+
+
+def test_each_k8s_service_is_the_base_under_its_name() -> None:
+    """k8s/<service>/ is k8s/service-base named: the same Deployment, Service and migration
+    Job for each of the four, with its name, image, Secret and labels."""
+    objects = {(d["kind"], d["metadata"]["name"]): d for d in _rendered_k8s()}
+    for name in SERVICES:
+        label = {"app.kubernetes.io/name": name}
+        env_from = [
+            {"configMapRef": {"name": "dropwave-common"}},
+            {"secretRef": {"name": f"dropwave-{name}", "optional": True}},
+        ]
+        deployment = objects["Deployment", name]
+        assert deployment["metadata"]["labels"] == label
+        assert deployment["spec"]["selector"]["matchLabels"] == label
+        pod = deployment["spec"]["template"]
+        assert pod["metadata"]["labels"] == label
+        (container,) = pod["spec"]["containers"]
+        assert container["name"] == name
+        assert container["image"] == f"dropwave-{name}"
+        assert container["args"] == ["serve"]
+        assert container["envFrom"] == env_from
+        assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        service = objects["Service", name]
+        assert service["spec"]["selector"] == label
+        assert service["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http"}]
+        job = objects["Job", f"{name}-migrate"]
+        assert job["metadata"]["labels"] == {**label, "app.kubernetes.io/component": "migrate"}
+        (migrate,) = job["spec"]["template"]["spec"]["containers"]
+        assert (migrate["image"], migrate["args"]) == (f"dropwave-{name}", ["migrate"])
+        assert migrate["envFrom"] == env_from
 
 
 def _find(node: object, key: str) -> list[Any]:
@@ -80,31 +249,6 @@ def _headers_set(routes: object) -> dict[str, list[str]]:
     for found in _find(routes, "set"):
         headers.update(found)
     return headers
-
-
-def test_production_gateway_has_the_dev_stacks_limits_and_headers(tmp_path: Path) -> None:
-    """Body limits per route, client timeouts and security headers: the production Caddyfile
-    says what the dev gateway does (plus HSTS, production only)."""
-    (server,) = _adapted_production_config()["apps"]["http"]["servers"].values()
-    dev_limits = {m: n for spec in DEFAULT_SERVICES for m, n in spec.body_limits.items()}
-    proxied = [r for r in server["routes"] if "reverse_proxy" in json.dumps(r)]
-    for route in proxied:
-        (matcher,) = route["match"][0]["path"]
-        assert _find(route, "max_size") == [dev_limits.get(matcher, DEFAULT_BODY_LIMIT)], matcher
-    assert len(proxied) == len(_paths(server)) - 1  # every route but /healthz
-    timeouts = GatewayTimeouts()
-    assert server["read_header_timeout"] == timeouts.read_header_s * 1e9
-    assert server["read_timeout"] == timeouts.read_body_s * 1e9
-    assert server["idle_timeout"] == timeouts.idle_s * 1e9
-    assert "write_timeout" not in server  # live streams last minutes
-    for where in (server["routes"], server["errors"]):
-        headers = _headers_set(where)
-        for name, value in SECURITY_HEADERS.items():
-            assert headers[name] == [value], (name, where is server["errors"])
-        assert headers["Strict-Transport-Security"][0].startswith("max-age=")
-    assert "payload_too_large" in json.dumps(server["errors"])
-    dev = caddy_config("127.0.0.1:1", [("/api/v1/orders/*", "127.0.0.1:2")], tmp_path)
-    assert "Strict-Transport-Security" not in json.dumps(dev)  # plain HTTP in dev
 
 
 def test_deployed_gateway_image_is_the_caddy_the_caddyfile_is_checked_with() -> None:

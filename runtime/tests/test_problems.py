@@ -22,9 +22,13 @@ class Echo(BaseModel):
     text: str
 
 
-def probe_app() -> FastAPI:
+BEHIND_GATEWAY = "/api/v1/orders"
+"""A prefix the gateway (deploy/gateway/Caddyfile) proxies to one upstream, ``orders``."""
+
+
+def probe_app(prefix: str = "") -> FastAPI:
     """A service app with one route that fails unexpectedly and one that works."""
-    router = APIRouter()
+    router = APIRouter(prefix=prefix)
 
     @router.get("/boom")
     async def boom() -> dict[str, str]:
@@ -68,7 +72,7 @@ def served_probe() -> Iterator[int]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port: int = sock.getsockname()[1]
-    config = uvicorn.Config(probe_app(), lifespan="off", log_level="warning")
+    config = uvicorn.Config(probe_app(BEHIND_GATEWAY), lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -76,7 +80,7 @@ def served_probe() -> Iterator[int]:
         while not server.started:
             assert thread.is_alive()
             threading.Event().wait(0.02)
-        assert client.post("/echo", json={"text": "up"}).status_code == 200
+        assert client.post(f"{BEHIND_GATEWAY}/echo", json={"text": "up"}).status_code == 200
     yield port
     server.should_exit = True
     thread.join(10)
@@ -90,12 +94,12 @@ def test_after_a_500_the_gateway_connection_serves_the_next_requests(
     """Caddy keeps its upstream connection alive; a service that closed it after a 500 made
     the next request Caddy sent on it (a POST, not retried) a 502 for an unrelated client."""
     with (
-        CaddyGateway(tmp_path, [("/*", f"127.0.0.1:{served_probe}")]) as gateway,
+        CaddyGateway(tmp_path, {"orders": f"127.0.0.1:{served_probe}"}) as gateway,
         httpx.Client(base_url=gateway.base_url, timeout=10) as client,
     ):
         for n in range(10):
-            assert_internal_error(client.get("/boom"))
-            after = client.post("/echo", json={"text": f"after {n}"})
+            assert_internal_error(client.get(f"{BEHIND_GATEWAY}/boom"))
+            after = client.post(f"{BEHIND_GATEWAY}/echo", json={"text": f"after {n}"})
             assert after.status_code == 200, (n, after.status_code, after.text)
             assert after.json() == {"text": f"after {n}"}
 

@@ -21,11 +21,11 @@ import httpx
 import pytest
 import stripe
 from dropwave_devstack.broker import TansuBroker
-from dropwave_devstack.gateway import CaddyGateway, GatewayTimeouts
+from dropwave_devstack.gateway import CADDYFILE, CaddyGateway, GatewayTimeouts
 from dropwave_devstack.ports import free_port, wait_for_tcp
 from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, to_asyncpg_dsn
 from dropwave_devstack.smtp_sink import SmtpSink
-from dropwave_devstack.stack import DEV_SECRETS, DevStack, ServiceSpec, gateway_routes
+from dropwave_devstack.stack import DEV_SECRETS, DevStack, ServiceSpec
 from dropwave_devstack.stripe_emulator import LocalStripe
 
 pytestmark = pytest.mark.timeout(60)
@@ -313,12 +313,7 @@ def test_gateway_routes_by_path(
     orders, payments, campaigns = (
         _addr(http_servers[t]) for t in ("orders", "payments", "campaigns")
     )
-    routes = [
-        ("/api/v1/campaigns/*/orders", orders),
-        ("/api/v1/orders/*", orders),
-        ("/api/v1/webhooks/stripe*", payments),
-        ("/api/v1/campaigns*", campaigns),
-    ]
+    upstreams = {"orders": orders, "payments": payments, "campaigns": campaigns}
     expected = {
         "/api/v1/campaigns": "campaigns",
         "/api/v1/campaigns/c1": "campaigns",
@@ -327,7 +322,7 @@ def test_gateway_routes_by_path(
         "/api/v1/orders/o1": "orders",
         "/api/v1/webhooks/stripe": "payments",
     }
-    gw = CaddyGateway(tmp_path, routes)
+    gw = CaddyGateway(tmp_path, upstreams)
     with gw, httpx.Client(base_url=gw.base_url, timeout=5) as http:
         assert http.get("/healthz").status_code == 200
         for path, tag in expected.items():
@@ -341,7 +336,7 @@ def test_gateway_routes_by_path(
         assert kept.headers["X-Request-Id"] == "rid-1"
         missing = http.get("/nowhere")
         assert missing.status_code == 404
-        assert missing.json()["error"] == "not_found"
+        assert missing.json()["code"] == "not_found"
     assert not gw.running
 
 
@@ -349,10 +344,9 @@ def test_gateway_limits_bodies_and_sets_security_headers(
     tmp_path: Path, http_servers: dict[str, ThreadingHTTPServer]
 ) -> None:
     orders = http_servers["orders"]
-    routes = [("/api/v1/orders/*", _addr(orders))]
-    gw = CaddyGateway(tmp_path, routes, body_limits={"/api/v1/orders/*": 1024})
+    gw = CaddyGateway(tmp_path, {"orders": _addr(orders)})
     with gw, httpx.Client(base_url=gw.base_url, timeout=5) as http:
-        fine = http.post("/api/v1/orders/o1", content=b"x" * 1024)
+        fine = http.post("/api/v1/orders/o1", content=b"x" * 65536)  # the Caddyfile's 64 KiB
         assert fine.status_code == 200
         for response in (fine, http.get("/nowhere"), http.get("/healthz")):
             assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -360,15 +354,15 @@ def test_gateway_limits_bodies_and_sets_security_headers(
             csp = response.headers["Content-Security-Policy"]
             assert csp == "default-src 'none'; frame-ancestors 'none'"
             assert "Strict-Transport-Security" not in response.headers  # production only
-        big = http.post("/api/v1/orders/o1", content=b"x" * 1025)
+        big = http.post("/api/v1/orders/o1", content=b"x" * 65537)
         assert big.status_code == 413
         assert big.headers["Content-Type"] == "application/problem+json"
         assert big.json()["code"] == "payload_too_large"
         assert big.headers["X-Content-Type-Options"] == "nosniff"
 
         def chunks() -> Iterator[bytes]:
-            for _ in range(4):
-                yield b"x" * 512
+            for _ in range(65):
+                yield b"x" * 1024
 
         streamed = http.post("/api/v1/orders/o1", content=chunks())  # chunked, no length
         assert streamed.status_code == 413
@@ -389,8 +383,8 @@ def test_gateway_cuts_off_a_client_that_sends_its_headers_slowly(
     """Slowloris: header bytes trickle in; the gateway hangs up at its read_header timeout
     (1 s here) instead of holding the connection for as long as the client likes. The
     trickle would take 60 s; the test ends when the gateway hangs up."""
-    routes = [("/api/v1/orders/*", _addr(http_servers["orders"]))]
-    gw = CaddyGateway(tmp_path, routes, timeouts=GatewayTimeouts(read_header_s=1.0))
+    upstreams = {"orders": _addr(http_servers["orders"])}
+    gw = CaddyGateway(tmp_path, upstreams, timeouts=GatewayTimeouts(read_header_s=1.0))
     request = b"GET /api/v1/orders/o1 HTTP/1.1\r\nHost: gw\r\nX-Slow: " + b"a" * 120
     cut_off = False
     with gw, socket.create_connection((gw.host, gw.port), timeout=10) as raw:
@@ -408,25 +402,29 @@ def test_gateway_cuts_off_a_client_that_sends_its_headers_slowly(
     assert http_servers["orders"].received == []
 
 
-def test_gateway_route_order_puts_specific_first() -> None:
-    specs = [
-        ServiceSpec("campaigns", "campaigns", ["/api/v1/campaigns*"]),
-        ServiceSpec("orders", "orders", ["/api/v1/campaigns/*/orders", "/api/v1/orders/*"]),
-    ]
-    routes = gateway_routes(specs, {"campaigns": 1, "orders": 2})
-    assert [r[0] for r in routes].index("/api/v1/campaigns/*/orders") < [
-        r[0] for r in routes
-    ].index("/api/v1/campaigns*")
+def test_gateway_runs_the_production_caddyfile(
+    tmp_path: Path, http_servers: dict[str, ThreadingHTTPServer]
+) -> None:
+    """The dev gateway is deploy/gateway/Caddyfile itself (no generated copy): Caddy runs
+    that file, with the dev values in its environment."""
+    assert Path(__file__).resolve().parents[2] / "gateway" / "Caddyfile" == CADDYFILE
+    gw = CaddyGateway(tmp_path, {"orders": _addr(http_servers["orders"])})
+    with gw:
+        cmdline = Path(f"/proc/{gw.pid}/cmdline").read_bytes().split(b"\0")
+        environ = Path(f"/proc/{gw.pid}/environ").read_bytes().split(b"\0")
+    assert cmdline[-5:-1] == [b"--config", str(CADDYFILE).encode(), b"--adapter", b"caddyfile"]
+    assert f"ORDERS_UPSTREAM={_addr(http_servers['orders'])}".encode() in environ
+    assert b"GATEWAY_BIND=127.0.0.1" in environ
+    with pytest.raises(ValueError, match="no upstream"):
+        CaddyGateway(tmp_path, {"nowhere": "127.0.0.1:1"})
 
 
 # -- the whole stack ---------------------------------------------------------------------------
 
 FAKE_SERVICES = [
-    ServiceSpec("campaigns", "devstack_fake_service", ["/api/v1/campaigns*"]),
-    ServiceSpec(
-        "orders", "devstack_fake_service", ["/api/v1/campaigns/*/orders", "/api/v1/orders/*"]
-    ),
-    ServiceSpec("notifications", "devstack_fake_service", []),
+    ServiceSpec("campaigns", "devstack_fake_service"),
+    ServiceSpec("orders", "devstack_fake_service"),
+    ServiceSpec("notifications", "devstack_fake_service"),
 ]
 
 
@@ -493,7 +491,7 @@ def test_devstack_uses_external_parts(
         "SMTP_PORT": str(smtp.port),
         "KAFKA_SESSION_TIMEOUT_MS": "10000",
     }
-    specs = [ServiceSpec("external_svc", "devstack_fake_service", ["/api/v1/orders/*"])]
+    specs = [ServiceSpec("external_svc", "devstack_fake_service", upstream="orders")]
     with DevStack(
         tmp_path,
         specs,
@@ -521,7 +519,7 @@ def test_devstack_failed_service_stops_everything(
     }
     stack = DevStack(
         tmp_path,
-        [ServiceSpec("crashy", "devstack_fake_service", [])],
+        [ServiceSpec("crashy", "devstack_fake_service")],
         topics=[],
         extra_env=_stack_env(FAKE_CRASH="crashy"),
         environ=environ,

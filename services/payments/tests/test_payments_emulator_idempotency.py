@@ -1,5 +1,5 @@
 """Contract: the emulator honours ``Idempotency-Key`` as Stripe documents it (the test-side
-extension in dropwave_devstack.localstripe_launcher), through the real SDK."""
+extension in dropwave_devstack.stripe_emulator.idempotency), through the real SDK."""
 
 import uuid
 

@@ -23,8 +23,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
@@ -32,7 +32,7 @@ from typing import Protocol, Self
 from ._process import ManagedProcess, PartFailedError, child_env, deferred_interrupts
 from .broker import TansuBroker, TopicSpecLike, create_topics
 from .faults import BackgroundFaultProxy
-from .gateway import CaddyGateway, Route
+from .gateway import CaddyGateway, caddyfile_upstreams
 from .issuer import DEV_AUDIENCE, DEV_ISSUER, DevIssuer
 from .ports import free_port
 from .postgres import EmbeddedPostgres, admin_dsn_from_url, ensure_database
@@ -55,6 +55,8 @@ DEV_STRIPE_SECRET_KEY = "sk_test_devstack"  # noqa: S105 - the emulator accepts 
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_devstack"  # noqa: S105 - a fixed dev-only value
 DEV_MAIL_FROM = "drops@dropwave.test"
 STRIPE_WEBHOOK_PATH = "/api/v1/webhooks/stripe"
+STRIPE_WEBHOOK_UPSTREAM = "payments"
+"""The gateway upstream deploy/gateway/Caddyfile sends ``STRIPE_WEBHOOK_PATH`` to."""
 # Dev-only secrets the services require; the environment (then ``extra_env``) overrides them.
 DEV_SECRETS = {
     "ORDER_TOKEN_SECRET": "dropwave-dev-order-token-secret-not-for-production",
@@ -66,27 +68,25 @@ DEV_SECRETS = {
 @dataclass(frozen=True)
 class ServiceSpec:
     """A service: its name (also its database name), its Python module (run as
-    ``python -m <module> migrate`` / ``serve``), the gateway path matchers it owns and the
-    request body limit of those that take more than the gateway's default (64 KiB)."""
+    ``python -m <module> migrate`` / ``serve``) and the gateway upstream it is (the
+    ``{$<UPSTREAM>_UPSTREAM}`` of ``deploy/gateway/Caddyfile``, which owns the routes and body
+    limits; default: its name). A service the Caddyfile has no upstream for is not behind the
+    gateway."""
 
     name: str
     module: str
-    routes: Sequence[str] = field(default_factory=tuple)
-    body_limits: Mapping[str, int] = field(default_factory=dict)
+    upstream: str = ""
+
+    @property
+    def gateway_upstream(self) -> str:
+        return self.upstream or self.name
 
 
 DEFAULT_SERVICES: tuple[ServiceSpec, ...] = (
-    # A campaign with its custom CSS and images: up to 256 KiB (campaigns' MAX_BODY_BYTES).
-    ServiceSpec("campaigns", "campaigns", ("/api/v1/campaigns*",), {"/api/v1/campaigns*": 262144}),
-    ServiceSpec("orders", "orders", ("/api/v1/campaigns/*/orders", "/api/v1/orders/*")),
-    ServiceSpec(
-        "payments",
-        "payments",
-        ("/api/v1/webhooks/stripe*", "/api/v1/creators/me/payouts*", "/api/v1/payments/*"),
-        # Stripe's events: payments' WEBHOOK_MAX_BODY_BYTES.
-        {"/api/v1/webhooks/stripe*": 1048576},
-    ),
-    ServiceSpec("notifications", "notifications", ("/api/v1/notifications/*",)),
+    ServiceSpec("campaigns", "campaigns"),
+    ServiceSpec("orders", "orders"),
+    ServiceSpec("payments", "payments"),
+    ServiceSpec("notifications", "notifications"),
 )
 
 
@@ -102,24 +102,6 @@ def default_topics() -> list[TopicSpecLike]:
         logger.warning("dropwave_contracts.topics not importable: creating no topics")
         return []
     return list(all_topic_specs())
-
-
-def gateway_routes(services: Iterable[ServiceSpec], ports: Mapping[str, int]) -> list[Route]:
-    """Gateway routes, most specific first.
-
-    Matchers are ordered by their literal prefix (the part before the first ``*``), longest
-    first, so ``/api/v1/campaigns/*/orders`` is tried before ``/api/v1/campaigns*``.
-    """
-    routes: list[tuple[str, str]] = [
-        (matcher, f"127.0.0.1:{ports[spec.name]}") for spec in services for matcher in spec.routes
-    ]
-
-    def specificity(route: Route) -> tuple[int, int]:
-        matcher = route[0]
-        literal = matcher.split("*", 1)[0]
-        return (-len(literal), -len(matcher))
-
-    return sorted(routes, key=specificity)
 
 
 class _Startable(Protocol):
@@ -515,22 +497,19 @@ class DevStack:
 
         # 6. Gateway
         if self.with_gateway:
-            routes = gateway_routes(
-                self.service_specs, {n: s.port for n, s in self.services.items()}
-            )
-            self._event("gateway: starting Caddy")
+            known = caddyfile_upstreams()
+            upstreams: dict[str, str] = {}
+            for svc in self.services.values():
+                if svc.spec.gateway_upstream in known:
+                    upstreams[svc.spec.gateway_upstream] = f"127.0.0.1:{svc.port}"
+                else:
+                    self._event(f"{svc.name}: not behind the gateway (no such Caddyfile upstream)")
+            self._event("gateway: starting Caddy with deploy/gateway/Caddyfile")
             self.gateway = CaddyGateway(
-                self.data_dir / "gateway",
-                routes,
-                port=self.gateway_port,
-                body_limits={
-                    m: n for spec in self.service_specs for m, n in spec.body_limits.items()
-                },
+                self.data_dir / "gateway", upstreams, port=self.gateway_port
             )
             self._started_part(self.gateway, "gateway")
-            if self.stripe is not None and any(
-                any(r.startswith(STRIPE_WEBHOOK_PATH) for r in s.routes) for s in self.service_specs
-            ):
+            if self.stripe is not None and STRIPE_WEBHOOK_UPSTREAM in upstreams:
                 url = f"{self.gateway.base_url}{STRIPE_WEBHOOK_PATH}"
                 register_webhook(self.stripe_api_base, url, self.stripe_webhook_secret)
                 self._event(f"localstripe: webhooks -> {url}")

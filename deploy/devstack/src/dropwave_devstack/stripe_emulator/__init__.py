@@ -1,7 +1,8 @@
-"""localstripe, a Stripe API emulator, on a free port on 127.0.0.1.
+"""The Stripe emulator: localstripe, extended by us, on a free port on 127.0.0.1.
 
-Started through :mod:`dropwave_devstack.localstripe_launcher` (memory-only store instead of
-the shared ``/tmp/localstripe.pickle``). Point the real ``stripe`` SDK at :attr:`api_base`.
+:class:`LocalStripe` starts it as a process (:mod:`.launcher`: memory-only store instead of
+the shared ``/tmp/localstripe.pickle``) with every extension of ours installed
+(:mod:`.patches`, one module per resource). Point the real ``stripe`` SDK at :attr:`api_base`.
 Webhooks are configured at runtime with ``POST /_config/webhooks/<id>`` (see
 :meth:`LocalStripe.register_webhook`); localstripe signs them like Stripe does and delivers
 them about one second after the event.
@@ -14,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._process import ManagedProcess, child_env
+from .._process import ManagedProcess, child_env
 
 __all__ = ["LocalStripe", "register_webhook"]
 
@@ -85,7 +86,7 @@ class LocalStripe(ManagedProcess):
             argv = [
                 sys.executable,
                 "-m",
-                "dropwave_devstack.localstripe_launcher",
+                "dropwave_devstack.stripe_emulator.launcher",
                 "--host",
                 self.host,
                 "--port",
