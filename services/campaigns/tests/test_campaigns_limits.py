@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from campaigns.activity_settings import ActivitySettings
+from campaigns.activity.live import LiveHub
+from campaigns.activity.settings import ActivitySettings
 from campaigns.bootstrap import bootstrap
-from campaigns.live import LiveHub
 from campaigns.settings import Settings
 from dropwave_runtime.auth import Creator, current_creator_identity
 from fastapi import FastAPI, Request
 
-from .test_activity_api import campaign
+from .activity.test_activity_routes import campaign
 
 
 @pytest.fixture

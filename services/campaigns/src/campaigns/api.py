@@ -13,7 +13,8 @@ from fastapi import APIRouter, Query, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from . import activity, domain, handlers
+from . import domain, handlers
+from .activity import store as activity
 from .auth import CreatorId, CurrentCreator
 from .models import Campaign
 from .schemas import (

@@ -28,7 +28,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import activity_handlers, domain
+from . import domain
+from .activity import handlers as activity
 from .css import sanitize_css
 from .models import Campaign, Creator
 from .schemas import CampaignCreate
@@ -321,7 +322,7 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
     campaign.current_orders += 1
     if campaign.last_confirmed_at is None or event.occurred_at > campaign.last_confirmed_at:
         campaign.last_confirmed_at = event.occurred_at
-    await activity_handlers.buyer_joined(uow, campaign, event.buyer_number)
+    await activity.buyer_joined(uow, campaign, event.buyer_number)
     if campaign.status != "active":
         return
     crossed = domain.milestones_crossed(
@@ -366,4 +367,4 @@ async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
     if campaign is None:
         raise LookupError(f"unknown campaign {event.campaign_id}")
     campaign.current_orders = max(campaign.current_orders - 1, 0)
-    await activity_handlers.buyer_left(uow, campaign, event.buyer_number)
+    await activity.buyer_left(uow, campaign, event.buyer_number)
