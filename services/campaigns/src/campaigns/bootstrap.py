@@ -22,7 +22,7 @@ from dropwave_runtime.bootstrap import Periodic, Service, Worker
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
-from . import api, handlers
+from . import handlers, routes
 from .activity import handlers as activity_handlers
 from .activity import jobs as activity_jobs
 from .activity import routes as activity_routes
@@ -34,7 +34,7 @@ SERVICE = Service(
     title="DropWave campaigns",
     settings=Settings,
     migrations=Path(__file__).parent / "migrations",
-    routers=[api.router, activity_routes.router],
+    routers=[routes.router, activity_routes.router],
     events={
         OrderConfirmed: handlers.on_order_confirmed,
         OrderCancelled: handlers.on_order_cancelled,
