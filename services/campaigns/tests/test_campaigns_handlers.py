@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from campaigns import domain, handlers
+from campaigns import handlers
+from campaigns.commands import CancelCampaign, CreateCampaign, EditCampaign, PublishCampaign
 from campaigns.css import CONTAINMENT
 from campaigns.models import Campaign
-from campaigns.schemas import CampaignCreate, CampaignUpdate
+from campaigns.schemas import CampaignUpdate
 from dropwave_contracts.envelope import Event
 from dropwave_contracts.events import (
     CampaignCancelled,
@@ -25,6 +26,7 @@ from dropwave_contracts.events import (
 from dropwave_contracts.topics import parse_event, serialize, topic_for
 from dropwave_runtime.consumer import EventConsumer, Record
 from dropwave_runtime.db import Database, outbox_table
+from dropwave_runtime.errors import Conflict, Invalid, NotAllowed, NotFound
 from sqlalchemy import select
 
 
@@ -40,28 +42,30 @@ async def db(campaigns_db_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-def body(**overrides: Any) -> CampaignCreate:
+def new(creator: str = "alice", **overrides: Any) -> CreateCampaign:
     fields: dict[str, Any] = {
         "title": "Walnut desk organiser",
         "price_cents": 2500,
+        "currency": "usd",
         "min_orders": 8,
         "deadline": datetime.now(UTC) + timedelta(days=3),
     }
     fields.update(overrides)
-    return CampaignCreate.model_validate(fields)
+    return CreateCampaign(creator_id=creator, **fields)
 
 
 async def create(db: Database, creator: str = "alice", **overrides: Any) -> Campaign:
     async with db.unit_of_work() as uow:
         return await handlers.create_campaign(
-            uow, creator, body(**overrides), datetime.now(UTC), 60
+            new(creator, **overrides), uow, now=datetime.now(UTC), min_duration_s=60
         )
 
 
 async def publish(db: Database, campaign_id: uuid.UUID) -> Campaign:
     async with db.unit_of_work() as uow:
-        campaign = await handlers.owned_campaign(uow, campaign_id, "alice")
-        return await handlers.publish_campaign(uow, campaign, datetime.now(UTC), 0)
+        return await handlers.publish_campaign(
+            PublishCampaign(campaign_id, "alice"), uow, now=datetime.now(UTC), min_duration_s=0
+        )
 
 
 def order_confirmed(campaign: Campaign, n: int, at: datetime | None = None) -> OrderConfirmed:
@@ -120,23 +124,22 @@ async def test_same_title_concurrently_gets_unique_slugs(db: Database) -> None:
     slugs = {c.slug for c in results}
     assert len(slugs) == 8
     assert "walnut-desk-organiser" in slugs
-    with pytest.raises(domain.RuleViolation) as exc:
+    with pytest.raises(Conflict) as exc:
         await create(db, slug="walnut-desk-organiser")
     assert exc.value.code == "slug_taken"
 
 
 async def test_deadline_too_soon_on_create_changes_nothing(db: Database) -> None:
-    with pytest.raises(domain.InvalidInput):
+    with pytest.raises(Invalid):
         await create(db, deadline=datetime.now(UTC) + timedelta(seconds=30))
     async with db.sessions() as s:
         assert (await s.scalars(select(Campaign))).all() == []
 
 
 async def update(db: Database, campaign_id: uuid.UUID, **changes: Any) -> Campaign:
+    edit = EditCampaign(campaign_id, "alice", CampaignUpdate.model_validate(changes).changes())
     async with db.unit_of_work() as uow:
-        campaign = await handlers.owned_campaign(uow, campaign_id, "alice")
-        edit = CampaignUpdate.model_validate(changes).changes()
-        return await handlers.update_campaign(uow, campaign, edit, datetime.now(UTC), 60)
+        return await handlers.edit_campaign(edit, uow, now=datetime.now(UTC), min_duration_s=60)
 
 
 async def test_rules_editable_while_draft_then_locked(db: Database) -> None:
@@ -147,7 +150,7 @@ async def test_rules_editable_while_draft_then_locked(db: Database) -> None:
     assert (row.price_cents, row.min_orders, row.deadline) == (3000, 10, later)
 
     await publish(db, campaign.id)
-    with pytest.raises(domain.RuleViolation) as exc:
+    with pytest.raises(Conflict) as exc:
         await update(db, campaign.id, title="New title", price_cents=3500)
     assert exc.value.code == "rules_locked"
     row = await load(db, campaign.id)
@@ -178,34 +181,33 @@ async def test_cancel_active_emits_cancelled_and_closed_campaigns_stay_closed(
     await publish(db, active.id)
     for campaign in (draft, active):
         async with db.unit_of_work() as uow:
-            row = await handlers.owned_campaign(uow, campaign.id, "alice")
-            await handlers.cancel_campaign(uow, row, datetime.now(UTC), "supplier fell through")
+            command = CancelCampaign(campaign.id, "alice", "supplier fell through")
+            await handlers.cancel_campaign(command, uow, now=datetime.now(UTC))
     events = [e for e in await outbox(db) if not isinstance(e, CampaignCreated)]
     assert [type(e) for e in events] == [CampaignPublished, CampaignCancelled]
     assert events[1].campaign_id == active.id  # a cancelled draft stays unpublished to others
     assert (await load(db, draft.id)).status == "cancelled"
-    async with db.unit_of_work() as uow:
-        row = await handlers.owned_campaign(uow, active.id, "alice")
-        with pytest.raises(domain.RuleViolation) as exc:
-            await handlers.cancel_campaign(uow, row, datetime.now(UTC), None)
+    with pytest.raises(Conflict) as exc:
+        async with db.unit_of_work() as uow:
+            await handlers.cancel_campaign(
+                CancelCampaign(active.id, "alice"), uow, now=datetime.now(UTC)
+            )
     assert exc.value.code == "not_cancellable"
-    with pytest.raises(domain.RuleViolation) as exc:
+    with pytest.raises(Conflict) as exc:
         await update(db, active.id, title="Too late")
     assert exc.value.code == "campaign_closed"
 
 
 async def test_owner_checks(db: Database) -> None:
-    from dropwave_runtime.problems import Problem
-
     campaign = await create(db)
-    with pytest.raises(Problem) as exc:
+    with pytest.raises(NotAllowed) as refused:
         async with db.unit_of_work() as uow:
             await handlers.owned_campaign(uow, campaign.id, "mallory")
-    assert exc.value.status == 403
-    with pytest.raises(Problem) as exc:
+    assert refused.value.code == "not_owner"
+    with pytest.raises(NotFound) as missing:
         async with db.unit_of_work() as uow:
             await handlers.owned_campaign(uow, uuid.uuid4(), "alice")
-    assert exc.value.status == 404
+    assert missing.value.code == "campaign_not_found"
 
 
 async def test_listing_is_paginated_and_own_only(db: Database) -> None:

@@ -5,12 +5,13 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from campaigns import domain, handlers
+from campaigns import handlers
+from campaigns.commands import CreateCampaign, PublishCampaign
 from campaigns.models import Creator
-from campaigns.schemas import CampaignCreate
 from campaigns.settings import Settings
 from dropwave_contracts.events import CreatorPayoutsUpdated
 from dropwave_runtime.db import Database
+from dropwave_runtime.errors import Conflict
 
 
 @pytest.fixture
@@ -39,24 +40,29 @@ def payouts(creator: str, enabled: bool, at: datetime) -> CreatorPayoutsUpdated:
 
 
 async def publish(db: Database, creator: str, require: bool) -> str:
+    draft = CreateCampaign(
+        creator_id=creator,
+        title="Walnut desk organiser",
+        price_cents=2500,
+        currency="usd",
+        min_orders=8,
+        deadline=datetime.now(UTC) + timedelta(days=3),
+    )
     async with db.unit_of_work() as uow:
-        body = CampaignCreate.model_validate(
-            {
-                "title": "Walnut desk organiser",
-                "price_cents": 2500,
-                "min_orders": 8,
-                "deadline": datetime.now(UTC) + timedelta(days=3),
-            }
+        campaign = await handlers.create_campaign(
+            draft, uow, now=datetime.now(UTC), min_duration_s=60
         )
-        campaign = await handlers.create_campaign(uow, creator, body, datetime.now(UTC), 60)
     try:
         async with db.unit_of_work() as uow:
-            campaign = await handlers.owned_campaign(uow, campaign.id, creator)
             published = await handlers.publish_campaign(
-                uow, campaign, datetime.now(UTC), 0, require_payouts=require
+                PublishCampaign(campaign.id, creator),
+                uow,
+                now=datetime.now(UTC),
+                min_duration_s=0,
+                require_payouts=require,
             )
             return published.status
-    except domain.RuleViolation as exc:
+    except Conflict as exc:
         return exc.code
 
 

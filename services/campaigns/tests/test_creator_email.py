@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from campaigns import handlers
+from campaigns.commands import CreateCampaign, PublishCampaign
 from campaigns.models import Creator
-from campaigns.schemas import CampaignCreate
 from dropwave_contracts.events import CampaignPublished
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
@@ -31,22 +31,25 @@ async def launch(
     db: Database, creator: str, created_with: str | None, published_with: str | None
 ) -> CampaignPublished:
     """Create a draft with one token's claim, publish it with another's; the event."""
-    body = CampaignCreate.model_validate(
-        {
-            "title": "Walnut desk organiser",
-            "price_cents": 2500,
-            "min_orders": 8,
-            "deadline": datetime.now(UTC) + timedelta(days=3),
-        }
+    create = CreateCampaign(
+        creator_id=creator,
+        title="Walnut desk organiser",
+        price_cents=2500,
+        currency="usd",
+        min_orders=8,
+        deadline=datetime.now(UTC) + timedelta(days=3),
+        creator_email=created_with,
     )
     async with db.unit_of_work() as uow:
         draft = await handlers.create_campaign(
-            uow, creator, body, datetime.now(UTC), 60, creator_email=created_with
+            create, uow, now=datetime.now(UTC), min_duration_s=60
         )
     async with db.unit_of_work() as uow:
-        campaign = await handlers.owned_campaign(uow, draft.id, creator)
         await handlers.publish_campaign(
-            uow, campaign, datetime.now(UTC), 0, creator_email=published_with
+            PublishCampaign(draft.id, creator, published_with),
+            uow,
+            now=datetime.now(UTC),
+            min_duration_s=0,
         )
     async with db.sessions() as s:
         payloads = (await s.execute(select(outbox_table.c.payload))).scalars().all()

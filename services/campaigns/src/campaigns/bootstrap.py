@@ -22,9 +22,11 @@ from dropwave_runtime.bootstrap import Periodic, Service, Worker
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
-from . import activity_handlers, api, api_activity, handlers
-from .activity_handlers import ActivityFeature
-from .activity_settings import ActivitySettings
+from . import handlers, routes
+from .activity import handlers as activity_handlers
+from .activity import jobs as activity_jobs
+from .activity import routes as activity_routes
+from .activity.settings import ActivityFeature, ActivitySettings
 from .settings import Settings
 
 SERVICE = Service(
@@ -32,7 +34,7 @@ SERVICE = Service(
     title="DropWave campaigns",
     settings=Settings,
     migrations=Path(__file__).parent / "migrations",
-    routers=[api.router, api_activity.router],
+    routers=[routes.router, activity_routes.router],
     events={
         OrderConfirmed: handlers.on_order_confirmed,
         OrderCancelled: handlers.on_order_cancelled,
@@ -47,15 +49,15 @@ SERVICE = Service(
         CampaignCancelled: activity_handlers.on_campaign_cancelled,
     },
     jobs=[
-        Worker("live listener", activity_handlers.live_listener),
+        Worker("live listener", activity_jobs.live_listener),
         Periodic(
             "activity partition upkeep",
-            activity_handlers.keep_partitions,
+            activity_jobs.keep_partitions,
             lambda feed: feed.settings.activity_partition_check_s,
         ),
         Periodic(
             "counter roll-up",
-            activity_handlers.roll_up_counters,
+            activity_jobs.roll_up_counters,
             lambda feed: feed.settings.counter_rollup_interval_s,
         ),
     ],

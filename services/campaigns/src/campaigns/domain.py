@@ -1,4 +1,6 @@
-"""Campaign rules, free of I/O."""
+"""Campaign rules, free of I/O. A broken rule raises a domain error
+(``dropwave_runtime.errors``): ``Conflict`` when the state forbids it now, ``Invalid`` when
+the input is wrong whatever the state; the routes decide what HTTP answers."""
 
 import base64
 import binascii
@@ -8,6 +10,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from dropwave_runtime.errors import Conflict, Invalid, NotAllowed
 from dropwave_runtime.inputs import utc_instant
 
 from .currencies import THREE_DECIMAL
@@ -18,23 +21,6 @@ RULES_FIELDS = frozenset({"price_cents", "currency", "min_orders", "deadline"})
 PRESENTATION_FIELDS = frozenset({"title", "description", "images", "theme"})
 EDITABLE_STATUSES = frozenset({"draft", "active"})
 CANCELLABLE_STATUSES = frozenset({"draft", "active"})
-
-
-class RuleViolation(Exception):
-    """A command breaks a campaign rule; the API answers `status` (409: a state conflict)
-    with `code`."""
-
-    status = 409
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class InvalidInput(RuleViolation):
-    """The input itself is wrong whatever the state (e.g. a deadline too soon): 422."""
-
-    status = 422
 
 
 def slugify(title: str) -> str:
@@ -49,29 +35,29 @@ def deadline_ok(deadline: datetime, now: datetime, min_duration_s: int) -> bool:
 
 
 def check_deadline(deadline: datetime, now: datetime, min_duration_s: int) -> None:
-    """On create and edit: a bad deadline is bad input (422)."""
+    """On create and edit: a bad deadline is bad input."""
     if not deadline_ok(deadline, now, min_duration_s):
-        raise InvalidInput(
+        raise Invalid(
             "deadline_too_soon",
             f"The deadline must be in the future and at least {min_duration_s}s away.",
         )
 
 
 def check_price(price_cents: int, currency: str) -> None:
-    """A price Stripe can charge: in a three-decimal currency, a multiple of 10 (422)."""
+    """A price Stripe can charge: in a three-decimal currency, a multiple of 10."""
     if currency in THREE_DECIMAL and price_cents % 10:
-        raise InvalidInput(
+        raise Invalid(
             "price_not_chargeable",
             f"Prices in {currency.upper()} must end in 0 (Stripe charges them in tens).",
         )
 
 
 def check_publishable(status: str, deadline: datetime, now: datetime, min_duration_s: int) -> None:
-    """On publish the deadline is checked again: a draft may have gone stale (409)."""
+    """On publish the deadline is checked again: a draft may have gone stale (a conflict)."""
     if status != "draft":
-        raise RuleViolation("not_draft", f"Only a draft can be published (status is {status}).")
+        raise Conflict("not_draft", f"Only a draft can be published (status is {status}).")
     if not deadline_ok(deadline, now, min_duration_s):
-        raise RuleViolation(
+        raise Conflict(
             "deadline_too_soon",
             f"The deadline must be in the future and at least {min_duration_s}s away.",
         )
@@ -81,20 +67,26 @@ def check_payouts(payouts_enabled: bool, required: bool) -> None:
     """A campaign's money goes to its creator's Stripe account: no publishing before the
     creator can receive payouts (unless the setting waives it, e.g. in dev)."""
     if required and not payouts_enabled:
-        raise RuleViolation(
+        raise Conflict(
             "payouts_not_enabled",
             "Finish the payout onboarding (POST /api/v1/creators/me/payouts/onboarding) "
             "before publishing.",
         )
 
 
+def check_owner(owner_id: str, creator_id: str) -> None:
+    """Only a campaign's creator may edit, publish or cancel it."""
+    if owner_id != creator_id:
+        raise NotAllowed("not_owner", "Only the campaign's creator may do this")
+
+
 def check_editable(status: str, changed: Collection[str]) -> None:
     """Presentation fields while draft or active; rules fields only while draft."""
     if status not in EDITABLE_STATUSES:
-        raise RuleViolation("campaign_closed", f"A {status} campaign cannot be edited.")
+        raise Conflict("campaign_closed", f"A {status} campaign cannot be edited.")
     locked = sorted(set(changed) & RULES_FIELDS)
     if locked and status != "draft":
-        raise RuleViolation(
+        raise Conflict(
             "rules_locked",
             f"{', '.join(locked)} cannot change once the campaign is published.",
         )
@@ -102,7 +94,7 @@ def check_editable(status: str, changed: Collection[str]) -> None:
 
 def check_cancellable(status: str) -> None:
     if status not in CANCELLABLE_STATUSES:
-        raise RuleViolation("not_cancellable", f"A {status} campaign cannot be cancelled.")
+        raise Conflict("not_cancellable", f"A {status} campaign cannot be cancelled.")
 
 
 def outcome(confirmed_orders: int, min_orders: int) -> str:
@@ -117,14 +109,14 @@ def encode_cursor(created_at: datetime, campaign_id: UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    """Raise InvalidInput for anything we did not hand out."""
+    """Raise Invalid for anything we did not hand out."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, ident = raw.partition("|")
         created_at = utc_instant(datetime.fromisoformat(stamp))  # aware, in range
         return created_at, UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput("bad_cursor", "The cursor is invalid.") from exc
+        raise Invalid("bad_cursor", "The cursor is invalid.") from exc
 
 
 def milestones_crossed(reached: list[int], current: int, min_orders: int) -> list[int]:

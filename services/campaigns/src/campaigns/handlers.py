@@ -1,7 +1,8 @@
-"""Commands from the API and reactions to events; each runs in one unit of work."""
+"""Campaign commands (``commands.py``, built by the routes) and reactions to events; each
+runs in one unit of work. A refused command raises a domain error, never an HTTP problem."""
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,17 +22,18 @@ from dropwave_contracts.events import (
     OrdersTallied,
 )
 from dropwave_runtime.db import UnitOfWork
+from dropwave_runtime.errors import Conflict, NotFound
 from dropwave_runtime.observability import correlation_id_var
-from dropwave_runtime.problems import Problem
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import activity_handlers, domain
+from . import domain
+from .activity import handlers as activity
+from .commands import CancelCampaign, CreateCampaign, EditCampaign, PublishCampaign
 from .css import sanitize_css
 from .models import Campaign, Creator
-from .schemas import CampaignCreate
 
 SERVICE = "campaigns"
 SLUG_ATTEMPTS = 5
@@ -41,7 +43,7 @@ def _correlation_id() -> str:
     return correlation_id_var.get() or str(uuid.uuid4())
 
 
-def clean_theme(theme: dict[str, Any] | None, css_hosts: Collection[str]) -> dict[str, Any]:
+def clean_theme(theme: Mapping[str, Any] | None, css_hosts: Collection[str]) -> dict[str, Any]:
     """The theme as stored: custom CSS sanitized and scoped, empty values left out."""
     if not theme:
         return {}
@@ -70,47 +72,47 @@ async def remember_creator(
 
 
 async def create_campaign(
+    command: CreateCampaign,
     uow: UnitOfWork,
-    creator_id: str,
-    body: CampaignCreate,
+    *,
     now: datetime,
     min_duration_s: int,
     css_hosts: Collection[str] = (),
-    creator_email: str | None = None,
 ) -> Campaign:
     """A draft owned by the creator, under a unique slug (from the title when none is given;
     a taken generated slug gets a random suffix, retried in a savepoint so concurrent
     creates of the same title both succeed). CampaignCreated tells orders its slug."""
-    domain.check_deadline(body.deadline, now, min_duration_s)
-    domain.check_price(body.price_cents, body.currency)
+    domain.check_deadline(command.deadline, now, min_duration_s)
+    domain.check_price(command.price_cents, command.currency)
     session = uow.session
-    await remember_creator(session, creator_id, creator_email)
-    base = body.slug or domain.slugify(body.title)
+    creator_id = command.creator_id
+    await remember_creator(session, creator_id, command.creator_email)
+    base = command.slug or domain.slugify(command.title)
     for attempt in range(SLUG_ATTEMPTS):
         slug = base if attempt == 0 else f"{base[:71]}-{uuid.uuid4().hex[:8]}"
         campaign = Campaign(
             id=uuid.uuid4(),
             creator_id=creator_id,
             slug=slug,
-            title=body.title,
-            description=body.description,
-            price_cents=body.price_cents,
-            currency=body.currency,
-            min_orders=body.min_orders,
-            deadline=body.deadline,
+            title=command.title,
+            description=command.description,
+            price_cents=command.price_cents,
+            currency=command.currency,
+            min_orders=command.min_orders,
+            deadline=command.deadline,
             status="draft",
             current_orders=0,
             milestones_reached=[],
-            images=[str(u) for u in body.images],
-            theme=clean_theme(body.theme.model_dump() if body.theme else None, css_hosts),
+            images=list(command.images),
+            theme=clean_theme(command.theme, css_hosts),
         )
         try:
             async with session.begin_nested():
                 session.add(campaign)
                 await session.flush()
         except IntegrityError:
-            if body.slug:
-                raise domain.RuleViolation("slug_taken", f"The slug {slug!r} is taken.") from None
+            if command.slug:
+                raise Conflict("slug_taken", f"The slug {slug!r} is taken.") from None
             continue
         await uow.emit(
             CampaignCreated(
@@ -127,23 +129,23 @@ async def create_campaign(
             )
         )
         return campaign
-    raise domain.RuleViolation("slug_taken", "Could not find a free slug; pass one.")
+    raise Conflict("slug_taken", "Could not find a free slug; pass one.")
 
 
 async def owned_campaign(uow: UnitOfWork, campaign_id: uuid.UUID, creator_id: str) -> Campaign:
-    """The campaign, row-locked for the rest of the unit of work; 404/403 otherwise."""
+    """The creator's campaign, row-locked for the rest of the unit of work; NotFound or
+    NotAllowed (someone else's) otherwise."""
     campaign = await _locked(uow, campaign_id)
     if campaign is None:
-        raise Problem(404, "campaign_not_found", "No such campaign")
-    if campaign.creator_id != creator_id:
-        raise Problem(403, "not_owner", "Only the campaign's creator may do this")
+        raise NotFound("campaign_not_found", "No such campaign")
+    domain.check_owner(campaign.creator_id, creator_id)
     return campaign
 
 
-async def update_campaign(
+async def edit_campaign(
+    command: EditCampaign,
     uow: UnitOfWork,
-    campaign: Campaign,
-    changes: dict[str, Any],
+    *,
     now: datetime,
     min_duration_s: int,
     css_hosts: Collection[str] = (),
@@ -151,6 +153,8 @@ async def update_campaign(
     """Apply a partial edit. A rules field sent with its current value is not a change, so
     a client may send the whole object back after publishing. A new title of an active
     campaign is announced (CampaignUpdated): orders and notifications keep a copy."""
+    campaign = await owned_campaign(uow, command.campaign_id, command.creator_id)
+    changes = dict(command.changes)
     if "theme" in changes:
         changes = {**changes, "theme": clean_theme(changes["theme"], css_hosts)}
     changed = {k: v for k, v in changes.items() if getattr(campaign, k) != v}
@@ -178,17 +182,18 @@ async def update_campaign(
 
 
 async def publish_campaign(
+    command: PublishCampaign,
     uow: UnitOfWork,
-    campaign: Campaign,
+    *,
     now: datetime,
     min_duration_s: int,
     require_payouts: bool = False,
-    creator_email: str | None = None,
 ) -> Campaign:
     """Draft -> active and CampaignPublished, carrying the creator's email when known (the
     publishing token's claim, else the last one seen) so notifications can reach them."""
+    campaign = await owned_campaign(uow, command.campaign_id, command.creator_id)
     domain.check_publishable(campaign.status, campaign.deadline, now, min_duration_s)
-    await remember_creator(uow.session, campaign.creator_id, creator_email)
+    await remember_creator(uow.session, campaign.creator_id, command.creator_email)
     creator = (
         await uow.session.execute(
             select(Creator.payouts_enabled, Creator.email).where(Creator.id == campaign.creator_id)
@@ -217,23 +222,22 @@ async def publish_campaign(
     return campaign
 
 
-async def cancel_campaign(
-    uow: UnitOfWork, campaign: Campaign, now: datetime, reason: str | None
-) -> Campaign:
+async def cancel_campaign(command: CancelCampaign, uow: UnitOfWork, *, now: datetime) -> Campaign:
     """Draft or active -> cancelled. Only an active campaign emits CampaignCancelled (orders
     stops taking orders, payments releases every hold); a draft was never seen outside."""
+    campaign = await owned_campaign(uow, command.campaign_id, command.creator_id)
     domain.check_cancellable(campaign.status)
     was_active = campaign.status == "active"
     campaign.status = "cancelled"
     campaign.cancelled_at = now
-    campaign.cancel_reason = reason
+    campaign.cancel_reason = command.reason
     if was_active:
         await uow.emit(
             CampaignCancelled(
                 producer=SERVICE,
                 correlation_id=_correlation_id(),
                 campaign_id=campaign.id,
-                reason=reason,
+                reason=command.reason,
                 cancelled_at=now,
             )
         )
@@ -321,7 +325,7 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
     campaign.current_orders += 1
     if campaign.last_confirmed_at is None or event.occurred_at > campaign.last_confirmed_at:
         campaign.last_confirmed_at = event.occurred_at
-    await activity_handlers.buyer_joined(uow, campaign, event.buyer_number)
+    await activity.buyer_joined(uow, campaign, event.buyer_number)
     if campaign.status != "active":
         return
     crossed = domain.milestones_crossed(
@@ -366,4 +370,4 @@ async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
     if campaign is None:
         raise LookupError(f"unknown campaign {event.campaign_id}")
     campaign.current_orders = max(campaign.current_orders - 1, 0)
-    await activity_handlers.buyer_left(uow, campaign, event.buyer_number)
+    await activity.buyer_left(uow, campaign, event.buyer_number)

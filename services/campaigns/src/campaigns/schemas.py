@@ -159,7 +159,7 @@ class CampaignView(BaseModel):
     published_at: datetime | None
     cancelled_at: datetime | None
     closed_at: datetime | None
-    # Analytics, filled on the public view by the activity feature (api_activity.py).
+    # Analytics, filled on the public view from the activity feature (activity/store.py).
     views: int = 0
     shares: int = 0
     conversion_rate: float | None = None

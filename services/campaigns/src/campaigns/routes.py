@@ -1,20 +1,24 @@
-"""Public API v1 routes of the campaigns service (entrypoints: validate, then delegate)."""
+"""Public API v1 routes of the campaigns service: HTTP in, a command to a handler, the
+view or a problem out. Only here do domain errors become problems."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 from uuid import UUID
 
 from dropwave_runtime.db import UnitOfWork
-from dropwave_runtime.problems import Problem
+from dropwave_runtime.errors import DomainError, Invalid, NotAllowed, NotFound
+from dropwave_runtime.problems import Problem, problem_from
 from dropwave_runtime.service import Runtime, ServiceRuntime
 from fastapi import APIRouter, Query, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from . import activity, domain, handlers
+from . import domain, handlers
+from .activity import store as activity
 from .auth import CreatorId, CurrentCreator
+from .commands import CancelCampaign, CreateCampaign, EditCampaign, PublishCampaign
 from .models import Campaign
 from .schemas import (
     CampaignCancel,
@@ -29,7 +33,6 @@ from .settings import Settings
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
-T = TypeVar("T")
 # Campaigns a creator may create (RATE_LIMITS can set it by this name; README "Limits").
 CREATE_PER_CREATOR, CREATE_PER_CREATOR_DEFAULT = "campaign_create_per_creator", "20/hour"
 _SLUG: TypeAdapter[str] = TypeAdapter(Slug)
@@ -39,26 +42,24 @@ def _view(c: Campaign) -> CampaignView:
     return CampaignView.model_validate(c, from_attributes=True)
 
 
+def _problem(error: DomainError, title: str) -> Problem:
+    """A refused command's problem under the route's title. A missing or someone else's
+    campaign answers as it always has: its message is the title, with no detail."""
+    if isinstance(error, NotFound | NotAllowed):
+        problem = problem_from(error, error.message)
+        problem.detail = None
+        return problem
+    return problem_from(error, title)
+
+
 @asynccontextmanager
 async def _command(rt: ServiceRuntime[Settings], title: str) -> AsyncIterator[UnitOfWork]:
-    """One unit of work; a broken rule rolls it back and answers its 409/422 problem."""
+    """One unit of work; a refused command rolls it back and answers its problem."""
     try:
         async with rt.db.unit_of_work() as uow:
             yield uow
-    except domain.RuleViolation as exc:
-        raise Problem(exc.status, exc.code, title, str(exc)) from exc
-
-
-async def _owned_command(
-    rt: ServiceRuntime[Settings],
-    campaign_id: UUID,
-    creator: str,
-    title: str,
-    action: Callable[[UnitOfWork, Campaign], Awaitable[T]],
-) -> T:
-    async with _command(rt, title) as uow:
-        campaign = await handlers.owned_campaign(uow, campaign_id, creator)
-        return await action(uow, campaign)
+    except DomainError as exc:
+        raise _problem(exc, title) from exc
 
 
 @router.post("", status_code=201, response_model=CampaignView)
@@ -72,15 +73,26 @@ async def create_campaign(
     `.user-content`; without `slug`, one is made from the title."""
     settings = rt.settings
     rt.check_rate(CREATE_PER_CREATOR, creator.id, CREATE_PER_CREATOR_DEFAULT)
+    command = CreateCampaign(
+        creator_id=creator.id,
+        title=body.title,
+        description=body.description,
+        price_cents=body.price_cents,
+        currency=body.currency,
+        min_orders=body.min_orders,
+        deadline=body.deadline,
+        slug=body.slug,
+        images=[str(u) for u in body.images],
+        theme=body.theme.model_dump() if body.theme else None,
+        creator_email=creator.email,
+    )
     async with _command(rt, "Campaign cannot be created") as uow:
         campaign = await handlers.create_campaign(
+            command,
             uow,
-            creator.id,
-            body,
-            datetime.now(UTC),
-            settings.min_campaign_duration_s,
-            settings.css_url_allowed_hosts,
-            creator_email=creator.email,
+            now=datetime.now(UTC),
+            min_duration_s=settings.min_campaign_duration_s,
+            css_hosts=settings.css_url_allowed_hosts,
         )
     response.headers["Location"] = f"/api/v1/campaigns/{campaign.slug}"
     return _view(campaign)
@@ -102,8 +114,8 @@ async def list_my_campaigns(
         raise Problem(422, "mine_required", "Only your own campaigns can be listed (mine=true)")
     try:
         after = domain.decode_cursor(cursor) if cursor else None
-    except domain.RuleViolation as exc:
-        raise Problem(exc.status, exc.code, "Bad listing request", str(exc)) from exc
+    except Invalid as exc:
+        raise problem_from(exc, "Bad listing request") from exc
     async with rt.db.sessions() as session:
         rows = await handlers.creator_campaigns(session, creator, limit + 1, after, status)
     page = rows[:limit]
@@ -122,18 +134,16 @@ async def update_campaign(
     409 `rules_locked` (sending an unchanged value is not a change). Nothing changes on any
     error."""
     settings = rt.settings
-
-    async def edit(uow: UnitOfWork, campaign: Campaign) -> Campaign:
-        return await handlers.update_campaign(
+    command = EditCampaign(campaign_id, creator, body.changes())
+    async with _command(rt, "Campaign cannot be edited") as uow:
+        campaign = await handlers.edit_campaign(
+            command,
             uow,
-            campaign,
-            body.changes(),
-            datetime.now(UTC),
-            settings.min_campaign_duration_s,
-            settings.css_url_allowed_hosts,
+            now=datetime.now(UTC),
+            min_duration_s=settings.min_campaign_duration_s,
+            css_hosts=settings.css_url_allowed_hosts,
         )
-
-    return _view(await _owned_command(rt, campaign_id, creator, "Campaign cannot be edited", edit))
+    return _view(campaign)
 
 
 @router.post("/{campaign_id}/publish", response_model=CampaignView)
@@ -144,20 +154,16 @@ async def publish_campaign(
     (409 `deadline_too_soon` when the draft went stale); 409 `payouts_not_enabled` until the
     creator's Stripe account can receive payouts (unless `REQUIRE_PAYOUTS_TO_PUBLISH=false`)."""
     settings = rt.settings
-
-    async def publish(uow: UnitOfWork, campaign: Campaign) -> Campaign:
-        return await handlers.publish_campaign(
+    command = PublishCampaign(campaign_id, creator.id, creator.email)
+    async with _command(rt, "Campaign cannot be published") as uow:
+        campaign = await handlers.publish_campaign(
+            command,
             uow,
-            campaign,
-            datetime.now(UTC),
-            settings.min_campaign_duration_s,
+            now=datetime.now(UTC),
+            min_duration_s=settings.min_campaign_duration_s,
             require_payouts=settings.require_payouts_to_publish,
-            creator_email=creator.email,
         )
-
-    return _view(
-        await _owned_command(rt, campaign_id, creator.id, "Campaign cannot be published", publish)
-    )
+    return _view(campaign)
 
 
 @router.post("/{campaign_id}/cancel", response_model=CampaignView)
@@ -170,14 +176,10 @@ async def cancel_campaign(
     """Draft or active -> cancelled (owner). An active campaign emits CampaignCancelled:
     orders stops taking orders and payments releases every authorization. A closed campaign
     answers 409 `not_cancellable`. Optional body `{"reason": "..."}`."""
-    reason = body.reason if body else None
-
-    async def cancel(uow: UnitOfWork, campaign: Campaign) -> Campaign:
-        return await handlers.cancel_campaign(uow, campaign, datetime.now(UTC), reason)
-
-    return _view(
-        await _owned_command(rt, campaign_id, creator, "Campaign cannot be cancelled", cancel)
-    )
+    command = CancelCampaign(campaign_id, creator, body.reason if body else None)
+    async with _command(rt, "Campaign cannot be cancelled") as uow:
+        campaign = await handlers.cancel_campaign(command, uow, now=datetime.now(UTC))
+    return _view(campaign)
 
 
 @router.get("/{slug}", response_model=CampaignView)

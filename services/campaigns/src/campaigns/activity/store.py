@@ -1,9 +1,9 @@
-"""Activity feed and counters, the database side: tables, recording (with its live NOTIFY),
-keyset reads, partition upkeep, the view/share roll-up.
+"""Activity feed and counters, the database side: recording (with its live NOTIFY), keyset
+reads, partition upkeep, the view/share roll-up.
 
-Schema: migrations/versions/0003_activity.py. Every write that clients should see live
-also calls `pg_notify` in the same transaction, so listeners in every instance see it
-exactly when (and only if) it commits.
+Tables: models.py. Every write that clients should see live also calls `pg_notify` in the
+same transaction, so listeners in every instance see it exactly when (and only if) it
+commits.
 """
 
 import json
@@ -13,61 +13,12 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    FetchedValue,
-    Identity,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Uuid,
-    and_,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    text,
-)
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import and_, func, insert, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from .activity_domain import Cursor, conversion_rate, message, months_ahead
-from .models import Campaign
-
-metadata = MetaData()
-
-activity_table = Table(
-    "activity",
-    metadata,
-    # Both defaults are the database's (a sequence; clock_timestamp()).
-    Column("id", BigInteger, nullable=False, server_default=FetchedValue()),
-    Column("campaign_id", Uuid, nullable=False),
-    Column("kind", String(40), nullable=False),
-    Column("data", JSONB, nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=FetchedValue()),
-    PrimaryKeyConstraint("occurred_at", "id"),
-)
-
-stats_table = Table(
-    "campaign_stats",
-    metadata,
-    Column("campaign_id", Uuid, primary_key=True),
-    Column("views", BigInteger, nullable=False),
-    Column("shares", BigInteger, nullable=False),
-)
-
-increments_table = Table(
-    "campaign_counter_increments",
-    metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column("campaign_id", Uuid, nullable=False),
-    Column("kind", String(10), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
+from ..models import Campaign
+from .domain import Cursor, conversion_rate, message, months_ahead
+from .models import activity_table, increments_table, stats_table
 
 LIVE_CHANNEL = "campaign_live"
 COUNTER_KINDS = ("view", "share")

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from campaigns import activity, api_activity
-from campaigns.activity_handlers import ActivityFeature
-from campaigns.activity_settings import ActivitySettings
+from campaigns.activity import routes, store
+from campaigns.activity.settings import ActivityFeature, ActivitySettings
 from dropwave_runtime.bootstrap import Service
 from dropwave_runtime.service import ServiceRuntime
 from dropwave_runtime.settings import ServiceSettings
@@ -41,7 +40,7 @@ async def app(activity_db_url: str) -> AsyncIterator[tuple[FastAPI, Clock]]:
     clock = Clock()
     feed.clock = clock
     only_the_feed = Service(
-        "campaigns", "test", ServiceSettings, Path("."), routers=[api_activity.router]
+        "campaigns", "test", ServiceSettings, Path("."), routers=[routes.router]
     )
     application = rt.wire(only_the_feed, feed=feed)
     yield application, clock
@@ -81,7 +80,7 @@ async def test_feed_pages_through_http(app: tuple[FastAPI, Clock]) -> None:
     rt: ServiceRuntime = application.state.runtime
     async with rt.db.unit_of_work() as uow:
         for n in range(1, 6):
-            await activity.record(uow.session, cid, "buyer_joined", {"buyer_number": n})
+            await store.record(uow.session, cid, "buyer_joined", {"buyer_number": n})
     async with client(application) as http:
         first = await http.get(f"/api/v1/campaigns/{slug}/activity", params={"limit": 3})
         assert first.status_code == 200, first.text
@@ -139,7 +138,7 @@ async def test_views_and_shares_are_counted_and_rate_limited_per_client(
         missing = await http.post("/api/v1/campaigns/no-such-drop/views", headers=bob)
         assert missing.status_code == 404
     async with rt.db.sessions() as session:
-        assert await activity.stats(session, cid) == (4, 1)  # the 429 counted nothing
+        assert await store.stats(session, cid) == (4, 1)  # the 429 counted nothing
 
     # An untrusted peer cannot pick its bucket by forging X-Forwarded-For.
     async with client(application, peer="203.0.113.9") as http:

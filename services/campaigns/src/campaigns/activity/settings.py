@@ -1,11 +1,19 @@
-"""Settings of the activity feed, live stream and counters (environment, read at start-up).
+"""Settings of the activity feed, live stream and counters (environment, read at start-up),
+and the feature's shared parts built from them.
 
-Kept apart from `settings.Settings` so this feature can be tuned and evolve on its own;
-every field has a safe default.
+Kept apart from campaigns' `settings.Settings` so this feature can be tuned and evolve on
+its own; every field has a safe default.
 """
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .domain import TokenBucket
+from .live import LiveHub
 
 
 class ActivitySettings(BaseSettings):
@@ -28,3 +36,21 @@ class ActivitySettings(BaseSettings):
     live_max_clients: int = Field(10_000, ge=1)
     # ... and per client address, in each process (a browser needs one per open page).
     live_max_clients_per_ip: int = Field(20, ge=1)
+
+
+@dataclass
+class ActivityFeature:
+    """What the feed's routes and jobs share, built from its settings (the bootstrap
+    provides it as ``feed``)."""
+
+    settings: ActivitySettings
+    hub: LiveHub
+    limiter: TokenBucket
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+    @classmethod
+    def from_settings(cls, settings: ActivitySettings) -> "ActivityFeature":
+        hub = LiveHub(
+            settings.live_queue_size, settings.live_max_clients, settings.live_max_clients_per_ip
+        )
+        return cls(settings, hub, TokenBucket(settings.counter_rate_per_s, settings.counter_burst))

@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import cast
 
 import pytest
-from campaigns import activity, handlers
-from campaigns.activity_domain import Cursor
-from campaigns.activity_handlers import on_campaign_tipped
-from campaigns.live import LiveHub
+from campaigns import handlers
+from campaigns.activity import store
+from campaigns.activity.domain import Cursor
+from campaigns.activity.handlers import on_campaign_tipped
+from campaigns.activity.live import LiveHub
+from campaigns.activity.models import increments_table
 from dropwave_contracts.events import CampaignTipped, OrderConfirmed
 from dropwave_contracts.topics import serialize, topic_for
 from dropwave_runtime.consumer import EventConsumer, Handler, Record
@@ -57,7 +59,7 @@ async def new_campaign(db: Database, *, status: str = "active", min_orders: int 
 async def add(db: Database, cid: uuid.UUID, n: int, at: datetime | None = None) -> None:
     async with db.unit_of_work() as uow:
         for i in range(n):
-            await activity.record(uow.session, cid, "buyer_joined", {"buyer_number": i + 1}, at)
+            await store.record(uow.session, cid, "buyer_joined", {"buyer_number": i + 1}, at)
 
 
 async def where(db: Database, entry_id: int) -> str:
@@ -73,7 +75,7 @@ async def where(db: Database, entry_id: int) -> str:
 async def test_migration_creates_this_and_next_months_and_a_default(db: Database) -> None:
     today = datetime.now(UTC).date()
     async with db.engine.connect() as conn:
-        names = set(await activity.partitions(conn))
+        names = set(await store.partitions(conn))
     first = date(today.year, today.month, 1)
     expected = {f"activity_y{first:%Y}m{first:%m}", "activity_default"}
     assert expected <= names
@@ -85,31 +87,29 @@ async def test_partitions_across_a_month_boundary(db: Database) -> None:
     last_of_jan = datetime(2040, 1, 31, 23, 59, 59, 999_999, tzinfo=UTC)
     first_of_feb = datetime(2040, 2, 1, tzinfo=UTC)
     async with db.unit_of_work() as uow:
-        jan = await activity.record(
-            uow.session, cid, "buyer_joined", {"buyer_number": 1}, last_of_jan
-        )
-        feb = await activity.record(
+        jan = await store.record(uow.session, cid, "buyer_joined", {"buyer_number": 1}, last_of_jan)
+        feb = await store.record(
             uow.session, cid, "buyer_joined", {"buyer_number": 2}, first_of_feb
         )
     # No partition yet for 2040: the default partition took them, nothing failed.
     assert await where(db, jan.id) == "activity_default"
 
     async with db.engine.begin() as conn:
-        created = await activity.ensure_partitions(conn, date(2040, 1, 20), ahead=1)
+        created = await store.ensure_partitions(conn, date(2040, 1, 20), ahead=1)
     assert created == [date(2040, 1, 1), date(2040, 2, 1)]
     assert await where(db, jan.id) == "activity_y2040m01"  # moved out of the default
     assert await where(db, feb.id) == "activity_y2040m02"
     async with db.engine.begin() as conn:
-        assert await activity.ensure_partitions(conn, date(2040, 1, 20), ahead=1) == []
+        assert await store.ensure_partitions(conn, date(2040, 1, 20), ahead=1) == []
 
     # New rows route straight to their month; the feed reads across partitions.
     async with db.unit_of_work() as uow:
-        later = await activity.record(
+        later = await store.record(
             uow.session, cid, "buyer_joined", {"buyer_number": 3}, first_of_feb + timedelta(days=1)
         )
     assert await where(db, later.id) == "activity_y2040m02"
     async with db.sessions() as session:
-        entries, nxt = await activity.page(session, cid, None, 10)
+        entries, nxt = await store.page(session, cid, None, 10)
     assert [e.id for e in entries] == [later.id, feb.id, jan.id]
     assert nxt is None
 
@@ -122,14 +122,14 @@ async def test_pages_newest_first_without_gaps_or_duplicates_under_inserts(db: D
     same = datetime.now(UTC) - timedelta(seconds=1)
     await add(db, cid, 4, at=same)  # ties on occurred_at: the id breaks them
     async with db.sessions() as session:
-        everything, _ = await activity.page(session, cid, None, 100)
+        everything, _ = await store.page(session, cid, None, 100)
     assert len(everything) == 27
 
-    seen: list[activity.Entry] = []
+    seen: list[store.Entry] = []
     cursor: Cursor | None = None
     while True:
         async with db.sessions() as session:
-            entries, cursor = await activity.page(session, cid, cursor, 10)
+            entries, cursor = await store.page(session, cid, cursor, 10)
         seen += entries
         await add(db, cid, 2)  # newer entries keep arriving while the client pages down
         if cursor is None:
@@ -145,8 +145,8 @@ async def test_resume_reads_oldest_first_after_a_cursor(db: Database) -> None:
     cid = await new_campaign(db)
     await add(db, cid, 5)
     async with db.sessions() as session:
-        entries, _ = await activity.page(session, cid, None, 5)
-        resumed = await activity.after(session, cid, entries[2].cursor)
+        entries, _ = await store.page(session, cid, None, 5)
+        resumed = await store.after(session, cid, entries[2].cursor)
     assert [e.id for e in resumed] == [entries[1].id, entries[0].id]
 
 
@@ -167,7 +167,7 @@ async def test_notifications_reach_every_instance_only_on_commit(
 
         async def rolled_back() -> None:
             async with db.unit_of_work() as uow:
-                await activity.record(uow.session, cid, "buyer_joined", {"buyer_number": 9})
+                await store.record(uow.session, cid, "buyer_joined", {"buyer_number": 9})
                 raise RuntimeError("roll back")
 
         with pytest.raises(RuntimeError):
@@ -213,27 +213,27 @@ async def test_counters_append_then_roll_up_and_announce(db: Database) -> None:
         ).scalar_one()
     for kind in ("view", "view", "view", "share"):
         async with db.unit_of_work() as uow:
-            assert await activity.count_hit(uow.session, slug, kind)
+            assert await store.count_hit(uow.session, slug, kind)
     async with db.unit_of_work() as uow:
-        assert not await activity.count_hit(uow.session, "no-such-drop", "view")
+        assert not await store.count_hit(uow.session, "no-such-drop", "view")
     draft = await new_campaign(db, status="draft")
     async with db.unit_of_work() as uow:
         draft_slug = f"tote-{draft.hex[:8]}"
-        assert not await activity.count_hit(uow.session, draft_slug, "view")
+        assert not await store.count_hit(uow.session, draft_slug, "view")
 
     async with db.sessions() as session:
-        assert await activity.stats(session, cid) == (3, 1)  # pending hits count already
+        assert await store.stats(session, cid) == (3, 1)  # pending hits count already
     async with db.unit_of_work() as uow:
-        assert await activity.roll_up(uow.session) == [cid]
+        assert await store.roll_up(uow.session) == [cid]
     async with db.sessions() as session:
-        assert await activity.stats(session, cid) == (3, 1)
-        pending = (await session.execute(select(activity.increments_table.c.id))).all()
+        assert await store.stats(session, cid) == (3, 1)
+        pending = (await session.execute(select(increments_table.c.id))).all()
         assert pending == []
     async with db.unit_of_work() as uow:
-        assert await activity.count_hit(uow.session, slug, "view")
-        assert await activity.roll_up(uow.session) == [cid]
+        assert await store.count_hit(uow.session, slug, "view")
+        assert await store.roll_up(uow.session) == [cid]
     async with db.sessions() as session:
-        assert await activity.stats(session, cid) == (4, 1)
+        assert await store.stats(session, cid) == (4, 1)
 
 
 def consumer_record(event: OrderConfirmed | CampaignTipped) -> Record:
@@ -278,7 +278,7 @@ async def test_order_and_campaign_events_write_the_feed_exactly_once(db: Databas
         await consumer.handle(record)
 
     async with db.sessions() as session:
-        entries, _ = await activity.page(session, cid, None, 10)
+        entries, _ = await store.page(session, cid, None, 10)
     assert [(e.kind, e.data) for e in entries] == [
         ("tipped", {"current_orders": 5, "min_orders": 5}),
         ("buyer_joined", {"buyer_number": 24}),

@@ -1,12 +1,11 @@
 """Public routes of the activity feature: the feed, the live stream, view/share counters.
 
-Entrypoints only: validate, then delegate to activity.py / live.py.
+Entrypoints only: validate, then delegate to store.py / live.py.
 """
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from dropwave_runtime.client_ip import client_ip
@@ -15,30 +14,17 @@ from dropwave_runtime.problems import Problem, problem_response
 from dropwave_runtime.service import Runtime
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 
-from . import activity
-from .activity_domain import BadCursor, Cursor, TokenBucket
-from .activity_handlers import ActivityFeature
-from .models import Campaign
-from .settings import Settings
+from ..models import Campaign
+from ..settings import Settings
+from . import store
+from .domain import BadCursor, Cursor, TokenBucket
+from .schemas import ActivityEntryView, ActivityPage
+from .settings import ActivityFeature
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["activity"])
 
 SlugPath = Annotated[str, Path(min_length=1, max_length=120, pattern=SLUG_PATTERN)]
-
-
-class ActivityEntryView(BaseModel):
-    id: str
-    kind: str
-    message: str
-    data: dict[str, Any]
-    occurred_at: datetime
-
-
-class ActivityPage(BaseModel):
-    items: list[ActivityEntryView]
-    next_cursor: str | None
 
 
 def _feature(request: Request) -> ActivityFeature:
@@ -67,10 +53,10 @@ async def get_activity(
     """The campaign's activity, newest first; pass `next_cursor` back as `cursor`."""
     before = _cursor(cursor, "cursor") if cursor else None
     async with rt.db.sessions() as session:
-        campaign = await activity.public_campaign(session, slug)
+        campaign = await store.public_campaign(session, slug)
         if campaign is None:
             raise _not_found()
-        entries, next_cursor = await activity.page(session, campaign.id, before, limit)
+        entries, next_cursor = await store.page(session, campaign.id, before, limit)
     return ActivityPage(
         items=[ActivityEntryView.model_validate(e.public()) for e in entries],
         next_cursor=next_cursor.encode() if next_cursor else None,
@@ -100,7 +86,7 @@ async def live(
     settings = feature.settings
     resume = _cursor(last_event_id, "Last-Event-ID") if last_event_id else None
     async with rt.db.sessions() as session:
-        campaign = await activity.public_campaign(session, slug)
+        campaign = await store.public_campaign(session, slug)
     if campaign is None:
         raise _not_found()
     hub = feature.hub
@@ -128,8 +114,8 @@ async def live(
             async with rt.db.sessions() as session:
                 current = await session.get(Campaign, campaign.id)
                 assert current is not None
-                counter = await activity.counter_snapshot(session, current)
-                replay = await activity.after(session, campaign.id, resume) if resume else []
+                counter = await store.counter_snapshot(session, current)
+                replay = await store.after(session, campaign.id, resume) if resume else []
             yield _sse("counter", counter)
             replayed = set()
             for entry in replay:
@@ -172,7 +158,7 @@ async def _count(request: Request, rt: Runtime[Settings], slug: str, kind: str) 
         response.headers["Retry-After"] = str(TokenBucket.retry_after(wait))
         return response
     async with rt.db.unit_of_work() as uow:
-        counted = await activity.count_hit(uow.session, slug, kind)
+        counted = await store.count_hit(uow.session, slug, kind)
     if not counted:
         raise _not_found()
     return Response(status_code=202)

@@ -2,7 +2,7 @@ import base64
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from campaigns.activity_domain import (
+from campaigns.activity.domain import (
     BadCursor,
     Cursor,
     TokenBucket,

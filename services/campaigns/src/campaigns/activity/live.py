@@ -1,6 +1,6 @@
 """Live updates: one LISTEN connection per process, fanned out in memory to SSE clients.
 
-Writers `pg_notify` in the transaction that changes what clients see (see activity.py), so
+Writers `pg_notify` in the transaction that changes what clients see (see store.py), so
 every instance of the service hears every committed change, whichever instance made it.
 Each client has a bounded queue: a client that falls behind is dropped (it reconnects and
 resumes from the feed with Last-Event-ID), so one slow reader never holds up the others.
@@ -14,7 +14,7 @@ from typing import Any
 from dropwave_runtime.db import Database
 from dropwave_runtime.listen import listen
 
-from .activity import LIVE_CHANNEL
+from .store import LIVE_CHANNEL
 
 log = logging.getLogger(__name__)
 

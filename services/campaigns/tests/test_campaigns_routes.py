@@ -1,5 +1,6 @@
-"""Campaigns' own limits: campaign creation per creator, live streams per client address
-(in-process ASGI on a real, migrated PostgreSQL)."""
+"""Campaigns' routes in-process (ASGI on a real, migrated PostgreSQL): the problems a refused
+command answers, and campaigns' own limits (campaign creation per creator, live streams per
+client address)."""
 
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -7,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from campaigns.activity_settings import ActivitySettings
+from campaigns.activity.live import LiveHub
+from campaigns.activity.settings import ActivitySettings
 from campaigns.bootstrap import bootstrap
-from campaigns.live import LiveHub
 from campaigns.settings import Settings
 from dropwave_runtime.auth import Creator, current_creator_identity
 from fastapi import FastAPI, Request
 
-from .test_activity_api import campaign
+from .activity.test_activity_routes import campaign
 
 
 @pytest.fixture
@@ -48,6 +49,51 @@ async def app(campaigns_db_url: str) -> AsyncIterator[FastAPI]:
 
 def client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://campaigns")
+
+
+async def test_refused_commands_answer_their_problems(app: FastAPI) -> None:
+    """Domain errors become problems only in the routes: NotFound/NotAllowed 404/403 (their
+    message as the title, no detail), Conflict 409 and Invalid 422 under the route's title."""
+    soon = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    draft = {"title": "Walnut tray", "price_cents": 2500, "min_orders": 5, "deadline": soon}
+    carol, dave = {"X-Test-Creator": "carol"}, {"X-Test-Creator": "dave"}
+    async with client(app) as http:
+        created = await http.post("/api/v1/campaigns", json=draft, headers=carol)
+        assert created.status_code == 201, created.text
+        cid = created.json()["id"]
+        stranger = await http.patch(f"/api/v1/campaigns/{cid}", json={"title": "x"}, headers=dave)
+        missing = await http.post(f"/api/v1/campaigns/{uuid.uuid4()}/cancel", headers=carol)
+        taken = await http.post(
+            "/api/v1/campaigns", json={**draft, "slug": created.json()["slug"]}, headers=dave
+        )
+        bad_cursor = await http.get(
+            "/api/v1/campaigns", params={"mine": "true", "cursor": "!!!"}, headers=carol
+        )
+    assert stranger.json() == {
+        "type": "https://docs.dropwave.dev/problems/not_owner",
+        "title": "Only the campaign's creator may do this",
+        "status": 403,
+        "code": "not_owner",
+    }
+    assert missing.json() == {
+        "type": "https://docs.dropwave.dev/problems/campaign_not_found",
+        "title": "No such campaign",
+        "status": 404,
+        "code": "campaign_not_found",
+    }
+    assert taken.status_code == 409
+    assert {k: taken.json()[k] for k in ("code", "title")} == {
+        "code": "slug_taken",
+        "title": "Campaign cannot be created",
+    }
+    assert taken.json()["detail"].startswith("The slug ")
+    assert bad_cursor.json() == {
+        "type": "https://docs.dropwave.dev/problems/bad_cursor",
+        "title": "Bad listing request",
+        "status": 422,
+        "code": "bad_cursor",
+        "detail": "The cursor is invalid.",
+    }
 
 
 async def test_campaign_creation_is_limited_per_creator(app: FastAPI) -> None:
