@@ -29,8 +29,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import handlers
-from .api import TWILIO_WEBHOOKS, router
 from .mailer import Mailer, ResendMailer, SmtpMailer
+from .routes import TWILIO_WEBHOOKS, router
 from .settings import Settings
 from .sms import SmsSender, sms_sender
 from .worker import DeliveryWorker, WorkerConfig
