@@ -34,7 +34,7 @@ from dropwave_runtime.migrations import upgrade
 from dropwave_runtime.rate_limit import PgRateLimiter
 from notifications.bootstrap import worker_config
 from notifications.fake_twilio import FakeTwilioApi
-from notifications.handlers import on_campaign_tipped
+from notifications.handlers import handle
 from notifications.mailer import SmtpMailer
 from notifications.models import Buyer, CampaignInfo, Delivery
 from notifications.settings import Settings
@@ -114,7 +114,7 @@ async def run(args: argparse.Namespace, url: str, smtp: SmtpSink) -> int:
     )
     t0 = time.perf_counter()
     async with db.unit_of_work() as uow:
-        await on_campaign_tipped(tipped, uow)
+        await handle(tipped, uow)
     enqueue_s = time.perf_counter() - t0
     async with db.sessions() as session:
         queued = int(await session.scalar(select(func.count()).select_from(Delivery)) or 0)

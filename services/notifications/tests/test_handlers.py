@@ -15,8 +15,8 @@ from dropwave_contracts.events import CampaignUpdated, NotificationSent, OrderCo
 from dropwave_contracts.topics import parse_event, serialize, topic_for
 from dropwave_runtime.consumer import EventConsumer, Record
 from dropwave_runtime.db import Database, UnitOfWork, outbox_table
+from notifications import handlers
 from notifications.domain import delivery_id
-from notifications.handlers import on_order_confirmed
 from notifications.mailer import (
     PermanentDeliveryError,
     RecordingMailer,
@@ -115,7 +115,7 @@ async def test_duplicate_and_concurrent_events_send_once(
 
     async def without_inbox() -> None:
         async with db.unit_of_work() as uow:
-            await on_order_confirmed(event, uow)
+            await handlers.handle(event, uow)
 
     await asyncio.gather(*(without_inbox() for _ in range(4)))
     await without_inbox()
@@ -338,7 +338,7 @@ async def test_through_the_runtime_consumer_redelivery_is_deduplicated(
     event: OrderConfirmed = drop.confirmed(1, phone=False)
 
     async def handler(e: OrderConfirmed, uow: UnitOfWork) -> None:
-        await on_order_confirmed(e, uow)
+        await handlers.handle(e, uow)
 
     consumer = EventConsumer(
         "notifications", db, {OrderConfirmed: handler}, NoDeadLetters(), backoff_base_s=0.01

@@ -4,12 +4,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from dropwave_contracts.events import OrderConfirmed
 from jinja2 import UndefinedError
-from notifications.domain import (
-    delivery_id,
-    format_deadline,
-    format_money,
-    order_confirmed_context,
-)
+from notifications.contexts import order_confirmed as order_confirmed_context
+from notifications.domain import delivery_id, format_deadline, format_money
 from notifications.templates import has_sms, render, render_sms
 
 

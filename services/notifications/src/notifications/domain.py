@@ -1,5 +1,4 @@
-"""Pure notification logic: formatting, template contexts, delivery ids, link tokens,
-SMS keywords. No I/O."""
+"""Pure notification logic: formatting, delivery ids, link tokens, SMS keywords. No I/O."""
 
 import base64
 import hashlib
@@ -9,10 +8,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Final, Literal
 from urllib.parse import quote
-
-from dropwave_contracts.events import OrderConfirmed
 
 # Stripe's currencies with a different number of minor units than 2.
 _ZERO_DECIMAL: Final = frozenset(
@@ -73,17 +70,6 @@ def format_deadline(moment: datetime) -> str:
         raise ValueError("deadline must be timezone-aware")
     utc = moment.astimezone(UTC)
     return f"{utc:%A} {utc.day} {utc:%B %Y}, {utc:%H:%M} UTC"
-
-
-def order_confirmed_context(event: OrderConfirmed) -> dict[str, Any]:
-    """What the ``order_confirmed`` templates need; no contact data."""
-    return {
-        "buyer_number": event.buyer_number,
-        "title": event.campaign_title,
-        "amount": format_money(event.amount_cents, event.currency),
-        "min_orders": event.campaign_min_orders,
-        "deadline": format_deadline(event.campaign_deadline),
-    }
 
 
 def percent_of(count: int, minimum: int) -> int:

@@ -49,6 +49,7 @@ from .mailer import (
     TransientDeliveryError,
     compose,
 )
+from .messages import PAY_LATER_TEMPLATES
 from .models import Buyer, CampaignInfo, Delivery, OptOut
 from .sms import SmsMessage, SmsSender
 from .templates import render, render_sms
@@ -88,11 +89,6 @@ _RENEW = text(
     RETURNING attempts
     """
 )
-
-
-# Messages that carry the buyer's pay-later link (PAY_LATER_URL_TEMPLATE with the order id and
-# the link's token, kept as ``pay_token`` in the delivery's context).
-PAY_LATER_TEMPLATES = frozenset({"capture_failed", "payment_reminder"})
 
 
 @dataclass

@@ -10,10 +10,10 @@ import pytest
 from dropwave_runtime.db import Database
 from dropwave_runtime.problems import install_problem_handlers
 from fastapi import FastAPI
-from notifications.api import router
 from notifications.domain import address_digest, unsubscribe_token
 from notifications.mailer import RecordingMailer
 from notifications.models import Delivery, OptOut
+from notifications.routes import router
 from notifications.settings import Settings
 from notifications.sms import FakeCarrier
 from sqlalchemy import select, update
