@@ -10,7 +10,6 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,15 +21,6 @@ from .conftest import Eventually, not_open_yet
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 DEADLINE_S = 15
-
-
-def _settlement_landed() -> bool:
-    """Whether payments captures on CampaignSucceeded (built in parallel with this test)."""
-    try:
-        import payments.app
-    except ImportError:
-        return False
-    return "CampaignSucceeded" in Path(payments.app.__file__).read_text()
 
 
 class Drop:
@@ -147,12 +137,6 @@ def test_successful_drop_confirms_and_announces_the_tipping_once_each(
     assert sum("reached 5 orders" in t for t in texts) == 1
 
 
-@pytest.mark.xfail(
-    not _settlement_landed(),
-    reason="payments does not capture on CampaignSucceeded yet (settlement -> PaymentCaptured "
-    "is being built in payments); the charged message is sent on PaymentCaptured",
-    strict=False,
-)
 def test_successful_drop_charges_each_buyer_once(
     stack: DevStack, drops: dict[str, Drop], eventually: Eventually
 ) -> None:
