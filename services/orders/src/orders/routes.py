@@ -1,4 +1,4 @@
-"""Public API v1 routes of the orders service (entrypoints: validate, then delegate)."""
+"""Public API v1 routes of the orders service: HTTP in, commands to the handlers, problems out."""
 
 from typing import Annotated, Any
 from uuid import UUID, uuid4
