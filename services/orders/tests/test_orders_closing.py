@@ -12,6 +12,7 @@ from dropwave_contracts.envelope import Event
 from dropwave_contracts.events import OrderCancelled, OrdersTallied, PaymentAuthorized
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
+from dropwave_runtime.errors import Conflict
 from orders import domain, handlers
 from orders.intake import OrderIntake
 from orders.models import CampaignSnapshot, Order
@@ -161,18 +162,18 @@ async def test_no_order_and_no_cancel_once_intake_closed(
     [order_id] = await add_orders(db, campaign_id, "authorized")
     await close_round(db)
 
-    with pytest.raises(domain.OrderRefused) as refused:
+    with pytest.raises(Conflict) as refused:
         async with db.unit_of_work() as uow:
             await handlers.cancel_order(uow, order_id)
     assert refused.value.code == "deadline_passed"
-    with pytest.raises(domain.OrderRefused) as refused:
+    with pytest.raises(Conflict) as refused:
         await OrderIntake(db).place(campaign_id, request())
     assert refused.value.code == "deadline_passed"
     # the flag refuses even where a clock would not (another instance's clock may lag)
     ahead = datetime.now(UTC) + timedelta(hours=1)
-    with pytest.raises(domain.OrderRefused):
+    with pytest.raises(Conflict):
         domain.check_cancellable("authorized", "active", ahead, datetime.now(UTC), True)
-    with pytest.raises(domain.OrderRefused):
+    with pytest.raises(Conflict):
         domain.check_open("active", ahead, datetime.now(UTC), intake_closed=True)
 
 

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from dropwave_runtime.errors import Conflict
+
 # Forward-only order state machine: an event may move an order only along these edges.
 TRANSITIONS: dict[str, set[str]] = {
     "pending": {"authorized", "requires_action", "failed", "cancelled"},
@@ -20,15 +22,6 @@ TRANSITIONS: dict[str, set[str]] = {
     "cancelled": set(),
     "refunded": set(),
 }
-
-
-class OrderRefused(Exception):
-    """The campaign does not take this order; the API answers with `status` and `code`."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 def can_move(current: str, target: str) -> bool:
@@ -70,9 +63,9 @@ def check_open(status: str, deadline: datetime, now: datetime, intake_closed: bo
     not closed (the closing job's flag decides; the clock only refuses earlier)."""
     if status != "active":
         code, message = _NOT_OPEN.get(status, ("campaign_not_open", f"The campaign is {status}."))
-        raise OrderRefused(409, code, message)
+        raise Conflict(code, message)
     if intake_closed or deadline <= now:
-        raise OrderRefused(409, "deadline_passed", "The campaign's deadline has passed.")
+        raise Conflict("deadline_passed", "The campaign's deadline has passed.")
 
 
 def check_cancellable(
@@ -86,13 +79,11 @@ def check_cancellable(
     campaign's intake), while the campaign runs and the order is not final (captured,
     failed, cancelled... are past the point of no return)."""
     if order_status not in CANCELLABLE:
-        raise OrderRefused(409, "order_not_cancellable", f"The order is {order_status}.")
+        raise Conflict("order_not_cancellable", f"The order is {order_status}.")
     if campaign_status != "active":
-        raise OrderRefused(409, "campaign_closed", f"The campaign is {campaign_status}.")
+        raise Conflict("campaign_closed", f"The campaign is {campaign_status}.")
     if intake_closed or deadline <= now:
-        raise OrderRefused(
-            409, "deadline_passed", "The campaign's deadline has passed; orders are final."
-        )
+        raise Conflict("deadline_passed", "The campaign's deadline has passed; orders are final.")
 
 
 @dataclass(frozen=True)

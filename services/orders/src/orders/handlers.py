@@ -27,6 +27,7 @@ from dropwave_contracts.events import (
     PaymentReleased,
 )
 from dropwave_runtime.db import UnitOfWork
+from dropwave_runtime.errors import DomainError, Invalid, NotFound
 from dropwave_runtime.observability import correlation_id_var
 from sqlalchemy import case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -60,12 +61,12 @@ class Placed:
     replayed: bool
 
 
-Outcome = Placed | domain.OrderRefused
+Outcome = Placed | DomainError
 
 
-def _key_reused() -> domain.OrderRefused:
-    return domain.OrderRefused(
-        422, "idempotency_key_reused", "This Idempotency-Key was used with a different request"
+def _key_reused() -> Invalid:
+    return Invalid(
+        "idempotency_key_reused", "This Idempotency-Key was used with a different request"
     )
 
 
@@ -87,7 +88,7 @@ async def place_orders(
         select(CampaignSnapshot).where(CampaignSnapshot.id == campaign_id).with_for_update()
     )
     if campaign is None:
-        return [domain.OrderRefused(404, "campaign_not_found", "No such campaign")] * len(requests)
+        return [NotFound("campaign_not_found", "No such campaign")] * len(requests)
     keys = sorted({r.key for r in requests})
     prior = {
         o.idempotency_key: o
@@ -95,7 +96,7 @@ async def place_orders(
             select(Order).where(Order.campaign_id == campaign_id, Order.idempotency_key.in_(keys))
         )
     }
-    refusal: domain.OrderRefused | None = None
+    refusal: DomainError | None = None
     try:
         domain.check_open(
             campaign.status,
@@ -103,8 +104,8 @@ async def place_orders(
             datetime.now(UTC),
             intake_closed=campaign.intake_closed_at is not None,
         )
-    except domain.OrderRefused as exc:
-        refusal = exc
+    except DomainError as error:
+        refusal = error
 
     outcomes: list[Outcome | None] = [None] * len(requests)
     first_with_key: dict[str, int] = {}
@@ -193,7 +194,7 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
     200 is never counted."""
     campaign_id = await uow.session.scalar(select(Order.campaign_id).where(Order.id == order_id))
     if campaign_id is None:
-        raise domain.OrderRefused(404, "order_not_found", "No such order")
+        raise NotFound("order_not_found", "No such order")
     campaign = await uow.session.scalar(
         select(CampaignSnapshot)
         .where(CampaignSnapshot.id == campaign_id)

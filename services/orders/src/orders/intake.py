@@ -45,7 +45,7 @@ class OrderIntake:
         self.batches = 0  # flushed transactions, for tests and the benchmark
 
     async def place(self, campaign_id: uuid.UUID, request: OrderRequest) -> Placed:
-        """Queue the order and wait for its batch to commit; raises `domain.OrderRefused`."""
+        """Queue the order and await its batch's commit; raises a ``DomainError`` if refused."""
         future: asyncio.Future[Placed] = asyncio.get_running_loop().create_future()
         lane = self._lanes.get(campaign_id)
         if lane is None:

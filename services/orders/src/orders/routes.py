@@ -4,9 +4,10 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from dropwave_runtime.client_ip import client_ip, in_networks
+from dropwave_runtime.errors import DomainError
 from dropwave_runtime.inputs import SLUG_PATTERN, is_slug
 from dropwave_runtime.observability import correlation_id_var, current_trace_headers
-from dropwave_runtime.problems import Problem
+from dropwave_runtime.problems import Problem, problem_from
 from dropwave_runtime.service import Runtime, ServiceRuntime
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -109,10 +110,6 @@ async def _campaign_id(rt: ServiceRuntime[Settings], intake: OrderIntake, slug: 
     return campaign_id
 
 
-def _refused(exc: domain.OrderRefused) -> Problem:
-    return Problem(exc.status, exc.code, "The order cannot be placed", str(exc))
-
-
 @router.post(
     "/campaigns/{slug}/orders",
     status_code=201,
@@ -149,8 +146,8 @@ async def place_order(request: Request) -> Response:
     campaign_id = await _campaign_id(rt, intake, slug)
     try:
         placed = await intake.place(campaign_id, order_request)
-    except domain.OrderRefused as exc:
-        raise _refused(exc) from exc
+    except DomainError as error:
+        raise problem_from(error, "The order cannot be placed") from error
     if placed.replayed:
         status, headers = 200, {"Idempotent-Replayed": "true"}
     else:
@@ -178,8 +175,8 @@ async def cancel_order(
     try:
         async with rt.db.unit_of_work() as uow:
             order = await handlers.cancel_order(uow, order_id)
-    except domain.OrderRefused as exc:
-        raise Problem(exc.status, exc.code, "The order cannot be cancelled", str(exc)) from exc
+    except DomainError as error:
+        raise problem_from(error, "The order cannot be cancelled") from error
     return OrderView.model_validate(order, from_attributes=True)
 
 
