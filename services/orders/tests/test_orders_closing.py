@@ -14,12 +14,13 @@ from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from dropwave_runtime.errors import Conflict
 from orders import domain, handlers
+from orders.commands import CancelOrder
 from orders.intake import OrderIntake
 from orders.models import CampaignSnapshot, Order
 from sqlalchemy import insert, select
 
 from .conftest import MakeCampaign
-from .test_orders_intake import request
+from .test_orders_intake import place_order
 
 MAX_WAIT_S = 30.0
 
@@ -164,10 +165,10 @@ async def test_no_order_and_no_cancel_once_intake_closed(
 
     with pytest.raises(Conflict) as refused:
         async with db.unit_of_work() as uow:
-            await handlers.cancel_order(uow, order_id)
+            await handlers.cancel_order(CancelOrder(order_id), uow)
     assert refused.value.code == "deadline_passed"
     with pytest.raises(Conflict) as refused:
-        await OrderIntake(db).place(campaign_id, request())
+        await OrderIntake(db).place(campaign_id, place_order())
     assert refused.value.code == "deadline_passed"
     # the flag refuses even where a clock would not (another instance's clock may lag)
     ahead = datetime.now(UTC) + timedelta(hours=1)
@@ -188,7 +189,7 @@ async def test_a_cancel_in_flight_at_the_deadline_is_left_out_of_the_tally(
     *_, cancelled = await add_orders(db, campaign_id, *["authorized"] * 5)
 
     async with db.unit_of_work() as uow:
-        await handlers.cancel_order(uow, cancelled)  # 200 for the buyer once this commits
+        await handlers.cancel_order(CancelOrder(cancelled), uow)  # the buyer's 200 on commit
         await asyncio.sleep(1.0)  # the deadline passes with the cancel uncommitted
         assert await close_round(db) == []  # skipped: the cancel holds the campaign
     [tally] = await close_round(db)

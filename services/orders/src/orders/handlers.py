@@ -1,4 +1,4 @@
-"""Commands from the API and reactions to events; each runs in one unit of work."""
+"""Command handlers (place, cancel) and reactions to events; each runs in one unit of work."""
 
 import uuid
 from collections.abc import Sequence
@@ -28,36 +28,54 @@ from dropwave_contracts.events import (
 )
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.errors import DomainError, Invalid, NotFound
-from dropwave_runtime.observability import correlation_id_var
 from sqlalchemy import case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import abuse, domain
+from .commands import CancelOrder, PlaceOrder
 from .models import CampaignSnapshot, Order, OrderRefund
-from .schemas import OrderCreate, OrderView
 
 SERVICE = "orders"
 
 
-@dataclass(frozen=True)
-class OrderRequest:
-    """One buyer's order request as the intake queues it (context captured at the door)."""
+@dataclass(frozen=True, slots=True)
+class OrderSummary:
+    """An order as its buyer is told of it (the routes answer with these fields)."""
 
-    key: str
-    fingerprint: str
-    body: OrderCreate
-    correlation_id: str
-    trace_headers: dict[str, str]
-    client_ip: str | None = None
-    """Where the request came from: kept on the order so a later card decline counts
-    against that address too (``abuse.py``)."""
+    id: uuid.UUID
+    campaign_id: uuid.UUID
+    buyer_number: int
+    status: str
+    amount_cents: int
+    currency: str
+    client_secret: str | None = None
+    failure_code: str | None = None
+    decline_code: str | None = None
+    cancel_reason: str | None = None
+    refunded_cents: int = 0
+
+    @classmethod
+    def of(cls, order: Order) -> "OrderSummary":
+        return cls(
+            order.id,
+            order.campaign_id,
+            order.buyer_number,
+            order.status,
+            order.amount_cents,
+            order.currency,
+            order.client_secret,
+            order.failure_code,
+            order.decline_code,
+            order.cancel_reason,
+            order.refunded_cents,
+        )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Placed:
-    """The order a request resolved to; `replayed`: it existed before (same key and body)."""
+    """The order a command resolved to; `replayed`: it existed before (same key and request)."""
 
-    order: OrderView
+    order: OrderSummary
     replayed: bool
 
 
@@ -70,26 +88,26 @@ def _key_reused() -> Invalid:
     )
 
 
-def _replay(order: OrderView, fingerprint: str, prior_fingerprint: str) -> Outcome:
+def _replay(order: OrderSummary, fingerprint: str, prior_fingerprint: str) -> Outcome:
     return Placed(order, replayed=True) if fingerprint == prior_fingerprint else _key_reused()
 
 
 async def place_orders(
-    uow: UnitOfWork, campaign_id: uuid.UUID, requests: Sequence[OrderRequest]
+    commands: Sequence[PlaceOrder], uow: UnitOfWork, *, campaign_id: uuid.UUID
 ) -> list[Outcome]:
     """Place a batch of orders on one campaign in one transaction (group commit).
 
     The campaign row is locked first, so every instance's batches for this campaign
     serialize and see each other's committed idempotency keys: no key is placed twice and
-    buyer numbers follow the order of the requests. One UPDATE takes all the numbers; the
+    buyer numbers follow the order of the commands. One UPDATE takes all the numbers; the
     orders and their OrderPlaced events go in with one statement each.
     """
     campaign = await uow.session.scalar(
         select(CampaignSnapshot).where(CampaignSnapshot.id == campaign_id).with_for_update()
     )
     if campaign is None:
-        return [NotFound("campaign_not_found", "No such campaign")] * len(requests)
-    keys = sorted({r.key for r in requests})
+        return [NotFound("campaign_not_found", "No such campaign")] * len(commands)
+    keys = sorted({c.idempotency_key for c in commands})
     prior = {
         o.idempotency_key: o
         for o in await uow.session.scalars(
@@ -107,20 +125,19 @@ async def place_orders(
     except DomainError as error:
         refusal = error
 
-    outcomes: list[Outcome | None] = [None] * len(requests)
+    outcomes: list[Outcome | None] = [None] * len(commands)
     first_with_key: dict[str, int] = {}
     fresh: list[int] = []
-    for i, r in enumerate(requests):
-        if (old := prior.get(r.key)) is not None:
-            view = OrderView.model_validate(old, from_attributes=True)
-            outcomes[i] = _replay(view, r.fingerprint, old.request_fingerprint)
-        elif r.key in first_with_key:
+    for i, c in enumerate(commands):
+        if (old := prior.get(c.idempotency_key)) is not None:
+            outcomes[i] = _replay(OrderSummary.of(old), c.fingerprint, old.request_fingerprint)
+        elif c.idempotency_key in first_with_key:
             continue  # the same key twice in this batch: resolved below
         elif refusal is not None:
-            first_with_key[r.key] = i
+            first_with_key[c.idempotency_key] = i
             outcomes[i] = refusal
         else:
-            first_with_key[r.key] = i
+            first_with_key[c.idempotency_key] = i
             fresh.append(i)
 
     if fresh:
@@ -134,64 +151,69 @@ async def place_orders(
         rows: list[dict[str, Any]] = []
         events: list[OrderPlaced] = []
         for i, number in zip(fresh, domain.buyer_numbers(last, len(fresh)), strict=True):
-            r = requests[i]
+            c = commands[i]
+            order_id = uuid.uuid4()
             row = {
-                "id": uuid.uuid4(),
+                "id": order_id,
                 "campaign_id": campaign_id,
                 "buyer_number": number,
                 "status": "pending",
                 "amount_cents": campaign.price_cents,
                 "currency": campaign.currency,
-                "buyer_email": str(r.body.email),
-                "buyer_phone": r.body.phone,
-                "payment_method_id": r.body.payment_method_id,
-                "referral_code": r.body.referral_code,
-                "source": r.body.source,
-                "idempotency_key": r.key,
-                "request_fingerprint": r.fingerprint,
-                "client_ip": r.client_ip,
+                "buyer_email": c.email,
+                "buyer_phone": c.phone,
+                "payment_method_id": c.payment_method_id,
+                "referral_code": c.referral_code,
+                "source": c.source,
+                "idempotency_key": c.idempotency_key,
+                "request_fingerprint": c.fingerprint,
+                "client_ip": c.client_ip,
             }
             rows.append(row)
             events.append(
                 OrderPlaced(
                     producer=SERVICE,
-                    correlation_id=r.correlation_id,
+                    correlation_id=c.correlation_id,
                     campaign_id=campaign_id,
-                    order_id=row["id"],
+                    order_id=order_id,
                     buyer_number=number,
                     amount_cents=campaign.price_cents,
                     currency=campaign.currency,
-                    buyer_email=row["buyer_email"],
-                    buyer_phone=r.body.phone,
-                    payment_method_id=r.body.payment_method_id,
-                    sms_consent=r.body.sms_consent and r.body.phone is not None,
+                    buyer_email=c.email,
+                    buyer_phone=c.phone,
+                    payment_method_id=c.payment_method_id,
+                    sms_consent=c.sms_consent and c.phone is not None,
                     creator_id=campaign.creator_id,
                 )
             )
-            outcomes[i] = Placed(OrderView.model_validate(row), replayed=False)
+            order = OrderSummary(
+                order_id, campaign_id, number, "pending", campaign.price_cents, campaign.currency
+            )
+            outcomes[i] = Placed(order, replayed=False)
         await uow.session.execute(insert(Order), rows)
-        await uow.emit_many(events, [requests[i].trace_headers for i in fresh])
+        await uow.emit_many(events, [commands[i].trace_headers for i in fresh])
 
     resolved: list[Outcome] = []
-    for i, r in enumerate(requests):
+    for i, c in enumerate(commands):
         outcome = outcomes[i]
         if outcome is None:  # a repeat of a key first seen earlier in this batch
-            first = requests[first_with_key[r.key]]
-            outcome = outcomes[first_with_key[r.key]]
+            first = first_with_key[c.idempotency_key]
+            outcome = outcomes[first]
             if isinstance(outcome, Placed):
-                outcome = _replay(outcome.order, r.fingerprint, first.fingerprint)
+                outcome = _replay(outcome.order, c.fingerprint, commands[first].fingerprint)
         assert outcome is not None
         resolved.append(outcome)
     return resolved
 
 
-async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
+async def cancel_order(command: CancelOrder, uow: UnitOfWork) -> Order:
     """The buyer cancels before the deadline; campaigns uncounts it, payments releases it.
 
     The campaign row is locked (shared) before the order: the closing job locks it
     exclusively to close intake and tally, so a cancel either commits before the tally
     (which then leaves the order out) or sees intake closed and is refused. A cancel answered
     200 is never counted."""
+    order_id = command.order_id
     campaign_id = await uow.session.scalar(select(Order.campaign_id).where(Order.id == order_id))
     if campaign_id is None:
         raise NotFound("order_not_found", "No such order")
@@ -217,7 +239,7 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
     await uow.emit(
         OrderCancelled(
             producer=SERVICE,
-            correlation_id=correlation_id_var.get() or str(order.id),
+            correlation_id=command.correlation_id or str(order.id),
             campaign_id=order.campaign_id,
             order_id=order.id,
             buyer_number=order.buyer_number,

@@ -1,4 +1,4 @@
-"""Public API v1 routes of the orders service: HTTP in, commands to the handlers, problems out."""
+"""Public API v1 routes: HTTP bodies in, commands to the handlers, views or problems out."""
 
 from typing import Annotated, Any
 from uuid import UUID, uuid4
@@ -15,6 +15,7 @@ from pydantic import StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from . import abuse, domain, handlers
+from .commands import CancelOrder, PlaceOrder
 from .intake import OrderIntake
 from .models import CampaignSnapshot, Order
 from .schemas import OrderCreate, OrderView, PlacedOrder
@@ -59,6 +60,10 @@ _PLACE_ORDER_DOC: dict[str, Any] = {
         "content": {"application/json": {"schema": OrderCreate.model_json_schema()}},
     },
 }
+
+
+_VIEW_FIELDS = tuple(OrderView.model_fields)
+"""A placed order's answer, read from the handler's ``OrderSummary`` (the same fields)."""
 
 
 def _invalid(exc: ValidationError, *where: str) -> RequestValidationError:
@@ -135,25 +140,32 @@ async def place_order(request: Request) -> Response:
     if not in_networks(ip, rt.settings.exempt_networks):
         rt.check_rate(ORDER_PER_IP, ip, ORDER_PER_IP_DEFAULT)
     rt.check_rate(ORDER_PER_EMAIL, email.lower(), ORDER_PER_EMAIL_DEFAULT)
-    order_request = handlers.OrderRequest(
-        key=key,
+    command = PlaceOrder(
+        idempotency_key=key,
         fingerprint=domain.fingerprint(slug, body.model_dump(mode="json")),
-        body=body,
+        email=email,
+        phone=body.phone,
+        sms_consent=body.sms_consent,
+        payment_method_id=body.payment_method_id,
+        referral_code=body.referral_code,
+        source=body.source,
         correlation_id=correlation_id_var.get() or str(uuid4()),
         trace_headers=current_trace_headers(),
         client_ip=ip[:45],
     )
     campaign_id = await _campaign_id(rt, intake, slug)
     try:
-        placed = await intake.place(campaign_id, order_request)
+        placed = await intake.place(campaign_id, command)
     except DomainError as error:
         raise problem_from(error, "The order cannot be placed") from error
+    order = placed.order
     if placed.replayed:
         status, headers = 200, {"Idempotent-Replayed": "true"}
     else:
-        status, headers = 201, {"Location": f"/api/v1/orders/{placed.order.id}"}
+        status, headers = 201, {"Location": f"/api/v1/orders/{order.id}"}
     answer = PlacedOrder(
-        **placed.order.model_dump(), order_token=domain.order_token(_secret(rt), placed.order.id)
+        **{name: getattr(order, name) for name in _VIEW_FIELDS},
+        order_token=domain.order_token(_secret(rt), order.id),
     )
     return Response(answer.model_dump_json(), status, headers, media_type="application/json")
 
@@ -172,9 +184,10 @@ async def cancel_order(
 ) -> OrderView:
     """The buyer cancels with the order token, before the deadline, while not final."""
     _check_token(rt, order_id, x_order_token or token)
+    command = CancelOrder(order_id, correlation_id_var.get())
     try:
         async with rt.db.unit_of_work() as uow:
-            order = await handlers.cancel_order(uow, order_id)
+            order = await handlers.cancel_order(command, uow)
     except DomainError as error:
         raise problem_from(error, "The order cannot be cancelled") from error
     return OrderView.model_validate(order, from_attributes=True)
