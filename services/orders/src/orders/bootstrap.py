@@ -25,7 +25,8 @@ from dropwave_runtime.bootstrap import Periodic, Service
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
-from . import abuse, closing, handlers, routes
+from . import abuse, handlers, routes
+from .closing import jobs as closing
 from .intake import OrderIntake
 from .settings import Settings
 

@@ -3,9 +3,7 @@
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -48,12 +46,6 @@ CANCELLABLE = frozenset({"pending", "requires_action", "authorized"})
 """Order statuses a buyer may still cancel (before the deadline)."""
 
 
-AUTHORIZING = frozenset({"pending", "requires_action"})
-"""Order statuses still waiting for their authorization's outcome."""
-
-STANDING = frozenset({"authorized"})
-"""Order statuses that count towards the minimum at the closing tally."""
-
 BUYER_CANCELLED = "buyer_cancelled"
 NOT_AUTHORIZED_IN_TIME = "not_authorized_in_time"
 
@@ -84,34 +76,6 @@ def check_cancellable(
         raise Conflict("campaign_closed", f"The campaign is {campaign_status}.")
     if intake_closed or deadline <= now:
         raise Conflict("deadline_passed", "The campaign's deadline has passed; orders are final.")
-
-
-@dataclass(frozen=True)
-class Tally:
-    """A campaign's orders by outcome at the close (see ``OrdersTallied``)."""
-
-    placed: int
-    standing: int
-    cancelled: int
-    failed: int
-    authorizing: int
-
-    @classmethod
-    def of(cls, by_status: Mapping[str, int]) -> "Tally":
-        return cls(
-            placed=sum(by_status.values()),
-            standing=sum(n for s, n in by_status.items() if s in STANDING),
-            cancelled=by_status.get("cancelled", 0),
-            failed=by_status.get("failed", 0),
-            authorizing=sum(n for s, n in by_status.items() if s in AUTHORIZING),
-        )
-
-
-def tally_ready(authorizing: int, deadline: datetime, now: datetime, max_wait_s: float) -> bool:
-    """The tally is final once no order is still authorizing, or at the latest `max_wait_s`
-    after the deadline (a buyer who never finishes 3-D Secure does not hold the drop up;
-    such an order is cancelled and does not stand)."""
-    return authorizing == 0 or now >= deadline + timedelta(seconds=max_wait_s)
 
 
 def buyer_numbers(last: int, count: int) -> range:

@@ -14,13 +14,14 @@ from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from dropwave_runtime.errors import Conflict
 from orders import domain, handlers
+from orders.closing.handlers import close_and_tally
 from orders.commands import CancelOrder
 from orders.intake import OrderIntake
 from orders.models import CampaignSnapshot, Order
 from sqlalchemy import insert, select
 
-from .conftest import MakeCampaign
-from .test_orders_intake import place_order
+from ..conftest import MakeCampaign
+from ..test_orders_intake import place_order
 
 MAX_WAIT_S = 30.0
 
@@ -58,7 +59,7 @@ async def tallies(db: Database) -> list[OrdersTallied]:
 
 async def close_round(db: Database, limit: int = 100) -> list[OrdersTallied]:
     async with db.unit_of_work() as uow:
-        _, emitted = await handlers.close_and_tally(uow, limit, MAX_WAIT_S)
+        _, emitted = await close_and_tally(uow, limit, MAX_WAIT_S)
     return emitted
 
 
@@ -210,7 +211,7 @@ async def test_racing_instances_tally_each_campaign_exactly_once(
             out: list[OrdersTallied] = []
             for _ in range(6):
                 async with database.unit_of_work() as uow:
-                    _, emitted = await handlers.close_and_tally(uow, 4, MAX_WAIT_S)
+                    _, emitted = await close_and_tally(uow, 4, MAX_WAIT_S)
                 out += emitted
             return out
 
