@@ -60,7 +60,7 @@ from dropwave_devstack.postgres import (
 )
 from dropwave_devstack.stack import DevStack, ServiceProcess, default_services
 from dropwave_runtime.db import Database
-from orders.handlers import OrderRequest
+from orders.commands import PlaceOrder
 from orders.intake import OrderIntake
 from orders.models import CampaignSnapshot
 from orders.schemas import OrderCreate
@@ -329,9 +329,20 @@ async def in_process_intake(database_url: str, slug: str, count: int) -> float:
         body = OrderCreate.model_validate(json.loads(BODY))
         fingerprint = "0" * 64
 
-        def request() -> OrderRequest:
+        def request() -> PlaceOrder:
             key = str(uuid.uuid4())
-            return OrderRequest(key, fingerprint, body, key, {})
+            return PlaceOrder(
+                idempotency_key=key,
+                fingerprint=fingerprint,
+                email=str(body.email),
+                phone=body.phone,
+                sms_consent=body.sms_consent,
+                payment_method_id=body.payment_method_id,
+                referral_code=body.referral_code,
+                source=body.source,
+                correlation_id=key,
+                trace_headers={},
+            )
 
         started = time.perf_counter()
         pending: set[asyncio.Task[Any]] = set()

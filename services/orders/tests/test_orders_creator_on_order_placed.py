@@ -16,9 +16,7 @@ from dropwave_contracts.events import (
 )
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
-from orders import domain
 from orders.handlers import (
-    OrderRequest,
     on_campaign_created,
     on_campaign_failed,
     on_campaign_published,
@@ -27,8 +25,9 @@ from orders.handlers import (
     place_orders,
 )
 from orders.models import CampaignSnapshot
-from orders.schemas import OrderCreate
 from sqlalchemy import select
+
+from .test_orders_intake import place_order
 
 
 def publish_event() -> CampaignPublished:
@@ -57,21 +56,8 @@ async def test_order_placed_carries_the_creator_from_the_published_campaign(
     campaign_id = published.campaign_id
     async with db.unit_of_work() as uow:
         await on_campaign_published(published, uow)
-    body = OrderCreate(email="buyer@example.com", payment_method_id="pm_card_visa")
     async with db.unit_of_work() as uow:
-        await place_orders(
-            uow,
-            campaign_id,
-            [
-                OrderRequest(
-                    key=str(uuid.uuid4()),
-                    fingerprint=domain.fingerprint("s", body.model_dump(mode="json")),
-                    body=body,
-                    correlation_id="corr-order",
-                    trace_headers={},
-                )
-            ],
-        )
+        await place_orders([place_order()], uow, campaign_id=campaign_id)
     async with db.sessions() as session:
         snapshot = await session.get(CampaignSnapshot, campaign_id)
         events = [parse_event(p) for p in await session.scalars(select(outbox_table.c.payload))]
@@ -85,15 +71,10 @@ async def test_order_placed_carries_the_creator_from_the_published_campaign(
 async def test_a_new_title_reaches_the_confirmation(db: Database) -> None:
     published = publish_event()
     campaign_id = published.campaign_id
-    body = OrderCreate(email="buyer@example.com", payment_method_id="pm_card_visa")
     async with db.unit_of_work() as uow:
         await on_campaign_published(published, uow)
     async with db.unit_of_work() as uow:
-        placed = await place_orders(
-            uow,
-            campaign_id,
-            [OrderRequest(str(uuid.uuid4()), "f", body, "corr-order", {})],
-        )
+        placed = await place_orders([place_order()], uow, campaign_id=campaign_id)
     renamed = CampaignUpdated.caused_by(
         published, producer="campaigns", campaign_id=campaign_id, title="Walnut organiser v2"
     )

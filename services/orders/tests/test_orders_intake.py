@@ -7,24 +7,29 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
+from dropwave_runtime.errors import Conflict, Invalid
 from orders import domain
-from orders.handlers import OrderRequest, Placed
+from orders.commands import PlaceOrder
+from orders.handlers import Placed
 from orders.intake import OrderIntake
 from orders.models import CampaignSnapshot, Order
-from orders.schemas import OrderCreate
 from sqlalchemy import select
 
 from .conftest import MakeCampaign
 
 
-def request(
-    key: str | None = None, email: str = "buyer@example.com", **fields: str
-) -> OrderRequest:
-    body = OrderCreate(email=email, payment_method_id="pm_card_visa", **fields)
-    return OrderRequest(
-        key=key or str(uuid.uuid4()),
-        fingerprint=domain.fingerprint("s", body.model_dump(mode="json")),
-        body=body,
+def place_order(
+    key: str | None = None, email: str = "buyer@example.com", referral_code: str | None = None
+) -> PlaceOrder:
+    return PlaceOrder(
+        idempotency_key=key or str(uuid.uuid4()),
+        fingerprint=domain.fingerprint("s", {"email": email, "referral_code": referral_code}),
+        email=email,
+        phone=None,
+        sms_consent=False,
+        payment_method_id="pm_card_visa",
+        referral_code=referral_code,
+        source=None,
         correlation_id=str(uuid.uuid4()),
         trace_headers={"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"},
     )
@@ -44,7 +49,7 @@ async def test_a_rush_is_numbered_in_placement_order_in_few_transactions(
     campaign_id = await make_campaign()
     intake = OrderIntake(db)
     # gather starts the coroutines in order; each queues before yielding.
-    placed = await asyncio.gather(*(intake.place(campaign_id, request()) for _ in range(300)))
+    placed = await asyncio.gather(*(intake.place(campaign_id, place_order()) for _ in range(300)))
     assert [p.order.buyer_number for p in placed] == list(range(1, 301))
     assert not any(p.replayed for p in placed)
     assert intake.batches < 300  # grouped, not one transaction per order
@@ -69,8 +74,8 @@ async def test_two_instances_never_share_or_skip_a_number(
     try:
         a, b = OrderIntake(db), OrderIntake(other_db)
         results = await asyncio.gather(
-            asyncio.gather(*(a.place(campaign_id, request()) for _ in range(150))),
-            asyncio.gather(*(b.place(campaign_id, request()) for _ in range(150))),
+            asyncio.gather(*(a.place(campaign_id, place_order()) for _ in range(150))),
+            asyncio.gather(*(b.place(campaign_id, place_order()) for _ in range(150))),
         )
     finally:
         await other_db.dispose()
@@ -87,7 +92,7 @@ async def test_concurrent_requests_with_one_key_make_one_order(
 ) -> None:
     campaign_id = await make_campaign()
     other_db = Database(orders_db_url, "orders", pool_size=4)
-    same = request(key="key-1")
+    same = place_order(key="key-1")
     try:
         a, b = OrderIntake(db), OrderIntake(other_db)
         placed = await asyncio.gather(
@@ -106,20 +111,20 @@ async def test_same_key_with_another_body_is_refused_even_in_one_batch(
     campaign_id = await make_campaign()
     intake = OrderIntake(db)
     first, second, later = await asyncio.gather(
-        intake.place(campaign_id, request(key="k")),
-        intake.place(campaign_id, request(key="k", email="other@example.com")),
-        intake.place(campaign_id, request(key="k")),
+        intake.place(campaign_id, place_order(key="k")),
+        intake.place(campaign_id, place_order(key="k", email="other@example.com")),
+        intake.place(campaign_id, place_order(key="k")),
         return_exceptions=True,
     )
     assert isinstance(first, Placed)
     assert not first.replayed
-    assert isinstance(second, domain.OrderRefused)
-    assert (second.status, second.code) == (422, "idempotency_key_reused")
+    assert isinstance(second, Invalid)
+    assert second.code == "idempotency_key_reused"
     assert isinstance(later, Placed)
     assert later.replayed
     assert later.order.id == first.order.id
-    with pytest.raises(domain.OrderRefused) as exc:
-        await intake.place(campaign_id, request(key="k", email="third@example.com"))
+    with pytest.raises(Invalid) as exc:
+        await intake.place(campaign_id, place_order(key="k", email="third@example.com"))
     assert exc.value.code == "idempotency_key_reused"
     assert len(await orders_of(db, campaign_id)) == 1
 
@@ -129,18 +134,11 @@ async def test_one_bad_order_does_not_fail_its_batch(
 ) -> None:
     campaign_id = await make_campaign()
     intake = OrderIntake(db)
-    bad = request()
-    # Past validation, too long for its column: the batch's INSERT fails as a whole.
-    bad = OrderRequest(
-        key=bad.key,
-        fingerprint=bad.fingerprint,
-        body=bad.body.model_copy(update={"referral_code": "x" * 100}),
-        correlation_id=bad.correlation_id,
-        trace_headers=bad.trace_headers,
-    )
-    requests = [request() for _ in range(5)] + [bad] + [request() for _ in range(5)]
+    # Too long for its column (an HTTP body could not carry it): the batch's INSERT fails.
+    bad = place_order(referral_code="x" * 100)
+    commands = [place_order() for _ in range(5)] + [bad] + [place_order() for _ in range(5)]
     results = await asyncio.gather(
-        *(intake.place(campaign_id, r) for r in requests), return_exceptions=True
+        *(intake.place(campaign_id, c) for c in commands), return_exceptions=True
     )
     assert not isinstance(results[5], Placed)
     good = [r for i, r in enumerate(results) if i != 5]
@@ -166,15 +164,15 @@ async def test_closed_campaigns_refuse_new_orders_but_replay_old_ones(
 ) -> None:
     campaign_id = await make_campaign()
     intake = OrderIntake(db)
-    kept = request(key="before-close")
+    kept = place_order(key="before-close")
     placed = await intake.place(campaign_id, kept)
     async with db.unit_of_work() as uow:
         snapshot = await uow.session.get(CampaignSnapshot, campaign_id)
         assert snapshot is not None
         snapshot.status = status
-    with pytest.raises(domain.OrderRefused) as exc:
-        await intake.place(campaign_id, request())
-    assert (exc.value.status, exc.value.code) == (409, code)
+    with pytest.raises(Conflict) as exc:
+        await intake.place(campaign_id, place_order())
+    assert exc.value.code == code
     again = await intake.place(campaign_id, kept)
     assert again.replayed
     assert again.order.id == placed.order.id
@@ -185,7 +183,7 @@ async def test_past_the_deadline_orders_are_refused(
     db: Database, make_campaign: MakeCampaign
 ) -> None:
     campaign_id = await make_campaign(deadline=datetime.now(UTC) - timedelta(seconds=1))
-    with pytest.raises(domain.OrderRefused) as exc:
-        await OrderIntake(db).place(campaign_id, request())
-    assert (exc.value.status, exc.value.code) == (409, "deadline_passed")
+    with pytest.raises(Conflict) as exc:
+        await OrderIntake(db).place(campaign_id, place_order())
+    assert exc.value.code == "deadline_passed"
     assert await orders_of(db, campaign_id) == []

@@ -25,7 +25,8 @@ from dropwave_runtime.bootstrap import Periodic, Service
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
-from . import abuse, api, closing, handlers
+from . import abuse, handlers, routes
+from .closing import jobs as closing
 from .intake import OrderIntake
 from .settings import Settings
 
@@ -34,7 +35,7 @@ SERVICE = Service(
     title="DropWave orders",
     settings=Settings,
     migrations=Path(__file__).parent / "migrations",
-    routers=[api.router],
+    routers=[routes.router],
     events={
         CampaignCreated: handlers.on_campaign_created,
         CampaignPublished: handlers.on_campaign_published,

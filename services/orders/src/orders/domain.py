@@ -3,11 +3,11 @@
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
+
+from dropwave_runtime.errors import Conflict
 
 # Forward-only order state machine: an event may move an order only along these edges.
 TRANSITIONS: dict[str, set[str]] = {
@@ -20,15 +20,6 @@ TRANSITIONS: dict[str, set[str]] = {
     "cancelled": set(),
     "refunded": set(),
 }
-
-
-class OrderRefused(Exception):
-    """The campaign does not take this order; the API answers with `status` and `code`."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 def can_move(current: str, target: str) -> bool:
@@ -55,12 +46,6 @@ CANCELLABLE = frozenset({"pending", "requires_action", "authorized"})
 """Order statuses a buyer may still cancel (before the deadline)."""
 
 
-AUTHORIZING = frozenset({"pending", "requires_action"})
-"""Order statuses still waiting for their authorization's outcome."""
-
-STANDING = frozenset({"authorized"})
-"""Order statuses that count towards the minimum at the closing tally."""
-
 BUYER_CANCELLED = "buyer_cancelled"
 NOT_AUTHORIZED_IN_TIME = "not_authorized_in_time"
 
@@ -70,9 +55,9 @@ def check_open(status: str, deadline: datetime, now: datetime, intake_closed: bo
     not closed (the closing job's flag decides; the clock only refuses earlier)."""
     if status != "active":
         code, message = _NOT_OPEN.get(status, ("campaign_not_open", f"The campaign is {status}."))
-        raise OrderRefused(409, code, message)
+        raise Conflict(code, message)
     if intake_closed or deadline <= now:
-        raise OrderRefused(409, "deadline_passed", "The campaign's deadline has passed.")
+        raise Conflict("deadline_passed", "The campaign's deadline has passed.")
 
 
 def check_cancellable(
@@ -86,41 +71,11 @@ def check_cancellable(
     campaign's intake), while the campaign runs and the order is not final (captured,
     failed, cancelled... are past the point of no return)."""
     if order_status not in CANCELLABLE:
-        raise OrderRefused(409, "order_not_cancellable", f"The order is {order_status}.")
+        raise Conflict("order_not_cancellable", f"The order is {order_status}.")
     if campaign_status != "active":
-        raise OrderRefused(409, "campaign_closed", f"The campaign is {campaign_status}.")
+        raise Conflict("campaign_closed", f"The campaign is {campaign_status}.")
     if intake_closed or deadline <= now:
-        raise OrderRefused(
-            409, "deadline_passed", "The campaign's deadline has passed; orders are final."
-        )
-
-
-@dataclass(frozen=True)
-class Tally:
-    """A campaign's orders by outcome at the close (see ``OrdersTallied``)."""
-
-    placed: int
-    standing: int
-    cancelled: int
-    failed: int
-    authorizing: int
-
-    @classmethod
-    def of(cls, by_status: Mapping[str, int]) -> "Tally":
-        return cls(
-            placed=sum(by_status.values()),
-            standing=sum(n for s, n in by_status.items() if s in STANDING),
-            cancelled=by_status.get("cancelled", 0),
-            failed=by_status.get("failed", 0),
-            authorizing=sum(n for s, n in by_status.items() if s in AUTHORIZING),
-        )
-
-
-def tally_ready(authorizing: int, deadline: datetime, now: datetime, max_wait_s: float) -> bool:
-    """The tally is final once no order is still authorizing, or at the latest `max_wait_s`
-    after the deadline (a buyer who never finishes 3-D Secure does not hold the drop up;
-    such an order is cancelled and does not stand)."""
-    return authorizing == 0 or now >= deadline + timedelta(seconds=max_wait_s)
+        raise Conflict("deadline_passed", "The campaign's deadline has passed; orders are final.")
 
 
 def buyer_numbers(last: int, count: int) -> range:

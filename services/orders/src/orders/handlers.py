@@ -1,9 +1,9 @@
-"""Commands from the API and reactions to events; each runs in one unit of work."""
+"""Command handlers (place, cancel) and reactions to events; each runs in one unit of work."""
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from dropwave_contracts.envelope import follow
@@ -17,7 +17,6 @@ from dropwave_contracts.events import (
     OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
-    OrdersTallied,
     PaymentActionRequired,
     PaymentAuthorized,
     PaymentCaptured,
@@ -27,75 +26,94 @@ from dropwave_contracts.events import (
     PaymentReleased,
 )
 from dropwave_runtime.db import UnitOfWork
-from dropwave_runtime.observability import correlation_id_var
-from sqlalchemy import case, func, insert, literal, or_, select, update
+from dropwave_runtime.errors import DomainError, Invalid, NotFound
+from sqlalchemy import case, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import abuse, domain
+from .commands import CancelOrder, PlaceOrder
 from .models import CampaignSnapshot, Order, OrderRefund
-from .schemas import OrderCreate, OrderView
 
 SERVICE = "orders"
 
 
-@dataclass(frozen=True)
-class OrderRequest:
-    """One buyer's order request as the intake queues it (context captured at the door)."""
+@dataclass(frozen=True, slots=True)
+class OrderSummary:
+    """An order as its buyer is told of it (the routes answer with these fields)."""
 
-    key: str
-    fingerprint: str
-    body: OrderCreate
-    correlation_id: str
-    trace_headers: dict[str, str]
-    client_ip: str | None = None
-    """Where the request came from: kept on the order so a later card decline counts
-    against that address too (``abuse.py``)."""
+    id: uuid.UUID
+    campaign_id: uuid.UUID
+    buyer_number: int
+    status: str
+    amount_cents: int
+    currency: str
+    client_secret: str | None = None
+    failure_code: str | None = None
+    decline_code: str | None = None
+    cancel_reason: str | None = None
+    refunded_cents: int = 0
+
+    @classmethod
+    def of(cls, order: Order) -> "OrderSummary":
+        return cls(
+            order.id,
+            order.campaign_id,
+            order.buyer_number,
+            order.status,
+            order.amount_cents,
+            order.currency,
+            order.client_secret,
+            order.failure_code,
+            order.decline_code,
+            order.cancel_reason,
+            order.refunded_cents,
+        )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Placed:
-    """The order a request resolved to; `replayed`: it existed before (same key and body)."""
+    """The order a command resolved to; `replayed`: it existed before (same key and request)."""
 
-    order: OrderView
+    order: OrderSummary
     replayed: bool
 
 
-Outcome = Placed | domain.OrderRefused
+Outcome = Placed | DomainError
 
 
-def _key_reused() -> domain.OrderRefused:
-    return domain.OrderRefused(
-        422, "idempotency_key_reused", "This Idempotency-Key was used with a different request"
+def _key_reused() -> Invalid:
+    return Invalid(
+        "idempotency_key_reused", "This Idempotency-Key was used with a different request"
     )
 
 
-def _replay(order: OrderView, fingerprint: str, prior_fingerprint: str) -> Outcome:
+def _replay(order: OrderSummary, fingerprint: str, prior_fingerprint: str) -> Outcome:
     return Placed(order, replayed=True) if fingerprint == prior_fingerprint else _key_reused()
 
 
 async def place_orders(
-    uow: UnitOfWork, campaign_id: uuid.UUID, requests: Sequence[OrderRequest]
+    commands: Sequence[PlaceOrder], uow: UnitOfWork, *, campaign_id: uuid.UUID
 ) -> list[Outcome]:
     """Place a batch of orders on one campaign in one transaction (group commit).
 
     The campaign row is locked first, so every instance's batches for this campaign
     serialize and see each other's committed idempotency keys: no key is placed twice and
-    buyer numbers follow the order of the requests. One UPDATE takes all the numbers; the
+    buyer numbers follow the order of the commands. One UPDATE takes all the numbers; the
     orders and their OrderPlaced events go in with one statement each.
     """
     campaign = await uow.session.scalar(
         select(CampaignSnapshot).where(CampaignSnapshot.id == campaign_id).with_for_update()
     )
     if campaign is None:
-        return [domain.OrderRefused(404, "campaign_not_found", "No such campaign")] * len(requests)
-    keys = sorted({r.key for r in requests})
+        return [NotFound("campaign_not_found", "No such campaign")] * len(commands)
+    keys = sorted({c.idempotency_key for c in commands})
     prior = {
         o.idempotency_key: o
         for o in await uow.session.scalars(
             select(Order).where(Order.campaign_id == campaign_id, Order.idempotency_key.in_(keys))
         )
     }
-    refusal: domain.OrderRefused | None = None
+    refusal: DomainError | None = None
     try:
         domain.check_open(
             campaign.status,
@@ -103,23 +121,22 @@ async def place_orders(
             datetime.now(UTC),
             intake_closed=campaign.intake_closed_at is not None,
         )
-    except domain.OrderRefused as exc:
-        refusal = exc
+    except DomainError as error:
+        refusal = error
 
-    outcomes: list[Outcome | None] = [None] * len(requests)
+    outcomes: list[Outcome | None] = [None] * len(commands)
     first_with_key: dict[str, int] = {}
     fresh: list[int] = []
-    for i, r in enumerate(requests):
-        if (old := prior.get(r.key)) is not None:
-            view = OrderView.model_validate(old, from_attributes=True)
-            outcomes[i] = _replay(view, r.fingerprint, old.request_fingerprint)
-        elif r.key in first_with_key:
+    for i, c in enumerate(commands):
+        if (old := prior.get(c.idempotency_key)) is not None:
+            outcomes[i] = _replay(OrderSummary.of(old), c.fingerprint, old.request_fingerprint)
+        elif c.idempotency_key in first_with_key:
             continue  # the same key twice in this batch: resolved below
         elif refusal is not None:
-            first_with_key[r.key] = i
+            first_with_key[c.idempotency_key] = i
             outcomes[i] = refusal
         else:
-            first_with_key[r.key] = i
+            first_with_key[c.idempotency_key] = i
             fresh.append(i)
 
     if fresh:
@@ -133,67 +150,72 @@ async def place_orders(
         rows: list[dict[str, Any]] = []
         events: list[OrderPlaced] = []
         for i, number in zip(fresh, domain.buyer_numbers(last, len(fresh)), strict=True):
-            r = requests[i]
+            c = commands[i]
+            order_id = uuid.uuid4()
             row = {
-                "id": uuid.uuid4(),
+                "id": order_id,
                 "campaign_id": campaign_id,
                 "buyer_number": number,
                 "status": "pending",
                 "amount_cents": campaign.price_cents,
                 "currency": campaign.currency,
-                "buyer_email": str(r.body.email),
-                "buyer_phone": r.body.phone,
-                "payment_method_id": r.body.payment_method_id,
-                "referral_code": r.body.referral_code,
-                "source": r.body.source,
-                "idempotency_key": r.key,
-                "request_fingerprint": r.fingerprint,
-                "client_ip": r.client_ip,
+                "buyer_email": c.email,
+                "buyer_phone": c.phone,
+                "payment_method_id": c.payment_method_id,
+                "referral_code": c.referral_code,
+                "source": c.source,
+                "idempotency_key": c.idempotency_key,
+                "request_fingerprint": c.fingerprint,
+                "client_ip": c.client_ip,
             }
             rows.append(row)
             events.append(
                 OrderPlaced(
                     producer=SERVICE,
-                    correlation_id=r.correlation_id,
+                    correlation_id=c.correlation_id,
                     campaign_id=campaign_id,
-                    order_id=row["id"],
+                    order_id=order_id,
                     buyer_number=number,
                     amount_cents=campaign.price_cents,
                     currency=campaign.currency,
-                    buyer_email=row["buyer_email"],
-                    buyer_phone=r.body.phone,
-                    payment_method_id=r.body.payment_method_id,
-                    sms_consent=r.body.sms_consent and r.body.phone is not None,
+                    buyer_email=c.email,
+                    buyer_phone=c.phone,
+                    payment_method_id=c.payment_method_id,
+                    sms_consent=c.sms_consent and c.phone is not None,
                     creator_id=campaign.creator_id,
                 )
             )
-            outcomes[i] = Placed(OrderView.model_validate(row), replayed=False)
+            order = OrderSummary(
+                order_id, campaign_id, number, "pending", campaign.price_cents, campaign.currency
+            )
+            outcomes[i] = Placed(order, replayed=False)
         await uow.session.execute(insert(Order), rows)
-        await uow.emit_many(events, [requests[i].trace_headers for i in fresh])
+        await uow.emit_many(events, [commands[i].trace_headers for i in fresh])
 
     resolved: list[Outcome] = []
-    for i, r in enumerate(requests):
+    for i, c in enumerate(commands):
         outcome = outcomes[i]
         if outcome is None:  # a repeat of a key first seen earlier in this batch
-            first = requests[first_with_key[r.key]]
-            outcome = outcomes[first_with_key[r.key]]
+            first = first_with_key[c.idempotency_key]
+            outcome = outcomes[first]
             if isinstance(outcome, Placed):
-                outcome = _replay(outcome.order, r.fingerprint, first.fingerprint)
+                outcome = _replay(outcome.order, c.fingerprint, commands[first].fingerprint)
         assert outcome is not None
         resolved.append(outcome)
     return resolved
 
 
-async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
+async def cancel_order(command: CancelOrder, uow: UnitOfWork) -> Order:
     """The buyer cancels before the deadline; campaigns uncounts it, payments releases it.
 
     The campaign row is locked (shared) before the order: the closing job locks it
     exclusively to close intake and tally, so a cancel either commits before the tally
     (which then leaves the order out) or sees intake closed and is refused. A cancel answered
     200 is never counted."""
+    order_id = command.order_id
     campaign_id = await uow.session.scalar(select(Order.campaign_id).where(Order.id == order_id))
     if campaign_id is None:
-        raise domain.OrderRefused(404, "order_not_found", "No such order")
+        raise NotFound("order_not_found", "No such order")
     campaign = await uow.session.scalar(
         select(CampaignSnapshot)
         .where(CampaignSnapshot.id == campaign_id)
@@ -216,7 +238,7 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
     await uow.emit(
         OrderCancelled(
             producer=SERVICE,
-            correlation_id=correlation_id_var.get() or str(order.id),
+            correlation_id=command.correlation_id or str(order.id),
             campaign_id=order.campaign_id,
             order_id=order.id,
             buyer_number=order.buyer_number,
@@ -225,117 +247,6 @@ async def cancel_order(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
         )
     )
     return order
-
-
-async def close_and_tally(
-    uow: UnitOfWork, limit: int, max_wait_s: float
-) -> tuple[int, list[OrdersTallied]]:
-    """One round of the closing job over campaigns past their deadline (by the database's
-    clock, the same for every instance); returns how many campaigns it took and the tallies
-    emitted.
-
-    A campaign is taken (row lock, ``SKIP LOCKED``: any number of instances) when its intake
-    is still open, or when its tally is ready: no order still authorizing, or `max_wait_s`
-    past the deadline. Closing intake records how many orders are still authorizing; the
-    tally cancels those still open after the wait (``not_authorized_in_time``), then counts
-    and emits ``OrdersTallied`` through the outbox, after every earlier order event."""
-    session = uow.session
-    now: datetime = (await session.execute(select(func.now()))).scalar_one()
-    authorizing = (
-        select(Order.id)
-        .where(Order.campaign_id == CampaignSnapshot.id, Order.status.in_(domain.AUTHORIZING))
-        .exists()
-    )
-    due = (
-        await session.scalars(
-            select(CampaignSnapshot)
-            .where(
-                CampaignSnapshot.status == "active",
-                CampaignSnapshot.tallied_at.is_(None),
-                CampaignSnapshot.deadline <= now,
-                or_(
-                    CampaignSnapshot.intake_closed_at.is_(None),
-                    ~authorizing,
-                    CampaignSnapshot.deadline <= now - timedelta(seconds=max_wait_s),
-                ),
-            )
-            .order_by(CampaignSnapshot.deadline)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    tallies: list[OrdersTallied] = []
-    for campaign in due:
-        by_status = await _count_by_status(uow, campaign.id)
-        if campaign.intake_closed_at is None:
-            campaign.intake_closed_at = now
-            campaign.authorizing_at_close = domain.Tally.of(by_status).authorizing
-        if not domain.tally_ready(
-            domain.Tally.of(by_status).authorizing, campaign.deadline, now, max_wait_s
-        ):
-            continue
-        late = await _cancel_unauthorized(uow, campaign.id)
-        if late:
-            by_status = await _count_by_status(uow, campaign.id)
-        tally = domain.Tally.of(by_status)
-        campaign.tallied_at = now
-        event = OrdersTallied(
-            producer=SERVICE,
-            correlation_id=f"tally-{campaign.id}",
-            campaign_id=campaign.id,
-            min_orders=campaign.min_orders,
-            standing_orders=tally.standing,
-            placed_orders=tally.placed,
-            cancelled_orders=tally.cancelled - late,
-            failed_orders=tally.failed,
-            authorizing_at_deadline=campaign.authorizing_at_close or 0,
-            not_authorized_in_time=late,
-            intake_closed_at=campaign.intake_closed_at,
-        )
-        await uow.emit(event)
-        tallies.append(event)
-    return len(due), tallies
-
-
-async def _count_by_status(uow: UnitOfWork, campaign_id: uuid.UUID) -> dict[str, int]:
-    rows = await uow.session.execute(
-        select(Order.status, func.count())
-        .where(Order.campaign_id == campaign_id)
-        .group_by(Order.status)
-    )
-    return {status: count for status, count in rows.all()}  # noqa: C416
-
-
-async def _cancel_unauthorized(uow: UnitOfWork, campaign_id: uuid.UUID) -> int:
-    """Cancel the campaign's orders still authorizing when the wait ended; payments releases
-    whatever hold it may still get for them. Returns how many."""
-    rows = (
-        await uow.session.execute(
-            update(Order)
-            .where(Order.campaign_id == campaign_id, Order.status.in_(domain.AUTHORIZING))
-            .values(
-                status="cancelled",
-                cancel_reason=domain.NOT_AUTHORIZED_IN_TIME,
-                client_secret=None,
-            )
-            .returning(Order.id, Order.buyer_number)
-        )
-    ).all()
-    await uow.emit_many(
-        [
-            OrderCancelled(
-                producer=SERVICE,
-                correlation_id=f"tally-{campaign_id}",
-                campaign_id=campaign_id,
-                order_id=order_id,
-                buyer_number=number,
-                reason=domain.NOT_AUTHORIZED_IN_TIME,
-                was_confirmed=False,
-            )
-            for order_id, number in rows
-        ]
-    )
-    return len(rows)
 
 
 async def on_campaign_created(event: CampaignCreated, uow: UnitOfWork) -> None:

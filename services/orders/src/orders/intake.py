@@ -2,10 +2,11 @@
 
 Every order on a campaign takes the next buyer number from the campaign's row, so one
 transaction per order is capped by how fast PostgreSQL can commit updates of that one hot
-row. Instead, requests for a campaign queue here and a single writer task takes whatever
-has queued (up to `max_batch`) and places it in one transaction (`handlers.place_orders`);
-while that commits, the next batch gathers. Under light load a batch is one order (no added
-delay); under a rush batches grow on their own. Each request awaits its own future.
+row. Instead, orders (``PlaceOrder`` commands) for a campaign queue here and a single writer
+task takes whatever has queued (up to `max_batch`) and places it in one transaction
+(`handlers.place_orders`); while that commits, the next batch gathers. Under light load a
+batch is one order (no added delay); under a rush batches grow on their own. Each command
+awaits its own future.
 
 Should a batch fail as a whole, its orders are retried one by one, so one bad order fails
 only itself. With several instances, the row lock taken first in each batch serializes
@@ -21,11 +22,12 @@ from dataclasses import dataclass, field
 from dropwave_runtime.db import Database
 from sqlalchemy.exc import IntegrityError
 
-from .handlers import OrderRequest, Outcome, Placed, place_orders
+from .commands import PlaceOrder
+from .handlers import Outcome, Placed, place_orders
 
 log = logging.getLogger(__name__)
 
-Waiter = tuple[OrderRequest, "asyncio.Future[Placed]"]
+Waiter = tuple[PlaceOrder, "asyncio.Future[Placed]"]
 
 
 @dataclass
@@ -44,14 +46,14 @@ class OrderIntake:
         self.slugs: dict[str, uuid.UUID] = {}  # slug -> campaign id, filled by the API
         self.batches = 0  # flushed transactions, for tests and the benchmark
 
-    async def place(self, campaign_id: uuid.UUID, request: OrderRequest) -> Placed:
-        """Queue the order and wait for its batch to commit; raises `domain.OrderRefused`."""
+    async def place(self, campaign_id: uuid.UUID, command: PlaceOrder) -> Placed:
+        """Queue the order and await its batch's commit; raises a ``DomainError`` if refused."""
         future: asyncio.Future[Placed] = asyncio.get_running_loop().create_future()
         lane = self._lanes.get(campaign_id)
         if lane is None:
             lane = self._lanes[campaign_id] = _Lane()
             lane.writer = asyncio.create_task(self._write(campaign_id, lane))
-        lane.waiting.append((request, future))
+        lane.waiting.append((command, future))
         return await future
 
     async def _write(self, campaign_id: uuid.UUID, lane: _Lane) -> None:
@@ -60,7 +62,7 @@ class OrderIntake:
                 batch = lane.waiting[: self.max_batch]
                 del lane.waiting[: self.max_batch]
                 # A request whose client went away places nothing (a retry with its key will).
-                batch = [(r, f) for r, f in batch if not f.done()]
+                batch = [(c, f) for c, f in batch if not f.done()]
                 if batch:
                     await self._flush(campaign_id, batch)
         finally:
@@ -73,7 +75,7 @@ class OrderIntake:
 
     async def _flush(self, campaign_id: uuid.UUID, batch: Sequence[Waiter]) -> None:
         try:
-            outcomes = await self._transaction(campaign_id, [r for r, _ in batch])
+            outcomes = await self._transaction(campaign_id, [c for c, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc)
@@ -83,18 +85,18 @@ class OrderIntake:
                 extra={"campaign_id": str(campaign_id), "size": len(batch)},
                 exc_info=True,
             )
-            for request, future in batch:
-                await self._one_by_one(campaign_id, request, future)
+            for command, future in batch:
+                await self._one_by_one(campaign_id, command, future)
             return
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             _settle(future, outcome)
 
     async def _one_by_one(
-        self, campaign_id: uuid.UUID, request: OrderRequest, future: "asyncio.Future[Placed]"
+        self, campaign_id: uuid.UUID, command: PlaceOrder, future: "asyncio.Future[Placed]"
     ) -> None:
         for attempt in range(2):  # a duplicate-key race resolves as a replay on the retry
             try:
-                (outcome,) = await self._transaction(campaign_id, [request])
+                (outcome,) = await self._transaction(campaign_id, [command])
             except IntegrityError as exc:
                 if attempt == 1:
                     _settle(future, exc)
@@ -106,10 +108,10 @@ class OrderIntake:
             return
 
     async def _transaction(
-        self, campaign_id: uuid.UUID, requests: Sequence[OrderRequest]
+        self, campaign_id: uuid.UUID, commands: Sequence[PlaceOrder]
     ) -> list[Outcome]:
         async with self.db.unit_of_work() as uow:
-            outcomes = await place_orders(uow, campaign_id, requests)
+            outcomes = await place_orders(commands, uow, campaign_id=campaign_id)
         self.batches += 1
         return outcomes
 

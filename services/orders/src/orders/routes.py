@@ -1,12 +1,13 @@
-"""Public API v1 routes of the orders service (entrypoints: validate, then delegate)."""
+"""Public API v1 routes: HTTP bodies in, commands to the handlers, views or problems out."""
 
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from dropwave_runtime.client_ip import client_ip, in_networks
+from dropwave_runtime.errors import DomainError
 from dropwave_runtime.inputs import SLUG_PATTERN, is_slug
 from dropwave_runtime.observability import correlation_id_var, current_trace_headers
-from dropwave_runtime.problems import Problem
+from dropwave_runtime.problems import Problem, problem_from
 from dropwave_runtime.service import Runtime, ServiceRuntime
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,7 @@ from pydantic import StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from . import abuse, domain, handlers
+from .commands import CancelOrder, PlaceOrder
 from .intake import OrderIntake
 from .models import CampaignSnapshot, Order
 from .schemas import OrderCreate, OrderView, PlacedOrder
@@ -58,6 +60,10 @@ _PLACE_ORDER_DOC: dict[str, Any] = {
         "content": {"application/json": {"schema": OrderCreate.model_json_schema()}},
     },
 }
+
+
+_VIEW_FIELDS = tuple(OrderView.model_fields)
+"""A placed order's answer, read from the handler's ``OrderSummary`` (the same fields)."""
 
 
 def _invalid(exc: ValidationError, *where: str) -> RequestValidationError:
@@ -109,10 +115,6 @@ async def _campaign_id(rt: ServiceRuntime[Settings], intake: OrderIntake, slug: 
     return campaign_id
 
 
-def _refused(exc: domain.OrderRefused) -> Problem:
-    return Problem(exc.status, exc.code, "The order cannot be placed", str(exc))
-
-
 @router.post(
     "/campaigns/{slug}/orders",
     status_code=201,
@@ -138,25 +140,32 @@ async def place_order(request: Request) -> Response:
     if not in_networks(ip, rt.settings.exempt_networks):
         rt.check_rate(ORDER_PER_IP, ip, ORDER_PER_IP_DEFAULT)
     rt.check_rate(ORDER_PER_EMAIL, email.lower(), ORDER_PER_EMAIL_DEFAULT)
-    order_request = handlers.OrderRequest(
-        key=key,
+    command = PlaceOrder(
+        idempotency_key=key,
         fingerprint=domain.fingerprint(slug, body.model_dump(mode="json")),
-        body=body,
+        email=email,
+        phone=body.phone,
+        sms_consent=body.sms_consent,
+        payment_method_id=body.payment_method_id,
+        referral_code=body.referral_code,
+        source=body.source,
         correlation_id=correlation_id_var.get() or str(uuid4()),
         trace_headers=current_trace_headers(),
         client_ip=ip[:45],
     )
     campaign_id = await _campaign_id(rt, intake, slug)
     try:
-        placed = await intake.place(campaign_id, order_request)
-    except domain.OrderRefused as exc:
-        raise _refused(exc) from exc
+        placed = await intake.place(campaign_id, command)
+    except DomainError as error:
+        raise problem_from(error, "The order cannot be placed") from error
+    order = placed.order
     if placed.replayed:
         status, headers = 200, {"Idempotent-Replayed": "true"}
     else:
-        status, headers = 201, {"Location": f"/api/v1/orders/{placed.order.id}"}
+        status, headers = 201, {"Location": f"/api/v1/orders/{order.id}"}
     answer = PlacedOrder(
-        **placed.order.model_dump(), order_token=domain.order_token(_secret(rt), placed.order.id)
+        **{name: getattr(order, name) for name in _VIEW_FIELDS},
+        order_token=domain.order_token(_secret(rt), order.id),
     )
     return Response(answer.model_dump_json(), status, headers, media_type="application/json")
 
@@ -175,11 +184,12 @@ async def cancel_order(
 ) -> OrderView:
     """The buyer cancels with the order token, before the deadline, while not final."""
     _check_token(rt, order_id, x_order_token or token)
+    command = CancelOrder(order_id, correlation_id_var.get())
     try:
         async with rt.db.unit_of_work() as uow:
-            order = await handlers.cancel_order(uow, order_id)
-    except domain.OrderRefused as exc:
-        raise Problem(exc.status, exc.code, "The order cannot be cancelled", str(exc)) from exc
+            order = await handlers.cancel_order(command, uow)
+    except DomainError as error:
+        raise problem_from(error, "The order cannot be cancelled") from error
     return OrderView.model_validate(order, from_attributes=True)
 
 

@@ -12,13 +12,16 @@ from dropwave_contracts.envelope import Event
 from dropwave_contracts.events import OrderCancelled, OrdersTallied, PaymentAuthorized
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
+from dropwave_runtime.errors import Conflict
 from orders import domain, handlers
+from orders.closing.handlers import close_and_tally
+from orders.commands import CancelOrder
 from orders.intake import OrderIntake
 from orders.models import CampaignSnapshot, Order
 from sqlalchemy import insert, select
 
-from .conftest import MakeCampaign
-from .test_orders_intake import request
+from ..conftest import MakeCampaign
+from ..test_orders_intake import place_order
 
 MAX_WAIT_S = 30.0
 
@@ -56,7 +59,7 @@ async def tallies(db: Database) -> list[OrdersTallied]:
 
 async def close_round(db: Database, limit: int = 100) -> list[OrdersTallied]:
     async with db.unit_of_work() as uow:
-        _, emitted = await handlers.close_and_tally(uow, limit, MAX_WAIT_S)
+        _, emitted = await close_and_tally(uow, limit, MAX_WAIT_S)
     return emitted
 
 
@@ -161,18 +164,18 @@ async def test_no_order_and_no_cancel_once_intake_closed(
     [order_id] = await add_orders(db, campaign_id, "authorized")
     await close_round(db)
 
-    with pytest.raises(domain.OrderRefused) as refused:
+    with pytest.raises(Conflict) as refused:
         async with db.unit_of_work() as uow:
-            await handlers.cancel_order(uow, order_id)
+            await handlers.cancel_order(CancelOrder(order_id), uow)
     assert refused.value.code == "deadline_passed"
-    with pytest.raises(domain.OrderRefused) as refused:
-        await OrderIntake(db).place(campaign_id, request())
+    with pytest.raises(Conflict) as refused:
+        await OrderIntake(db).place(campaign_id, place_order())
     assert refused.value.code == "deadline_passed"
     # the flag refuses even where a clock would not (another instance's clock may lag)
     ahead = datetime.now(UTC) + timedelta(hours=1)
-    with pytest.raises(domain.OrderRefused):
+    with pytest.raises(Conflict):
         domain.check_cancellable("authorized", "active", ahead, datetime.now(UTC), True)
-    with pytest.raises(domain.OrderRefused):
+    with pytest.raises(Conflict):
         domain.check_open("active", ahead, datetime.now(UTC), intake_closed=True)
 
 
@@ -187,7 +190,7 @@ async def test_a_cancel_in_flight_at_the_deadline_is_left_out_of_the_tally(
     *_, cancelled = await add_orders(db, campaign_id, *["authorized"] * 5)
 
     async with db.unit_of_work() as uow:
-        await handlers.cancel_order(uow, cancelled)  # 200 for the buyer once this commits
+        await handlers.cancel_order(CancelOrder(cancelled), uow)  # the buyer's 200 on commit
         await asyncio.sleep(1.0)  # the deadline passes with the cancel uncommitted
         assert await close_round(db) == []  # skipped: the cancel holds the campaign
     [tally] = await close_round(db)
@@ -208,7 +211,7 @@ async def test_racing_instances_tally_each_campaign_exactly_once(
             out: list[OrdersTallied] = []
             for _ in range(6):
                 async with database.unit_of_work() as uow:
-                    _, emitted = await handlers.close_and_tally(uow, 4, MAX_WAIT_S)
+                    _, emitted = await close_and_tally(uow, 4, MAX_WAIT_S)
                 out += emitted
             return out
 

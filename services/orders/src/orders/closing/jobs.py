@@ -1,20 +1,13 @@
-"""The closing job: at a campaign's deadline orders closes its intake and, once every order
-placed in time has its outcome, publishes the closing tally (``OrdersTallied``).
-
-Orders owns order state, so orders says which orders stand; campaigns decides the outcome
-from the tally alone (docs/adr/0007-closing-tally.md). State lives in the database only
-(deadline, ``intake_closed_at``, ``tallied_at``), so a restart misses nothing and any number
-of instances may run the job (``SKIP LOCKED``).
-"""
+"""The closing job, run every ``close_poll_interval_s`` by each instance."""
 
 import logging
 
 from dropwave_runtime.db import Database
 
+from ..settings import Settings
 from . import handlers
-from .settings import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)  # "orders.closing", the name its log lines always had
 
 BATCH = 100
 
