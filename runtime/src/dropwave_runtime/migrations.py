@@ -1,16 +1,30 @@
-"""Alembic glue shared by every service: the plumbing tables and the async env runner."""
+"""Alembic glue shared by every service: the plumbing and ``rate_limits`` tables, the async
+env runner and ``upgrade``.
+
+Each service's history is one line (ADR 0009): ``upgrade`` goes to ``head``, so a second head
+fails loudly instead of being applied in an arbitrary order. A new migration is
+``versions/NNNN_slug.py`` with revision id ``"NNNN_slug"`` (the file's name, its number one
+more than the previous one's) and ``down_revision`` the previous id, no merges and no
+branch labels. Older ids that do not follow this (the ``"0001"``s, orders' ``"0002"`` to
+``"0005"``) stay as they are: deployed databases record them in ``alembic_version``.
+``tests/test_migrations.py`` checks both, and every history down to base and up again.
+"""
 
 import asyncio
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .db import OUTBOX_CHANNEL, plumbing_metadata
+from .rate_limit import rate_limits_table
 
 
 class Ops(Protocol):
@@ -49,6 +63,43 @@ def drop_plumbing(op: Ops) -> None:
     plumbing_metadata.drop_all(op.get_bind())
 
 
+def create_rate_limits_table(op: Ops) -> None:
+    """The table of ``dropwave_runtime.rate_limit`` and ``http_limits``."""
+    rate_limits_table.create(op.get_bind())
+
+
+def drop_rate_limits_table(op: Ops) -> None:
+    rate_limits_table.drop(op.get_bind())
+
+
+def redundant_versions(script: ScriptDirectory, versions: Collection[str]) -> set[str]:
+    """The recorded versions that are ancestors of another recorded version.
+
+    A database migrated while a history had several heads records one row per head; once
+    the history is one line those heads are ancestors of each other and alembic refuses
+    them ("overlaps with other requested revisions"). Every such database applied the
+    migrations in the order they are now chained (ADR 0009), so the newest row says it all.
+    """
+    below: set[str] = set()
+    for version in versions:
+        below |= {s.revision for s in script.iterate_revisions(version, "base")} - {version}
+    return below & set(versions)
+
+
+def drop_redundant_versions(migration: MigrationContext, script: ScriptDirectory) -> None:
+    """Delete the ``alembic_version`` rows of :func:`redundant_versions` (in the migration's
+    transaction), before alembic reads them."""
+    versions = migration.get_current_heads()
+    redundant = redundant_versions(script, versions) if len(versions) > 1 else set()
+    if not redundant:
+        return
+    table = sa.table(
+        migration.version_table, sa.column("version_num"), schema=migration.version_table_schema
+    )
+    assert migration.connection is not None
+    migration.connection.execute(table.delete().where(table.c.version_num.in_(redundant)))
+
+
 def run_env(target_metadata: MetaData) -> None:
     """Body of each service's env.py: run migrations online over asyncpg."""
     config = context.config
@@ -59,6 +110,7 @@ def run_env(target_metadata: MetaData) -> None:
     def do_run(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=metadata)
         with context.begin_transaction():
+            drop_redundant_versions(context.get_context(), context.script)
             context.run_migrations()
 
     async def run() -> None:
@@ -70,7 +122,8 @@ def run_env(target_metadata: MetaData) -> None:
     asyncio.run(run())
 
 
-def upgrade(database_url: str, script_location: Path, revision: str = "heads") -> None:
+def upgrade(database_url: str, script_location: Path, revision: str = "head") -> None:
+    """Migrate to ``revision``; the default fails if the history has more than one head."""
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))

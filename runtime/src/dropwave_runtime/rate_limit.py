@@ -30,7 +30,8 @@ from typing import Protocol
 from sqlalchemy import Column, DateTime, MetaData, String, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-# The table a service's migrations create (one row per limiter name):
+# One row per limiter name; a service's migration creates it with
+# ``dropwave_runtime.migrations.create_rate_limits_table``:
 #   CREATE TABLE rate_limits (name VARCHAR(64) PRIMARY KEY, tat TIMESTAMPTZ NOT NULL)
 rate_limit_metadata = MetaData()
 rate_limits_table = Table(

@@ -1,22 +1,13 @@
-"""Wiring: the app builds without connecting, the CLI answers, migrations go both ways."""
+"""Wiring: the app builds without connecting, the CLI answers."""
 
-import asyncio
 import runpy
 import sys
-from pathlib import Path
 
-import payments
 import pytest
-from alembic import command
-from alembic.config import Config
 from dropwave_contracts.events import OrderPlaced
 from payments.bootstrap import bootstrap
 from payments.settings import Settings
 from pydantic import ValidationError
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
-MIGRATIONS = Path(payments.__file__).parent / "migrations"
 
 
 def settings(**overrides: str) -> Settings:
@@ -81,28 +72,3 @@ def test_cli_help(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     for verb in ("serve", "migrate", "dlq", "refund", "reconcile"):
         assert verb in out
-
-
-def _tables(url: str) -> set[str]:
-    async def query() -> set[str]:
-        engine = create_async_engine(url)
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-            )
-            names = {r[0] for r in rows}
-        await engine.dispose()
-        return names
-
-    return asyncio.run(query())
-
-
-def test_migrations_downgrade_and_upgrade_again(payments_db_url: str) -> None:
-    assert {"payments", "outbox", "inbox"} <= _tables(payments_db_url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", payments_db_url.replace("%", "%%"))
-    command.downgrade(cfg, "base")
-    assert _tables(payments_db_url) <= {"alembic_version"}
-    command.upgrade(cfg, "heads")
-    assert {"payments", "outbox", "inbox"} <= _tables(payments_db_url)

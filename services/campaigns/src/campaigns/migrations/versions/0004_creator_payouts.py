@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_creator_payouts"
-down_revision = "0001"
+down_revision = "0003_activity"
 branch_labels = None
 depends_on = None
 

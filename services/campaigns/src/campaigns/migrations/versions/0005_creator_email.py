@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_creator_email"
-down_revision = "0001"
+down_revision = "0004_creator_payouts"
 branch_labels = None
 depends_on = None
 

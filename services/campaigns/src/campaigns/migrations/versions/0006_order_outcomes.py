@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_order_outcomes"
-down_revision = "0001"
+down_revision = "0005_creator_email"
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ Revision ID: 0008_rate_limits
 """
 
 from alembic import op
-from dropwave_runtime.rate_limit import rate_limits_table
+from dropwave_runtime.migrations import create_rate_limits_table, drop_rate_limits_table
 
 revision = "0008_rate_limits"
 down_revision = "0007_closing_tally"
@@ -14,8 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    rate_limits_table.create(op.get_bind())  # the runtime's table (payments' 0002 has the same DDL)
+    create_rate_limits_table(op)
 
 
 def downgrade() -> None:
-    op.drop_table("rate_limits")
+    drop_rate_limits_table(op)

@@ -5,8 +5,8 @@ Revision ID: 0003_rate_limits
 Revises: 0002_fanout
 """
 
-import sqlalchemy as sa
 from alembic import op
+from dropwave_runtime.migrations import create_rate_limits_table, drop_rate_limits_table
 
 revision = "0003_rate_limits"
 down_revision = "0002_fanout"
@@ -15,12 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "rate_limits",
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("tat", sa.DateTime(timezone=True), nullable=False),
-    )
+    create_rate_limits_table(op)
 
 
 def downgrade() -> None:
-    op.drop_table("rate_limits")
+    drop_rate_limits_table(op)

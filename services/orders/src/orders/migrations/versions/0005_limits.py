@@ -9,7 +9,7 @@ Revision ID: 0005
 
 import sqlalchemy as sa
 from alembic import op
-from dropwave_runtime.rate_limit import rate_limits_table
+from dropwave_runtime.migrations import create_rate_limits_table, drop_rate_limits_table
 
 revision = "0005"
 down_revision = "0004"
@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    rate_limits_table.create(op.get_bind())  # the runtime's table (payments' 0002 has the same DDL)
+    create_rate_limits_table(op)
     op.add_column("orders", sa.Column("client_ip", sa.String(45), nullable=True))
     op.create_table(
         "decline_counters",
@@ -39,4 +39,4 @@ def downgrade() -> None:
     op.drop_index("ix_decline_counters_locked_until", "decline_counters")
     op.drop_table("decline_counters")
     op.drop_column("orders", "client_ip")
-    op.drop_table("rate_limits")
+    drop_rate_limits_table(op)

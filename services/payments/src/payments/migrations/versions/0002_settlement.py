@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from dropwave_runtime.migrations import create_rate_limits_table, drop_rate_limits_table
 
 revision: str = "0002_settlement"
 down_revision: str | None = "0001"
@@ -74,15 +75,11 @@ def upgrade() -> None:
         ["next_attempt_at"],
         postgresql_where=sa.text("status = 'queued'"),
     )
-    op.create_table(
-        "rate_limits",
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("tat", sa.DateTime(timezone=True), nullable=False),
-    )
+    create_rate_limits_table(op)
 
 
 def downgrade() -> None:
-    op.drop_table("rate_limits")
+    drop_rate_limits_table(op)
     op.drop_index("ix_settlement_items_due", table_name="settlement_items")
     op.drop_index("ix_settlement_items_campaign_id", table_name="settlement_items")
     op.drop_table("settlement_items")

@@ -1,9 +1,7 @@
 """Connect (creators' accounts, campaign -> creator), saved cards, refunds, pay-later.
 
-Branches from 0001 (settlement's 0002 is a sibling head; migrations run ``upgrade heads``).
-
 Revision ID: 0003_connect_refunds
-Revises: 0001
+Revises: 0002_settlement
 Create Date: 2025-01-03
 """
 
@@ -14,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_connect_refunds"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_settlement"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,10 +4,10 @@
 ``payments.cancel_requested_at`` marks a cancelled order (never capture-eligible),
 ``authorization_attempts`` records that an authorization reached Stripe (committed before
 the call), ``settlements.tally_event_id`` and ``campaign_tallies`` gate captures on orders'
-closing tally. Merges the two heads (0002 settlement, 0003 Connect/refunds).
+closing tally.
 
 Revision ID: 0004_authorize_queue
-Revises: 0002_settlement, 0003_connect_refunds
+Revises: 0003_connect_refunds
 Create Date: 2025-01-04
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_authorize_queue"
-down_revision: str | Sequence[str] | None = ("0002_settlement", "0003_connect_refunds")
+down_revision: str | None = "0003_connect_refunds"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
