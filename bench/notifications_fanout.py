@@ -29,11 +29,11 @@ from pathlib import Path
 from dropwave_contracts.events import CampaignTipped
 from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, ensure_database
 from dropwave_devstack.smtp_sink import SmtpSink
+from dropwave_devstack.twilio_emulator import FakeTwilioApi
 from dropwave_runtime.db import Database
 from dropwave_runtime.migrations import upgrade
 from dropwave_runtime.rate_limit import PgRateLimiter
 from notifications.bootstrap import worker_config
-from notifications.fake_twilio import FakeTwilioApi
 from notifications.handlers import handle
 from notifications.mailer import SmtpMailer
 from notifications.models import Buyer, CampaignInfo, Delivery

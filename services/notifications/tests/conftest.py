@@ -6,10 +6,10 @@ from typing import Any
 import dropwave_contracts.events as ev
 import pytest
 from dropwave_devstack.smtp_sink import SmtpSink
+from dropwave_devstack.twilio_emulator import FakeTwilioApi
 from dropwave_runtime.db import Database
 from dropwave_runtime.rate_limit import PgRateLimiter
 from notifications.bootstrap import SERVICE
-from notifications.fake_twilio import FakeTwilioApi
 from notifications.mailer import Mailer, RecordingMailer
 from notifications.sms import FakeCarrier, SmsSender
 from notifications.worker import DeliveryWorker, WorkerConfig

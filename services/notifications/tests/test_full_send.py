@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from dropwave_devstack.smtp_sink import SmtpSink
+from dropwave_devstack.twilio_emulator import FakeTwilioApi
 from dropwave_runtime.db import Database
-from notifications.fake_twilio import FakeTwilioApi
 from notifications.mailer import SmtpMailer
 from notifications.settings import Settings
 from notifications.sms import TwilioSms

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
-from notifications.fake_twilio import FakeTwilioApi
+from dropwave_devstack.twilio_emulator import FakeTwilioApi
 from notifications.mailer import PermanentDeliveryError, TransientDeliveryError
 from notifications.sms import FakeCarrier, SmsMessage, SmsSender, TwilioSms
 

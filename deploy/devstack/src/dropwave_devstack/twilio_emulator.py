@@ -1,5 +1,5 @@
-"""A tiny local fake of Twilio's Messages API (tests and the benchmark point the real
-``twilio`` SDK at it, so the SDK's own request path runs).
+"""A tiny local stand-in for Twilio's Messages API, beside the SMTP sink: tests and the
+benchmark point the real ``twilio`` SDK at it, so the SDK's own request path runs.
 
 ``POST /2010-04-01/Accounts/<sid>/Messages.json`` answers 201 with a message resource; the
 ``To`` numbers in ``failures`` answer an error like Twilio's (status, code). Requests must
