@@ -10,9 +10,11 @@ from dropwave_devstack.twilio_emulator import FakeTwilioApi
 from dropwave_runtime.db import Database
 from dropwave_runtime.rate_limit import PgRateLimiter
 from notifications.bootstrap import SERVICE
-from notifications.mailer import Mailer, RecordingMailer
-from notifications.sms import FakeCarrier, SmsSender
+from notifications.mailer import Mailer
+from notifications.sms import FileCarrier, SmsSender
 from notifications.worker import DeliveryWorker, WorkerConfig
+
+from .fakes import RecordingMailer
 
 SECRET = b"test-link-secret-0123456789"
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
@@ -40,8 +42,8 @@ def mailer() -> RecordingMailer:
 
 
 @pytest.fixture
-def carrier() -> FakeCarrier:
-    return FakeCarrier()
+def carrier() -> FileCarrier:
+    return FileCarrier()
 
 
 def worker_config(**overrides: object) -> WorkerConfig:
@@ -63,7 +65,7 @@ def worker_config(**overrides: object) -> WorkerConfig:
 
 
 @pytest.fixture
-def make_worker(db: Database, mailer: RecordingMailer, carrier: FakeCarrier) -> MakeWorker:
+def make_worker(db: Database, mailer: RecordingMailer, carrier: FileCarrier) -> MakeWorker:
     def make(
         email: Mailer | None = None, sms: SmsSender | None = None, **overrides: object
     ) -> DeliveryWorker:

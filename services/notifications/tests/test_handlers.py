@@ -19,15 +19,16 @@ from notifications import handlers
 from notifications.domain import delivery_id
 from notifications.mailer import (
     PermanentDeliveryError,
-    RecordingMailer,
     TransientDeliveryError,
     delivery_id_of,
 )
 from notifications.models import Delivery, OptOut
 from notifications.optouts import opt_out
-from notifications.sms import FakeCarrier
+from notifications.sms import FileCarrier
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
+
+from .fakes import RecordingMailer
 
 
 async def deliveries(db: Database) -> list[Delivery]:
@@ -47,7 +48,7 @@ def to(messages: list[EmailMessage]) -> list[tuple[str, str]]:
 
 
 async def test_order_confirmed_email_and_sms_once(
-    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer, carrier: FakeCarrier
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer, carrier: FileCarrier
 ) -> None:
     confirmed = drop.confirmed(3)
     await handle(drop.published(), drop.placed(3), confirmed)
@@ -93,7 +94,7 @@ async def test_order_confirmed_email_and_sms_once(
 
 
 async def test_sms_needs_phone_and_consent(
-    db: Database, handle: Any, drop: Any, worker: Any, carrier: FakeCarrier
+    db: Database, handle: Any, drop: Any, worker: Any, carrier: FileCarrier
 ) -> None:
     await handle(
         drop.placed(1, consent=False),
@@ -209,7 +210,7 @@ async def test_permanent_failure_is_recorded_and_not_retried(
 
 
 async def test_opted_out_addresses_are_skipped(
-    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer, carrier: FakeCarrier
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer, carrier: FileCarrier
 ) -> None:
     async with db.unit_of_work() as uow:
         await opt_out(uow.session, "email", drop.email(1).upper(), "test")
@@ -353,7 +354,7 @@ async def test_through_the_runtime_consumer_redelivery_is_deduplicated(
 
 
 async def test_each_pay_later_reminder_reaches_the_buyer_once_with_the_link(
-    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer, carrier: FakeCarrier
+    db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer, carrier: FileCarrier
 ) -> None:
     await handle(drop.published(), drop.placed(1), drop.confirmed(1), drop.placed(2, consent=False))
     await handle(drop.confirmed(2), drop.succeeded(2), drop.capture_failed(1))

@@ -15,7 +15,6 @@ from dropwave_devstack.ports import free_port
 from dropwave_devstack.smtp_sink import SmtpSink
 from notifications.domain import RenderedEmail
 from notifications.mailer import (
-    RecordingMailer,
     SmtpMailer,
     TransientDeliveryError,
     compose,
@@ -23,6 +22,8 @@ from notifications.mailer import (
     message_id,
 )
 from notifications.settings import Settings
+
+from .fakes import RecordingMailer
 
 RENDERED = RenderedEmail(
     subject="You're buyer #7 for Café lamp",

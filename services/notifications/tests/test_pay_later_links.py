@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 from notifications.domain import check_pay_later_template, pay_later_url
-from notifications.mailer import RecordingMailer
 from notifications.settings import Settings
-from notifications.sms import FakeCarrier
+from notifications.sms import FileCarrier
 from pydantic import ValidationError
+
+from .fakes import RecordingMailer
 
 ORDER = uuid.UUID("0b9e8a4c-5d2f-4e1b-8a7c-6f3e2d1c0b9a")
 TOKEN = "1925626200.q1vJ2lC8mRk0w6ZbUu3yVh9xT4nEo7sA5dGfHpLiKjM"
@@ -54,7 +55,7 @@ def test_the_template_is_checked_at_start_up() -> None:
 
 
 async def test_the_capture_failed_and_reminder_messages_carry_the_token(
-    handle: Any, drop: Any, make_worker: Any, mailer: RecordingMailer, carrier: FakeCarrier
+    handle: Any, drop: Any, make_worker: Any, mailer: RecordingMailer, carrier: FileCarrier
 ) -> None:
     worker = make_worker(
         pay_later_url_template="https://drops.example/pay/{order_id}?token={token}"

@@ -11,13 +11,14 @@ from dropwave_runtime.db import Database
 from dropwave_runtime.problems import install_problem_handlers
 from fastapi import FastAPI
 from notifications.domain import address_digest, unsubscribe_token
-from notifications.mailer import RecordingMailer
 from notifications.models import Delivery, OptOut
 from notifications.routes import router
 from notifications.settings import Settings
-from notifications.sms import FakeCarrier
+from notifications.sms import FileCarrier
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
+
+from .fakes import RecordingMailer
 
 SECRET = "test-link-secret-0123456789"
 AUTH_TOKEN = "twilio-test-auth-token"
@@ -88,7 +89,7 @@ async def test_unsubscribe_get_changes_nothing_post_opts_out(
     assert (await client.post(path)).status_code == 200  # idempotent
 
     # The next message to that address is skipped; SMS is a separate consent.
-    worker = make_worker(email=mailer, sms=FakeCarrier())
+    worker = make_worker(email=mailer, sms=FileCarrier())
     await handle(drop.captured(1))
     await worker.drain()
     assert len(mailer.sent) == 1

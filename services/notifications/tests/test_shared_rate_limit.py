@@ -8,11 +8,11 @@ from typing import Any
 
 from dropwave_runtime.db import Database
 from notifications.bootstrap import provider_limiters
-from notifications.mailer import RecordingMailer
 from notifications.settings import Settings
 from notifications.worker import DeliveryWorker
 
 from .conftest import worker_config
+from .fakes import RecordingMailer
 
 
 class TimedMailer(RecordingMailer):

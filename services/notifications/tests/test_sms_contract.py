@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from dropwave_devstack.twilio_emulator import FakeTwilioApi
 from notifications.mailer import PermanentDeliveryError, TransientDeliveryError
-from notifications.sms import FakeCarrier, SmsMessage, SmsSender, TwilioSms
+from notifications.sms import FileCarrier, SmsMessage, SmsSender, TwilioSms
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "twilio-test-auth-token"
@@ -26,7 +26,7 @@ class Harness:
 @pytest.fixture(params=["fake", "twilio"])
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     if request.param == "fake":
-        carrier = FakeCarrier()
+        carrier = FileCarrier()
         carrier.failures = {
             INVALID: PermanentDeliveryError("fake 400 code 21211"),
             THROTTLED: TransientDeliveryError("fake 429"),

@@ -279,23 +279,3 @@ class ResendMailer:
 
     async def close(self) -> None:
         """Nothing held open: the SDK's HTTP client is per request."""
-
-
-class RecordingMailer:
-    """A fake for tests: records messages instead of sending them; can be told to fail."""
-
-    def __init__(self, mail_from: str = "DropWave <no-reply@dropwave.test>") -> None:
-        self.mail_from = mail_from
-        self.sent: list[EmailMessage] = []
-        self.fail_with: DeliveryError | None = None
-
-    async def send(self, message: EmailMessage) -> str | None:
-        if self.fail_with is not None:
-            raise self.fail_with
-        if "From" not in message:
-            message["From"] = self.mail_from
-        self.sent.append(message)
-        return None
-
-    async def close(self) -> None:
-        """Nothing to release."""

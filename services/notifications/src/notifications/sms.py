@@ -39,7 +39,7 @@ class SmsSender(Protocol):
     async def close(self) -> None: ...
 
 
-class FakeCarrier:
+class FileCarrier:
     """Accepts every message (ids ``SM<hex>``); remembers them, and with ``directory`` stores
     each as ``<delivery id>.json`` (written atomically; a resend overwrites, and is counted
     in ``sends``). ``fail_with`` makes the next sends fail."""
@@ -70,7 +70,7 @@ class FakeCarrier:
 
 
 def read_fake_sms(directory: Path | str) -> list[dict[str, str]]:
-    """Messages the file-backed fake carrier stored (for tests and the dev stack)."""
+    """Messages the file carrier (SMS_PROVIDER=file) stored (for tests and the dev stack)."""
     folder = Path(directory)
     if not folder.is_dir():
         return []
@@ -173,5 +173,5 @@ def sms_sender(settings: Settings) -> SmsSender | None:
     if settings.sms_provider == "twilio":
         return TwilioSms.from_settings(settings)
     if settings.sms_provider == "file":
-        return FakeCarrier(settings.sms_file_dir)
+        return FileCarrier(settings.sms_file_dir)
     return None
