@@ -22,6 +22,8 @@ from dropwave_runtime.service import ServiceRuntime
 from dropwave_runtime.settings import ServiceSettings
 from fastapi import APIRouter
 
+from tests.factories import event as make
+
 pytestmark = pytest.mark.timeout(10)
 
 SETTINGS = ServiceSettings(
@@ -32,18 +34,6 @@ SETTINGS = ServiceSettings(
 
 def spec(**parts: Any) -> Service[ServiceSettings]:
     return Service("probe", "probe", ServiceSettings, Path("."), **parts)
-
-
-def cancelled() -> OrderCancelled:
-    return OrderCancelled(
-        producer="orders",
-        correlation_id="c",
-        campaign_id=uuid.uuid4(),
-        order_id=uuid.uuid4(),
-        buyer_number=1,
-        reason=None,
-        was_confirmed=True,
-    )
 
 
 async def test_inject_binds_by_name_after_the_leading_parameters() -> None:
@@ -74,7 +64,7 @@ async def test_wire_registers_handlers_with_their_dependencies() -> None:
 
     rt = ServiceRuntime("probe", SETTINGS)
     rt.wire(spec(events={OrderCancelled: on_cancelled}), gateway=gateway)
-    event, uow = cancelled(), object()
+    event, uow = make(OrderCancelled), object()
     await rt._handlers[OrderCancelled](event, uow)  # type: ignore[arg-type]
     assert seen == [(event.order_id, uow, gateway)]
 

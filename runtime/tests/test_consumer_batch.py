@@ -3,7 +3,6 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
 
 import pytest
 from dropwave_contracts.envelope import Event
@@ -11,6 +10,8 @@ from dropwave_contracts.events import CampaignTipped, OrderCancelled
 from dropwave_contracts.topics import serialize
 from dropwave_runtime.consumer import EventConsumer, Record
 from dropwave_runtime.db import Database, UnitOfWork
+
+from tests.factories import event
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,26 +37,11 @@ async def db(plumbing_database: str) -> AsyncIterator[Database]:
 
 
 def cancelled(campaign_id: uuid.UUID, order_id: uuid.UUID) -> OrderCancelled:
-    return OrderCancelled(
-        producer="test",
-        correlation_id="c",
-        campaign_id=campaign_id,
-        order_id=order_id,
-        buyer_number=1,
-        reason=None,
-        was_confirmed=True,
-    )
+    return event(OrderCancelled, campaign_id=campaign_id, order_id=order_id)
 
 
 def tipped(campaign_id: uuid.UUID) -> CampaignTipped:
-    return CampaignTipped(
-        producer="test",
-        correlation_id="c",
-        campaign_id=campaign_id,
-        current_orders=5,
-        min_orders=5,
-        tipped_at=datetime.now(UTC),
-    )
+    return event(CampaignTipped, campaign_id=campaign_id)
 
 
 def records(events: list[Event]) -> list[Record]:

@@ -10,7 +10,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -25,6 +24,8 @@ from dropwave_runtime.settings import ServiceSettings
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
+
+from tests.factories import event as event_of
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -196,14 +197,7 @@ async def test_consumer_waits_for_the_database_instead_of_dead_lettering(
         backoff_base_s=0.2,
         backoff_max_s=1.0,
     )
-    event = CampaignTipped(
-        producer="test",
-        correlation_id="c",
-        campaign_id=uuid.uuid4(),
-        current_orders=5,
-        min_orders=5,
-        tipped_at=datetime.now(UTC),
-    )
+    event = event_of(CampaignTipped)
     record = Record("campaigns.events.v1", 0, 0, event.key.encode(), serialize(event), [])
 
     running.stop()

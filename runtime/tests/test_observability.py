@@ -20,6 +20,8 @@ from dropwave_runtime.observability import (
 from dropwave_runtime.outbox import OutboxRelay
 from dropwave_runtime.service import KafkaPublisher
 
+from tests.factories import event as event_of
+
 
 @pytest.fixture
 def log_stream() -> Iterator[io.StringIO]:
@@ -71,19 +73,11 @@ def test_new_ids_are_well_formed_and_distinct() -> None:
 async def test_traceparent_travels_in_kafka_headers(
     plumbing_database: str, kafka_bootstrap: str, publisher: KafkaPublisher
 ) -> None:
-    from datetime import UTC, datetime
 
     parent = new_traceparent()
     traceparent_var.set(parent)
     db = Database(plumbing_database, "campaigns")
-    event = CampaignTipped(
-        producer="t",
-        correlation_id="c",
-        campaign_id=uuid.uuid4(),
-        current_orders=5,
-        min_orders=5,
-        tipped_at=datetime.now(UTC),
-    )
+    event = event_of(CampaignTipped)
     async with db.unit_of_work() as uow:
         await uow.emit(event)
     assert await OutboxRelay(db, publisher).relay_once() == 1
