@@ -10,13 +10,14 @@ PostgreSQL and Tansu from the dev stack.
 import asyncio
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from dropwave_contracts.topics import all_topic_specs
 from dropwave_devstack.broker import TansuBroker, create_topics
 from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, ensure_database
+from dropwave_runtime.db import Database
 from dropwave_runtime.migrations import install_plumbing
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -111,8 +112,8 @@ def plumbing_database(postgres_server: PostgresServer) -> str:
 
 
 @pytest.fixture
-def service_database(postgres_server: PostgresServer) -> Callable[[str], str]:
-    """`service_database("orders")`: a fresh database migrated with that service's migrations."""
+def service_db(postgres_server: PostgresServer) -> Callable[[str], str]:
+    """`service_db("orders")`: a fresh database migrated with that service's migrations."""
     from dropwave_runtime.migrations import upgrade
 
     def make(service: str) -> str:
@@ -122,3 +123,25 @@ def service_database(postgres_server: PostgresServer) -> Callable[[str], str]:
         return url
 
     return make
+
+
+def _service_of(path: Path) -> str:
+    parts = path.parts
+    if "services" not in parts or len(parts) <= parts.index("services") + 1:
+        raise pytest.UsageError(f"{path}: db_url and db are for tests under services/<name>/")
+    return parts[parts.index("services") + 1]
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, service_db: Callable[[str], str]) -> str:
+    """A fresh, migrated database of the service whose test asks (``services/<name>/tests``).
+    Synchronous on purpose: migrations run their own event loop, before the test's."""
+    return service_db(_service_of(request.path))
+
+
+@pytest.fixture
+async def db(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[Database]:
+    """The service's ``Database`` on ``db_url`` (disposed after the test)."""
+    database = Database(db_url, _service_of(request.path), pool_size=10)
+    yield database
+    await database.dispose()

@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,18 +28,6 @@ from dropwave_runtime.consumer import EventConsumer, Record
 from dropwave_runtime.db import Database, outbox_table
 from dropwave_runtime.errors import Conflict, Invalid, NotAllowed, NotFound
 from sqlalchemy import select
-
-
-@pytest.fixture
-def campaigns_db_url(service_database: Callable[[str], str]) -> str:
-    return service_database("campaigns")
-
-
-@pytest.fixture
-async def db(campaigns_db_url: str) -> AsyncIterator[Database]:
-    database = Database(campaigns_db_url, "campaigns", pool_size=10)
-    yield database
-    await database.dispose()
 
 
 def new(creator: str = "alice", **overrides: Any) -> CreateCampaign:

@@ -4,7 +4,6 @@ campaign the wrong way; a cancelled campaign stays cancelled; a redelivered tall
 nothing."""
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,18 +15,6 @@ from dropwave_contracts.events import CampaignFailed, CampaignSucceeded, OrdersT
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from sqlalchemy import insert, select
-
-
-@pytest.fixture
-def campaigns_db_url(service_database: Callable[[str], str]) -> str:
-    return service_database("campaigns")
-
-
-@pytest.fixture
-async def db(campaigns_db_url: str) -> AsyncIterator[Database]:
-    database = Database(campaigns_db_url, "campaigns", pool_size=4)
-    yield database
-    await database.dispose()
 
 
 async def seed(db: Database, current_orders: int, status: str = "active") -> uuid.UUID:

@@ -1,7 +1,6 @@
 """Publishing needs a creator who can receive payouts (payments' CreatorPayoutsUpdated),
 unless the setting waives it: handlers and domain on a real, migrated PostgreSQL."""
 
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,18 +11,6 @@ from campaigns.settings import Settings
 from dropwave_contracts.events import CreatorPayoutsUpdated
 from dropwave_runtime.db import Database
 from dropwave_runtime.errors import Conflict
-
-
-@pytest.fixture
-def campaigns_db_url(service_database: Callable[[str], str]) -> str:
-    return service_database("campaigns")  # migrates synchronously: outside the event loop
-
-
-@pytest.fixture
-async def db(campaigns_db_url: str) -> AsyncIterator[Database]:
-    database = Database(campaigns_db_url, "campaigns", pool_size=4)
-    yield database
-    await database.dispose()
 
 
 def payouts(creator: str, enabled: bool, at: datetime) -> CreatorPayoutsUpdated:

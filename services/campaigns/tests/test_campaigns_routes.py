@@ -3,7 +3,7 @@ command answers, and campaigns' own limits (campaign creation per creator, live 
 client address)."""
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,14 +19,9 @@ from .activity.test_activity_routes import campaign
 
 
 @pytest.fixture
-def campaigns_db_url(service_database: Callable[[str], str]) -> str:
-    return service_database("campaigns")  # migrated (synchronously, before the loop)
-
-
-@pytest.fixture
-async def app(campaigns_db_url: str) -> AsyncIterator[FastAPI]:
+async def app(db_url: str) -> AsyncIterator[FastAPI]:
     settings = Settings(
-        database_url=campaigns_db_url,
+        database_url=db_url,
         kafka_bootstrap_servers="127.0.0.1:1",
         auth_jwks_url="https://issuer.example/jwks.json",
         auth_issuer="https://issuer.example/",

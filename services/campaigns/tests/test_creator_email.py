@@ -2,10 +2,8 @@
 CampaignPublished, so notifications can write to the creator: handlers on a real, migrated
 PostgreSQL."""
 
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from campaigns import handlers
 from campaigns.commands import CreateCampaign, PublishCampaign
 from campaigns.models import Creator
@@ -13,18 +11,6 @@ from dropwave_contracts.events import CampaignPublished
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from sqlalchemy import select
-
-
-@pytest.fixture
-def campaigns_db_url(service_database: Callable[[str], str]) -> str:
-    return service_database("campaigns")
-
-
-@pytest.fixture
-async def db(campaigns_db_url: str) -> AsyncIterator[Database]:
-    database = Database(campaigns_db_url, "campaigns", pool_size=4)
-    yield database
-    await database.dispose()
 
 
 async def launch(

@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,19 +21,6 @@ ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "twilio-test-auth-token"
 
 MakeWorker = Callable[..., DeliveryWorker]
-
-
-@pytest.fixture
-def notifications_db_url(service_database: Callable[[str], str]) -> str:
-    """A fresh database migrated with notifications' migrations (root conftest)."""
-    return service_database("notifications")
-
-
-@pytest.fixture
-async def db(notifications_db_url: str) -> AsyncIterator[Database]:
-    database = Database(notifications_db_url, "notifications", pool_size=8)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture

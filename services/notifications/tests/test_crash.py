@@ -96,7 +96,7 @@ def start_worker(url: str, port: int) -> subprocess.Popen[str]:
 
 @pytest.mark.timeout(90)
 async def test_worker_killed_mid_batch_then_a_fresh_worker_sends_each_message_once(
-    db: Database, notifications_db_url: str, handle: Any, make_drop: Any
+    db: Database, db_url: str, handle: Any, make_drop: Any
 ) -> None:
     n, killed_after = 60, 20
     drop = make_drop(min_orders=n)
@@ -107,7 +107,7 @@ async def test_worker_killed_mid_batch_then_a_fresh_worker_sends_each_message_on
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        first = start_worker(notifications_db_url, port)
+        first = start_worker(db_url, port)
         deadline = time.monotonic() + 30
         # Kill once the first 20 are accepted *and recorded*, with more sends in flight.
         while not (sink.blocked > 0 and await sent_count(db) == killed_after):
@@ -127,7 +127,7 @@ async def test_worker_killed_mid_batch_then_a_fresh_worker_sends_each_message_on
         sink.limit = 0
 
         await asyncio.sleep(1.2)  # the dead worker's lease (1 s) runs out
-        second = start_worker(notifications_db_url, port)
+        second = start_worker(db_url, port)
         out, _ = await asyncio.to_thread(second.communicate, timeout=60)
         assert second.returncode == 0
         assert f"handled {n - killed_after}" in out

@@ -38,18 +38,18 @@ def settings(url: str, rate: float) -> Settings:
 
 
 async def test_two_instances_share_one_email_budget(
-    notifications_db_url: str, db: Database, handle: Any, make_drop: Any
+    db_url: str, db: Database, handle: Any, make_drop: Any
 ) -> None:
     rate, buyers = 20.0, 24
     drop = make_drop("Paced lamp", min_orders=buyers)
     for n in range(1, buyers + 1):
         await handle(drop.placed(n, phone=False), drop.confirmed(n, phone=False))
     times: list[float] = []
-    instances = [Database(notifications_db_url, "notifications", pool_size=4) for _ in range(2)]
+    instances = [Database(db_url, "notifications", pool_size=4) for _ in range(2)]
     mailers = [TimedMailer(times) for _ in instances]
     workers = []
     for instance, mailer in zip(instances, mailers, strict=True):
-        email, sms = provider_limiters(settings(notifications_db_url, rate), instance.engine)
+        email, sms = provider_limiters(settings(db_url, rate), instance.engine)
         assert email.name == "email:smtp"
         config = worker_config(batch_size=buyers // 2, concurrency=8)
         workers.append(

@@ -1,7 +1,7 @@
 """Orders test fixtures: a freshly migrated database per test and a campaign snapshot in it."""
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,18 +9,6 @@ from dropwave_runtime.db import Database
 from orders.models import CampaignSnapshot
 
 MakeCampaign = Callable[..., Awaitable[uuid.UUID]]
-
-
-@pytest.fixture
-def orders_db_url(service_database: Callable[[str], str]) -> str:
-    return service_database("orders")
-
-
-@pytest.fixture
-async def db(orders_db_url: str) -> AsyncIterator[Database]:
-    database = Database(orders_db_url, "orders", pool_size=8)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ BODY = {"email": "buyer@example.com", "payment_method_id": "pm_card_visa"}
 
 
 @pytest.fixture
-async def client(orders_db_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        database_url=orders_db_url,
+        database_url=db_url,
         kafka_bootstrap_servers="127.0.0.1:1",  # not used: no lifespan, no consumer
         order_token_secret="test-order-secret",
     )

@@ -67,10 +67,10 @@ async def test_a_rush_is_numbered_in_placement_order_in_few_transactions(
 
 
 async def test_two_instances_never_share_or_skip_a_number(
-    orders_db_url: str, db: Database, make_campaign: MakeCampaign
+    db_url: str, db: Database, make_campaign: MakeCampaign
 ) -> None:
     campaign_id = await make_campaign()
-    other_db = Database(orders_db_url, "orders", pool_size=4)
+    other_db = Database(db_url, "orders", pool_size=4)
     try:
         a, b = OrderIntake(db), OrderIntake(other_db)
         results = await asyncio.gather(
@@ -88,10 +88,10 @@ async def test_two_instances_never_share_or_skip_a_number(
 
 
 async def test_concurrent_requests_with_one_key_make_one_order(
-    orders_db_url: str, db: Database, make_campaign: MakeCampaign
+    db_url: str, db: Database, make_campaign: MakeCampaign
 ) -> None:
     campaign_id = await make_campaign()
-    other_db = Database(orders_db_url, "orders", pool_size=4)
+    other_db = Database(db_url, "orders", pool_size=4)
     same = place_order(key="key-1")
     try:
         a, b = OrderIntake(db), OrderIntake(other_db)

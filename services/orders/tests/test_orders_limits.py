@@ -23,9 +23,9 @@ POLICY = abuse.DeclinePolicy(threshold=3, window_s=3600, lockout_s=1800)
 
 
 @pytest.fixture
-async def app(orders_db_url: str) -> AsyncIterator[FastAPI]:
+async def app(db_url: str) -> AsyncIterator[FastAPI]:
     settings = Settings(
-        database_url=orders_db_url,
+        database_url=db_url,
         kafka_bootstrap_servers="127.0.0.1:1",
         order_token_secret="test-order-secret",
         rate_limits={"order_per_email": "3/hour", "order_per_ip": "4/hour"},

@@ -2,7 +2,7 @@
 migrated PostgreSQL."""
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,11 +17,6 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 
-@pytest.fixture
-def activity_db_url(service_database: Callable[[str], str]) -> str:
-    return service_database("campaigns")
-
-
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -31,10 +26,10 @@ class Clock:
 
 
 @pytest.fixture
-async def app(activity_db_url: str) -> AsyncIterator[tuple[FastAPI, Clock]]:
+async def app(db_url: str) -> AsyncIterator[tuple[FastAPI, Clock]]:
     rt = ServiceRuntime(
         "campaigns",
-        ServiceSettings(database_url=activity_db_url, kafka_bootstrap_servers="127.0.0.1:1"),
+        ServiceSettings(database_url=db_url, kafka_bootstrap_servers="127.0.0.1:1"),
     )
     feed = ActivityFeature.from_settings(ActivitySettings(counter_rate_per_s=1, counter_burst=3))
     clock = Clock()

@@ -2,7 +2,6 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
 
@@ -18,20 +17,6 @@ from dropwave_contracts.topics import serialize, topic_for
 from dropwave_runtime.consumer import EventConsumer, Handler, Record
 from dropwave_runtime.db import Database
 from sqlalchemy import select, text
-
-
-@pytest.fixture
-def activity_db_url(service_database: Callable[[str], str]) -> str:
-    """A fresh database migrated with every campaigns migration (sync: migrations run their
-    own event loop)."""
-    return service_database("campaigns")
-
-
-@pytest.fixture
-async def db(activity_db_url: str) -> AsyncIterator[Database]:
-    database = Database(activity_db_url, "campaigns", pool_size=4)
-    yield database
-    await database.dispose()
 
 
 async def new_campaign(db: Database, *, status: str = "active", min_orders: int = 5) -> uuid.UUID:
@@ -150,11 +135,9 @@ async def test_resume_reads_oldest_first_after_a_cursor(db: Database) -> None:
     assert [e.id for e in resumed] == [entries[1].id, entries[0].id]
 
 
-async def test_notifications_reach_every_instance_only_on_commit(
-    db: Database, activity_db_url: str
-) -> None:
+async def test_notifications_reach_every_instance_only_on_commit(db: Database, db_url: str) -> None:
     cid = await new_campaign(db)
-    other_instance = Database(activity_db_url, "campaigns", pool_size=2)
+    other_instance = Database(db_url, "campaigns", pool_size=2)
     hubs = [LiveHub(queue_size=10), LiveHub(queue_size=10)]
     tasks = [
         asyncio.create_task(hubs[0].run(db)),

@@ -199,12 +199,12 @@ async def test_a_cancel_in_flight_at_the_deadline_is_left_out_of_the_tally(
 
 @pytest.mark.timeout(60)
 async def test_racing_instances_tally_each_campaign_exactly_once(
-    db: Database, orders_db_url: str, make_campaign: MakeCampaign
+    db: Database, db_url: str, make_campaign: MakeCampaign
 ) -> None:
     due = [await make_campaign(deadline=past()) for _ in range(30)]
     for k, campaign_id in enumerate(due):
         await add_orders(db, campaign_id, *["authorized"] * (k % 8), "cancelled")
-    other = Database(orders_db_url, "orders", pool_size=4)
+    other = Database(db_url, "orders", pool_size=4)
     try:
 
         async def rounds(database: Database) -> list[OrdersTallied]:
