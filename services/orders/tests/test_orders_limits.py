@@ -17,7 +17,7 @@ from orders.settings import Settings
 from sqlalchemy import select
 
 from .conftest import MakeCampaign
-from .test_orders_api import slug_of
+from .test_orders_routes import slug_of
 
 POLICY = abuse.DeclinePolicy(threshold=3, window_s=3600, lockout_s=1800)
 
