@@ -2,6 +2,7 @@
 to the pay-later link with reminders, an unpaid link given up. Real PostgreSQL, the real SDK
 against the emulator."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,7 +13,7 @@ from dropwave_contracts.events import (
 )
 from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database
-from payments.models import Payment
+from payments.models import PayLater, Payment
 from payments.pay_later.handlers import settle_payment
 from payments.pay_later.jobs import process_pay_later
 from payments.stripe_gateway import StripeGateway
@@ -133,3 +134,35 @@ async def test_unpaid_link_expires_after_the_grace_period(
         "expired": 0,
         "reminded": 0,
     }
+
+
+async def test_an_expired_link_is_canceled_at_stripe_with_no_lock_held(
+    db: Database, gateway: StripeGateway, localstripe: LocalStripe
+) -> None:
+    """The round cancels at Stripe before it locks anything: while the call is made, another
+    transaction can lock the link and its payment at once (a webhook is never held up)."""
+    s = settings(localstripe)
+    order_id = await expired_hold(db, gateway, 900)
+    now = datetime.now(UTC)
+    async with db.unit_of_work() as uow:
+        locked = await uow.session.get(Payment, order_id, with_for_update=True)
+        assert locked is not None
+        await settle_payment(
+            uow, locked, gateway, **window(s), now=now, correlation_id="c", causation_id=None
+        )
+    free_during_call: list[bool] = []
+
+    class Probe:
+        async def cancel_pay_later(self, payment_intent_id: str, order: uuid.UUID) -> bool:
+            async with db.unit_of_work() as uow:
+                nowait = {"nowait": True}
+                link = await uow.session.get(PayLater, order, with_for_update=nowait)
+                row = await uow.session.get(Payment, order, with_for_update=nowait)
+                free_during_call.append(link is not None and row is not None)
+            return await gateway.cancel_pay_later(payment_intent_id, order)
+
+    counts = await process_pay_later(db, Probe(), s, now + timedelta(seconds=3601))  # type: ignore[arg-type]
+    assert counts == {"paid": 0, "expired": 1, "reminded": 0}
+    assert free_during_call == [True]
+    last = (await events(db, PaymentCaptureFailed))[-1]
+    assert (last.order_id, last.failure_code) == (order_id, "pay_later_expired")

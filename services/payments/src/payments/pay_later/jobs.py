@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import stripe
 from dropwave_contracts.events import PaymentCaptureFailed, PaymentReminderIssued
 from dropwave_runtime.db import Database
 from sqlalchemy import select
@@ -26,20 +27,30 @@ async def process_pay_later(
 ) -> dict[str, int]:
     """One round over the due pay-later links: paid ones are closed, expired ones given up
     (their PaymentIntent canceled), the others reminded. Safe with several instances
-    (``SKIP LOCKED``)."""
+    (``SKIP LOCKED``).
+
+    No Stripe call is made under a lock: the expired links' PaymentIntents are canceled
+    first, from a plain read (idempotent: ``pay-later-expired:<order>``), then one short
+    transaction locks the due links, re-checks each and records it. An expired link whose
+    cancel did not happen in this round waits for the next one."""
     counts = {"paid": 0, "expired": 0, "reminded": 0}
     secret = settings.pay_link_secret.get_secret_value()
+    due = (
+        select(PayLater, Payment)
+        .join(Payment, Payment.order_id == PayLater.order_id)
+        .where(PayLater.status == "open", PayLater.next_reminder_at <= now)
+        .order_by(PayLater.next_reminder_at)
+        .limit(limit)
+    )
+    async with db.sessions() as session:
+        candidates = (await session.execute(due)).all()
+    cancelled: set[uuid.UUID] = set()
+    for link, payment in candidates:
+        expired = payment.status != PaymentStatus.CAPTURED.value and now >= link.until
+        if expired and await _cancel_quietly(gateway, link.payment_intent_id, link.order_id):
+            cancelled.add(link.order_id)
     async with db.unit_of_work() as uow:
-        rows = (
-            await uow.session.execute(
-                select(PayLater, Payment)
-                .join(Payment, Payment.order_id == PayLater.order_id)
-                .where(PayLater.status == "open", PayLater.next_reminder_at <= now)
-                .order_by(PayLater.next_reminder_at)
-                .limit(limit)
-                .with_for_update(of=PayLater, skip_locked=True)
-            )
-        ).all()
+        rows = (await uow.session.execute(due.with_for_update(of=PayLater, skip_locked=True))).all()
         for link, payment in rows:
             common: dict[str, Any] = {
                 "producer": PRODUCER,
@@ -52,7 +63,8 @@ async def process_pay_later(
                 link.status = "paid"
                 counts["paid"] += 1
             elif now >= link.until:
-                await _cancel_quietly(gateway, link.payment_intent_id, link.order_id)
+                if link.order_id not in cancelled:
+                    continue  # due since the read, or its cancel in flight elsewhere
                 link.status = "expired"
                 payment.failure_code = EXPIRED_CODE
                 counts["expired"] += 1
@@ -84,11 +96,17 @@ async def process_pay_later(
 
 async def _cancel_quietly(
     gateway: StripeGateway, payment_intent_id: str, order_id: uuid.UUID
-) -> None:
+) -> bool:
     """Cancel the unpaid pay-later PaymentIntent so the link stops working (already canceled
-    or paid in the meantime: fine; the webhook tells)."""
-    if not await gateway.cancel_pay_later(payment_intent_id, order_id):
+    or paid in the meantime: fine; the webhook tells). False when another instance's cancel
+    of it is in flight (Stripe answers 409 to the same key): that instance records it."""
+    try:
+        done = await gateway.cancel_pay_later(payment_intent_id, order_id)
+    except stripe.IdempotencyError:
+        return False
+    if not done:
         log.info("pay-later PaymentIntent %s not cancelable", payment_intent_id)
+    return True
 
 
 async def pay_later_round(db: Database, gateway: StripeGateway, settings: Settings) -> None:
