@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from dropwave_contracts.envelope import Event
 from dropwave_contracts.events import (
     PaymentCaptured,
     PaymentCaptureFailed,
@@ -16,6 +17,7 @@ from dropwave_runtime.db import Database
 from payments.models import PayLater, Payment
 from payments.pay_later.handlers import settle_payment
 from payments.pay_later.jobs import process_pay_later
+from payments.settings import Settings
 from payments.stripe_gateway import StripeGateway
 from payments.webhooks.handlers import on_payment_intent_webhook
 
@@ -111,18 +113,27 @@ async def test_authentication_required_goes_to_pay_later_with_reminders(
     assert counts["paid"] == 1
 
 
-async def test_unpaid_link_expires_after_the_grace_period(
-    db: Database, gateway: StripeGateway, localstripe: LocalStripe
-) -> None:
-    s = settings(localstripe)
+async def unpaid_link(
+    db: Database, gateway: StripeGateway, s: Settings, now: datetime
+) -> tuple[uuid.UUID, Event]:
+    """An expired hold whose off-session charge needs the buyer: a pay-later link open at
+    ``now``; returns the order and its ``PaymentCaptureFailed``."""
     order_id = await expired_hold(db, gateway, 900)
-    now = datetime.now(UTC)
     async with db.unit_of_work() as uow:
         locked = await uow.session.get(Payment, order_id, with_for_update=True)
         assert locked is not None
         _, failed = await settle_payment(
             uow, locked, gateway, **window(s), now=now, correlation_id="c", causation_id=None
         )
+    return order_id, failed
+
+
+async def test_unpaid_link_expires_after_the_grace_period(
+    db: Database, gateway: StripeGateway, localstripe: LocalStripe
+) -> None:
+    s = settings(localstripe)
+    now = datetime.now(UTC)
+    _, failed = await unpaid_link(db, gateway, s, now)
     counts = await process_pay_later(db, gateway, s, now + timedelta(seconds=3601))
     assert counts == {"paid": 0, "expired": 1, "reminded": 0}
     last = (await events(db, PaymentCaptureFailed))[-1]
@@ -142,14 +153,8 @@ async def test_an_expired_link_is_canceled_at_stripe_with_no_lock_held(
     """The round cancels at Stripe before it locks anything: while the call is made, another
     transaction can lock the link and its payment at once (a webhook is never held up)."""
     s = settings(localstripe)
-    order_id = await expired_hold(db, gateway, 900)
     now = datetime.now(UTC)
-    async with db.unit_of_work() as uow:
-        locked = await uow.session.get(Payment, order_id, with_for_update=True)
-        assert locked is not None
-        await settle_payment(
-            uow, locked, gateway, **window(s), now=now, correlation_id="c", causation_id=None
-        )
+    order_id, _ = await unpaid_link(db, gateway, s, now)
     free_during_call: list[bool] = []
 
     class Probe:
