@@ -46,12 +46,9 @@ from dropwave_runtime.db import Database, outbox_table
 from dropwave_runtime.migrations import upgrade
 from dropwave_runtime.rate_limit import PgRateLimiter
 from payments.models import Payment
-from payments.settlement import (
-    SettlementWorker,
-    WorkerConfig,
-    on_campaign_succeeded,
-    settlement_summary,
-)
+from payments.settlement.handlers import on_campaign_succeeded
+from payments.settlement.summary import settlement_summary
+from payments.settlement.worker import SettlementWorker, WorkerConfig
 from payments.stripe_gateway import AuthorizationRequest, StripeGateway
 from sqlalchemy import select
 

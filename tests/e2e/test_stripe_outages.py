@@ -111,7 +111,7 @@ def test_a_release_waits_out_a_stripe_outage_and_the_order_is_never_captured(
     cancel_path = rf"^POST /v1/payment_intents/{cancelled['id']}/cancel$"
     # Refused outright (500/429) while down: nothing reaches Stripe, so the release stays
     # queued. (A cancel Stripe executed but whose answer was lost is settled by Stripe's
-    # webhook instead; services/payments/tests/test_payments_queue.py covers it.)
+    # webhook instead; services/payments/tests/settlement/test_settlement_queue.py covers it.)
     faults.set_plan(
         FaultPlan(error_500=0.5, error_429=0.5, match=r"^POST /v1/payment_intents/[^/]+/cancel$")
     )

@@ -21,40 +21,54 @@ from dropwave_runtime.rate_limit import PgRateLimiter
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
-from . import api, connect, handlers, payment_window, refunds, settlement
-from .reconcile import RECONCILE_COMMAND
+from .authorization import handlers as authorization
+from .connect import handlers as connect
+from .connect import routes as connect_routes
+from .pay_later import jobs as pay_later
+from .pay_later import routes as pay_later_routes
+from .reconciliation.cli import RECONCILE_COMMAND
+from .refunds import routes as refunds_routes
+from .refunds.cli import REFUND_COMMAND
 from .settings import Settings
+from .settlement import handlers as settlement
+from .settlement.cli import QUEUE_COMMAND, SETTLEMENT_COMMAND
+from .settlement.worker import settlement_worker
 from .stripe_gateway import StripeGateway
-from .workqueue import QUEUE_COMMAND
+from .webhooks import routes as webhooks_routes
 
 SERVICE = Service(
     name="payments",
     title="DropWave payments",
     settings=Settings,
     migrations=Path(__file__).parent / "migrations",
-    routers=[api.router, connect.router, refunds.router],
-    webhook_prefixes=(api.STRIPE_WEBHOOKS,),
+    routers=[
+        webhooks_routes.router,
+        pay_later_routes.router,
+        connect_routes.router,
+        refunds_routes.router,
+    ],
+    webhook_prefixes=(webhooks_routes.STRIPE_WEBHOOKS,),
     events={
-        OrderPlaced: handlers.on_order_placed,
-        OrderCancelled: handlers.on_order_cancelled,
-        OrdersTallied: handlers.on_orders_tallied,
+        OrderPlaced: authorization.on_order_placed,
+        OrderCancelled: authorization.on_order_cancelled,
+        OrdersTallied: settlement.on_orders_tallied,
         CampaignSucceeded: settlement.on_campaign_succeeded,
         CampaignFailed: settlement.on_campaign_failed,
         CampaignCancelled: settlement.on_campaign_cancelled,
         CampaignPublished: connect.on_campaign_published,
     },
     jobs=[
-        Worker("settlement worker", settlement.settlement_worker),
+        Worker("settlement worker", settlement_worker),
         Periodic(
             "pay-later round",
-            payment_window.pay_later_round,
+            pay_later.pay_later_round,
             lambda settings: settings.pay_later_poll_interval_s,
         ),
     ],
     commands={
-        "refund": refunds.REFUND_COMMAND,
+        "refund": REFUND_COMMAND,
         "reconcile": RECONCILE_COMMAND,
-        "settlement": settlement.SETTLEMENT_COMMAND,
+        "settlement": SETTLEMENT_COMMAND,
         "queue": QUEUE_COMMAND,
     },
 )

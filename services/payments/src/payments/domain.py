@@ -3,7 +3,8 @@
 * where an order's payment stands (:class:`PaymentStatus`) and which moves are allowed
   (forward only: a late or replayed webhook never moves a payment backwards);
 * how a Stripe PaymentIntent status, or a decline, maps to an authorization outcome;
-* the idempotency key of an order's authorization.
+* the idempotency keys of an order's Stripe calls;
+* when an authorization's hold is gone (its window passed).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
+
+PRODUCER: Final = "payments"
+"""``producer`` of every event payments emits."""
 
 
 class PaymentStatus(StrEnum):
@@ -178,3 +182,28 @@ def webhook_target(
 def stripe_event_uuid(stripe_event_id: str) -> uuid.UUID:
     """Inbox key of a Stripe event (``evt_...``): a stable UUID derived from its id."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"https://api.stripe.com/v1/events/{stripe_event_id}")
+
+
+# --- the authorization window -----------------------------------------------------------
+
+
+def hold_expired(capture_before: datetime | None, hold_expired_flag: bool, now: datetime) -> bool:
+    """Whether the authorization can no longer be captured: Stripe canceled it when its window
+    passed, or ``capture_before`` is behind us."""
+    return hold_expired_flag or (capture_before is not None and capture_before <= now)
+
+
+HOLD_EXPIRED_CODES = frozenset(
+    {"charge_expired_for_capture", "capture_charge_authorization_expired"}
+)
+"""Stripe's documented error codes for capturing an authorization whose window passed."""
+
+
+def hold_gone(error_code: str | None, intent_status: str, cancellation_reason: str | None) -> bool:
+    """Whether a refused capture means the authorization expired (so the saved card is charged
+    off-session instead): Stripe said so in the error code, or it canceled the PaymentIntent
+    itself when the window passed (``cancellation_reason=automatic``). A PaymentIntent
+    canceled for any other reason (released by us or an operator) is not charged."""
+    if error_code in HOLD_EXPIRED_CODES:
+        return True
+    return intent_status == "canceled" and cancellation_reason == "automatic"

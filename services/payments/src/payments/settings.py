@@ -61,7 +61,7 @@ class Settings(CreatorAuthSettings):
     platform_fee_bps: int = Field(
         500, ge=0, le=10_000, description="platform fee in basis points of a charge (500: 5 %)"
     )
-    # The work queue (authorize/capture/release), see settlement.py and rate_limit.py.
+    # The work queue (authorize/capture/release), see settlement/ and rate_limit.py.
     stripe_rate_limit_per_s: float | None = Field(
         None,
         gt=0,

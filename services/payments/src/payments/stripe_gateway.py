@@ -1,4 +1,6 @@
-"""Stripe adapter: the official SDK's ``StripeClient`` behind the few calls payments makes.
+"""The Stripe adapter: every call payments makes to Stripe is a method of
+:class:`StripeGateway` (the official SDK's ``StripeClient`` behind it), each with an
+idempotency key derived from what it is about, so a retry never acts twice.
 
 Declines come back as results; everything transient (network errors, 429, 5xx) propagates
 as ``stripe.StripeError`` so the caller retries with the same idempotency key: the
@@ -9,7 +11,7 @@ off there, ``max_network_retries=0``, so every attempt is paced by the shared li
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,12 +25,11 @@ from .domain import (
     authorization_idempotency_key,
     capture_idempotency_key,
     declined,
+    hold_gone,
     outcome_of_intent_status,
     release_idempotency_key,
 )
-from .rules import hold_gone
 from .settings import Settings
-from .stripe_connect import _id_of, create_customer
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,10 @@ Pace = Callable[[], Awaitable[None]]
 
 
 class StripeGateway:
-    """Payments' calls to Stripe (or to an emulator at ``api_base``)."""
+    """Payments' calls to Stripe (or to an emulator at ``api_base``).
+
+    ``client`` is the raw SDK client, for tests that play Stripe's or the buyer's side;
+    payments' own code calls the methods."""
 
     def __init__(
         self,
@@ -93,7 +97,13 @@ class StripeGateway:
     async def customer(self, order_id: uuid.UUID, *, max_network_retries: int | None = None) -> str:
         """The order's Customer (made once per order: idempotency key ``customer:<order>``)."""
         await self._paced()
-        return await create_customer(self.client, order_id, max_network_retries=max_network_retries)
+        # No personal data sent. The key makes it one Customer per order: a retry, or a later
+        # look-up of an authorization whose answer was lost, gets the same Customer back.
+        customer = await self.client.v1.customers.create_async(
+            {"metadata": {"order_id": str(order_id)}},
+            _options(f"customer:{order_id}", max_network_retries),
+        )
+        return customer.id
 
     async def authorize(
         self,
@@ -284,6 +294,154 @@ class StripeGateway:
             application_fee_cents=intent.application_fee_amount,
         )
 
+    async def charge_off_session(
+        self,
+        *,
+        order_id: uuid.UUID,
+        campaign_id: uuid.UUID,
+        amount_cents: int,
+        currency: str,
+        customer_id: str,
+        payment_method_id: str,
+        destination_account: str | None,
+        application_fee_cents: int | None,
+        max_network_retries: int | None = None,
+    ) -> OffSessionResult:
+        """Charge the saved card without the buyer (``off_session``, automatic capture), once
+        the authorization window passed (key ``off-session:<order>``).
+
+        ``authentication_required`` and declines come back as results carrying the
+        PaymentIntent's ``client_secret`` when Stripe left one the buyer can confirm.
+        """
+        params: dict[str, Any] = {
+            "amount": amount_cents,
+            "currency": currency,
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "confirm": True,
+            "off_session": True,
+            "metadata": {
+                "campaign_id": str(campaign_id),
+                "order_id": str(order_id),
+                "charge": "off_session",
+            },
+        }
+        if destination_account:
+            params["transfer_data"] = {"destination": destination_account}
+            if application_fee_cents:
+                params["application_fee_amount"] = application_fee_cents
+        options = _options(f"off-session:{order_id}", max_network_retries)
+        try:
+            intent = await self.client.v1.payment_intents.create_async(params, options)  # type: ignore[arg-type]
+        except stripe.CardError as exc:
+            err = exc.error
+            failed = err.payment_intent if err is not None else None
+            return OffSessionResult(
+                succeeded=False,
+                payment_intent_id=failed.id if failed is not None else None,
+                client_secret=failed.client_secret if failed is not None else None,
+                failure_code=exc.code or "card_declined",
+                message=exc.user_message or "The saved card could not be charged.",
+            )
+        if intent.status != "succeeded":
+            return OffSessionResult(
+                succeeded=False,
+                payment_intent_id=intent.id,
+                client_secret=intent.client_secret,
+                failure_code=f"payment_intent_{intent.status}",
+                message="The saved card could not be charged.",
+            )
+        return OffSessionResult(
+            succeeded=True,
+            payment_intent_id=intent.id,
+            amount_cents=intent.amount_received or amount_cents,
+            application_fee_cents=intent.application_fee_amount,
+        )
+
+    async def cancel_pay_later(self, payment_intent_id: str, order_id: uuid.UUID) -> bool:
+        """Cancel an unpaid pay-later PaymentIntent so its link stops working (key
+        ``pay-later-expired:<order>``); False when Stripe says it cannot be canceled (already
+        canceled, or paid meanwhile: the webhook tells)."""
+        try:
+            await self.client.v1.payment_intents.cancel_async(
+                payment_intent_id, options={"idempotency_key": f"pay-later-expired:{order_id}"}
+            )
+        except stripe.InvalidRequestError:
+            return False
+        return True
+
+    # --- Connect ------------------------------------------------------------------------
+
+    async def create_express_account(self, creator_id: str) -> AccountState:
+        """One Express account per creator (the idempotency key is the creator's id)."""
+        account = await self.client.v1.accounts.create_async(
+            {"type": "express", "metadata": {"creator_id": creator_id}},
+            {"idempotency_key": f"account:{uuid.uuid5(uuid.NAMESPACE_URL, creator_id)}"},
+        )
+        return account_state(account)
+
+    async def onboarding_link(
+        self, account_id: str, refresh_url: str, return_url: str
+    ) -> tuple[str, int]:
+        """A fresh single-use onboarding link (``url``, ``expires_at``); links expire in
+        minutes, so one is made per request (no idempotency key: each must be new)."""
+        link = await self.client.v1.account_links.create_async(
+            {
+                "account": account_id,
+                "type": "account_onboarding",
+                "refresh_url": refresh_url,
+                "return_url": return_url,
+            }
+        )
+        return link.url, link.expires_at
+
+    # --- refunds --------------------------------------------------------------------------
+
+    async def refund(
+        self,
+        payment_intent_id: str,
+        amount_cents: int,
+        idempotency_key: str,
+        *,
+        reverse_transfer: bool,
+    ) -> str:
+        """Refund part or all of a captured PaymentIntent; returns the refund id. For a
+        destination charge the transfer to the creator is reversed by the same amount.
+        Raises :class:`RefundRefusedError` when Stripe refuses it."""
+        params: dict[str, Any] = {
+            "payment_intent": payment_intent_id,
+            "amount": amount_cents,
+            "reason": "requested_by_customer",
+        }
+        if reverse_transfer:
+            params["reverse_transfer"] = True
+            params["refund_application_fee"] = True
+        try:
+            created = await self.client.v1.refunds.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.InvalidRequestError as exc:
+            raise RefundRefusedError(
+                exc.code, exc.user_message or "Stripe refused the refund"
+            ) from exc
+        return created.id
+
+    # --- listing (reconciliation) ---------------------------------------------------------
+
+    async def payment_intents(self) -> AsyncIterator[Any]:
+        """Every PaymentIntent of the account, page by page (Stripe search is not used: the
+        emulator lacks it and a full listing is what a reconciliation wants anyway)."""
+        page = await self.client.v1.payment_intents.list_async({"limit": 100})
+        async for intent in page.auto_paging_iter():
+            yield intent
+
+    async def refunds(self) -> AsyncIterator[Any]:
+        """Every refund of the account, page by page (reconciliation of refunded amounts)."""
+        page = await self.client.v1.refunds.list_async({"limit": 100})
+        async for item in page.auto_paging_iter():
+            yield item
+
 
 @dataclass(frozen=True)
 class CaptureResult:
@@ -299,6 +457,53 @@ class CaptureResult:
     hold_expired: bool = False
     """Refused because the authorization's window passed (Stripe canceled it, or said the
     charge expired for capture): the saved card can be charged off-session instead."""
+
+
+@dataclass(frozen=True)
+class OffSessionResult:
+    succeeded: bool
+    payment_intent_id: str | None
+    amount_cents: int = 0
+    application_fee_cents: int | None = None
+    client_secret: str | None = None
+    """For a failure: the PaymentIntent the buyer can still confirm (the pay-later link)."""
+    failure_code: str | None = None
+    message: str | None = None
+
+
+class RefundRefusedError(Exception):
+    """Stripe refused the refund (e.g. ``amount_too_large``, ``charge_already_refunded``)."""
+
+    def __init__(self, code: str | None, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class AccountState:
+    account_id: str
+    charges_enabled: bool
+    payouts_enabled: bool
+    details_submitted: bool
+
+
+def account_state(account: Any) -> AccountState:
+    """From an ``Account`` object or an ``account.updated`` webhook's plain dict."""
+    data: dict[str, Any] = account if isinstance(account, dict) else account.to_dict()
+    return AccountState(
+        account_id=str(data.get("id")),
+        charges_enabled=bool(data.get("charges_enabled")),
+        payouts_enabled=bool(data.get("payouts_enabled")),
+        details_submitted=bool(data.get("details_submitted")),
+    )
+
+
+def _id_of(value: Any) -> str | None:
+    """The id of an expandable Stripe field (an id string or an expanded object)."""
+    if value is None or isinstance(value, str):
+        return value
+    found = getattr(value, "id", None)
+    return found if isinstance(found, str) else None
 
 
 def _options(idempotency_key: str | None, max_network_retries: int | None) -> RequestOptions:

@@ -1,0 +1,104 @@
+"""Event handlers of an order's authorization: ``OrderPlaced`` records the payment and
+queues its authorization, ``OrderCancelled`` records the cancel and queues the release. Each
+runs in the consumer's unit of work, next to its inbox record; none calls Stripe (the
+settlement worker's lanes do, ADR 0005)."""
+
+from __future__ import annotations
+
+from dropwave_contracts.events import OrderCancelled, OrderPlaced
+from dropwave_runtime.db import UnitOfWork
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from ..connect.handlers import payout_account
+from ..domain import PaymentStatus, can_transition, platform_fee_cents
+from ..models import Payment, SettlementItem
+from ..settlement.queue import AUTHORIZE, RELEASE, enqueue_item
+
+
+async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, platform_fee_bps: int = 500) -> None:
+    """Record the order's payment (``pending``) and queue its authorization: no Stripe call
+    here, so a handler retried or dead-lettered can never leave a PaymentIntent nothing
+    tracks. The settlement worker's lanes authorize it (paced, retried from the durable
+    queue, one PaymentIntent per order) and report the outcome.
+
+    The inbox already drops a redelivery of the same event; this guards against the same
+    order arriving again under another event id: an order already recorded is not queued
+    twice (``PaymentAuthorized`` / ``PaymentActionRequired`` / ``PaymentFailed`` once).
+    """
+    existing = await uow.session.scalar(
+        select(Payment.status).where(Payment.order_id == event.order_id).with_for_update()
+    )
+    if existing is not None:
+        return
+    cancelled_first = await uow.session.scalar(
+        select(SettlementItem.order_id).where(
+            SettlementItem.order_id == event.order_id, SettlementItem.kind == RELEASE
+        )
+    )
+
+    # A destination charge to the creator's connected account when it can take it; else the
+    # money stays on the platform (dev without Connect). The creator comes with the order, so
+    # an OrderPlaced handled before its campaign's CampaignPublished is routed all the same.
+    # Decided once, here: every attempt sends the same parameters under the same key.
+    destination = await payout_account(uow, event.campaign_id, event.creator_id)
+    fee = platform_fee_cents(event.amount_cents, platform_fee_bps) if destination else None
+    await uow.session.execute(
+        pg_insert(Payment)
+        .values(
+            order_id=event.order_id,
+            campaign_id=event.campaign_id,
+            amount_cents=event.amount_cents,
+            currency=event.currency,
+            # An order cancelled before this (a dead-lettered OrderPlaced replayed after its
+            # OrderCancelled) is recorded released and never sent to Stripe.
+            status=(PaymentStatus.RELEASED if cancelled_first else PaymentStatus.PENDING).value,
+            cancel_requested_at=func.now() if cancelled_first else None,
+            destination_account=destination,
+            application_fee_cents=fee,
+            # The buyer's card as sent; replaced by the one Stripe confirmed with.
+            payment_method_id=event.payment_method_id,
+            correlation_id=event.correlation_id,
+        )
+        .on_conflict_do_nothing(index_elements=[Payment.order_id])
+    )
+    if not cancelled_first:
+        await enqueue_item(uow, event, AUTHORIZE, event.campaign_id, event.order_id)
+
+
+async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
+    """The order was cancelled (by its buyer, or not authorized in time): record it on the
+    payment and queue its release. No Stripe call here.
+
+    From now on the payment is never captured (capture skips it, the sweep never queues
+    it). The ``release`` item (idempotency key ``release:<order>``) cancels the
+    PaymentIntent, retried until Stripe confirms; if the authorization is still queued the
+    worker resolves it first (never sent: nothing to release; sent: released once known).
+
+    Lock order is the worker lanes' (item, then payment), so a lane mid-call only makes this
+    wait: the authorization item is made due now first, so a cancelled order's pending
+    authorization is settled without waiting for its backoff.
+    """
+    await uow.session.execute(
+        update(SettlementItem)
+        .where(
+            SettlementItem.order_id == event.order_id,
+            SettlementItem.kind == AUTHORIZE,
+            SettlementItem.status == "queued",
+        )
+        .values(next_attempt_at=func.now())
+    )
+    payment = await uow.session.scalar(
+        select(Payment).where(Payment.order_id == event.order_id).with_for_update()
+    )
+    if payment is None:
+        # Its OrderPlaced was not handled (dead-lettered): the release item records the
+        # cancel, so a replayed OrderPlaced is never authorized (the lane skips the item).
+        await enqueue_item(uow, event, RELEASE, event.campaign_id, event.order_id)
+        return
+    if payment.cancel_requested_at is not None:
+        return
+    payment.cancel_requested_at = func.now()
+    if not can_transition(PaymentStatus(payment.status), PaymentStatus.RELEASED):
+        return  # failed, captured, released: nothing held to release
+    await enqueue_item(uow, event, RELEASE, payment.campaign_id, payment.order_id)

@@ -1,0 +1,113 @@
+"""``POST /api/v1/webhooks/stripe``: Stripe's signed webhooks, deduplicated by event id."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated, Any
+
+import stripe
+from dropwave_runtime.problems import Problem
+from dropwave_runtime.service import Runtime
+from fastapi import APIRouter, Header, Request
+
+from ..connect.handlers import on_account_updated
+from ..domain import CHARGE_WEBHOOK_EVENT_TYPES, WEBHOOK_EVENT_TYPES, stripe_event_uuid
+from ..metrics import WEBHOOKS_UNMATCHED
+from ..settings import Settings
+from .handlers import PaymentNotYetKnownError, on_charge_webhook, on_payment_intent_webhook
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["webhooks"])
+
+STRIPE_WEBHOOKS = "/api/v1/webhooks/"
+"""Stripe's events can be large (an object with its metadata and expanded lists): the
+runtime's webhook limits apply (WEBHOOK_MAX_BODY_BYTES, 1 MiB; WEBHOOK_RATE_LIMIT)."""
+SIGNATURE_TOLERANCE_S = 300
+WEBHOOK_CONSUMER = "stripe-webhook"
+
+
+def verify_stripe_event(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
+    """The webhook's event as a plain dict, once its ``Stripe-Signature`` checks out.
+
+    Raises a 400 ``invalid_signature`` problem for a missing, malformed, wrong or stale
+    signature, and a 400 ``invalid_payload`` problem for a body that is not a Stripe event.
+    """
+    if not signature:
+        raise Problem(400, "invalid_signature", "Missing Stripe-Signature header")
+    try:
+        event = stripe.Webhook.construct_event(
+            payload.decode("utf-8"), signature, secret, tolerance=SIGNATURE_TOLERANCE_S
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise Problem(400, "invalid_signature", "Invalid Stripe-Signature") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, "invalid_payload", "The body is not a Stripe event") from exc
+    data: dict[str, Any] = event.to_dict()
+    if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str):
+        raise Problem(400, "invalid_payload", "The body is not a Stripe event")
+    return data
+
+
+@router.post(STRIPE_WEBHOOKS + "stripe")
+async def stripe_webhook(
+    request: Request,
+    rt: Runtime[Settings],
+    stripe_signature: Annotated[str | None, Header()] = None,
+) -> dict[str, bool]:
+    """Stripe's signed webhooks: PaymentIntent updates move payments forward; charge events
+    tell when an authorization's hold ends (or ended)."""
+    settings = rt.settings
+    payload = await request.body()
+    event = verify_stripe_event(
+        payload, stripe_signature, settings.stripe_webhook_secret.get_secret_value()
+    )
+    intent = (event.get("data") or {}).get("object")
+    if event["type"] == "account.updated" and isinstance(intent, dict):
+        async with rt.db.unit_of_work() as uow:
+            if await uow.claim(WEBHOOK_CONSUMER, stripe_event_uuid(event["id"])):
+                await on_account_updated(uow, event["id"], int(event.get("created") or 0), intent)
+        return {"received": True}
+    if event["type"] in CHARGE_WEBHOOK_EVENT_TYPES and isinstance(intent, dict):
+        # Idempotent by nature (sets a date or a flag, emits nothing): no inbox row needed,
+        # which keeps the one-per-authorization charge.succeeded cheap.
+        async with rt.db.unit_of_work() as uow:
+            await on_charge_webhook(uow, event["type"], intent)
+        return {"received": True}
+    if event["type"] not in WEBHOOK_EVENT_TYPES or not isinstance(intent, dict):
+        return {"received": True}
+    try:
+        async with rt.db.unit_of_work() as uow:
+            if await uow.claim(WEBHOOK_CONSUMER, stripe_event_uuid(event["id"])):
+                await on_payment_intent_webhook(uow, event["id"], event["type"], intent)
+    except PaymentNotYetKnownError as exc:
+        # Nothing was recorded (rolled back). Early on, our own commit may still be coming:
+        # refuse, and Stripe redelivers. Past the grace period we never will have it:
+        # acknowledge (Stripe would retry for days, then disable the endpoint) and log.
+        age_s = time.time() - _created(event)
+        if age_s < settings.stripe_webhook_unknown_grace_s:
+            raise Problem(
+                409,
+                "payment_not_ready",
+                "The payment is not recorded yet; retry later",
+                headers={"Retry-After": "60"},
+            ) from exc
+        WEBHOOKS_UNMATCHED.labels(event["type"]).inc()
+        log.warning(
+            "stripe webhook for an order without a payment: acknowledged, to reconcile",
+            extra={
+                "stripe_event_id": event["id"],
+                "event_type": event["type"],
+                "payment_intent_id": str(exc),
+                "order_id": str((intent.get("metadata") or {}).get("order_id"))[:64],
+                "event_age_s": round(age_s),
+            },
+        )
+    return {"received": True}
+
+
+def _created(event: dict[str, Any]) -> float:
+    """The event's ``created`` (Unix seconds); 0 (long ago) when missing or malformed."""
+    created = event.get("created")
+    return float(created) if isinstance(created, int | float) else 0.0

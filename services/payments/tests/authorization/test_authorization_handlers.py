@@ -1,0 +1,174 @@
+"""on_order_placed on real PostgreSQL: it records and queues (no Stripe call); the worker's
+lane authorizes through the real gateway against localstripe."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from dropwave_contracts.events import (
+    OrderCancelled,
+    OrderPlaced,
+    PaymentActionRequired,
+    PaymentAuthorized,
+    PaymentFailed,
+)
+from dropwave_contracts.topics import parse_event
+from dropwave_runtime.db import Database, outbox_table
+from payments.authorization.handlers import on_order_cancelled, on_order_placed
+from payments.domain import AuthorizationResult
+from payments.models import Payment, SettlementItem
+from payments.stripe_gateway import AuthorizationRequest, StripeGateway
+from sqlalchemy import select
+
+
+@dataclass
+class CountingGateway:
+    inner: StripeGateway
+    calls: list[AuthorizationRequest] = field(default_factory=list)
+
+    async def authorize(self, order: AuthorizationRequest, **kw: Any) -> AuthorizationResult:
+        self.calls.append(order)
+        return await self.inner.authorize(order, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def placed(payment_method_id: str | None, order_id: uuid.UUID | None = None) -> OrderPlaced:
+    return OrderPlaced(
+        producer="orders",
+        correlation_id=f"corr-{uuid.uuid4().hex[:8]}",
+        campaign_id=uuid.uuid4(),
+        order_id=order_id or uuid.uuid4(),
+        buyer_number=7,
+        amount_cents=4200,
+        currency="eur",
+        buyer_email="buyer@example.com",
+        buyer_phone=None,
+        payment_method_id=payment_method_id,
+    )
+
+
+async def handle(db: Database, event: OrderPlaced) -> None:
+    async with db.unit_of_work() as uow:
+        await on_order_placed(event, uow)
+
+
+async def outbox(db: Database) -> list[object]:
+    async with db.sessions() as s:
+        rows = (await s.execute(select(outbox_table.c.payload).order_by(outbox_table.c.id))).all()
+    return [parse_event(r.payload) for r in rows]
+
+
+async def payment(db: Database, order_id: uuid.UUID) -> Payment:
+    async with db.sessions() as s:
+        row = await s.get(Payment, order_id)
+    assert row is not None
+    return row
+
+
+async def test_order_placed_only_records_and_queues(db: Database) -> None:
+    """No gateway at all: the handler cannot call Stripe."""
+    event = placed("pm_card_visa")
+    await handle(db, event)
+    row = await payment(db, event.order_id)
+    assert (row.status, row.payment_intent_id) == ("pending", None)
+    assert (row.amount_cents, row.currency, row.campaign_id) == (4200, "eur", event.campaign_id)
+    async with db.sessions() as s:
+        items = (await s.scalars(select(SettlementItem))).all()
+    assert [(i.order_id, i.kind, i.status, i.attempts) for i in items] == [
+        (event.order_id, "authorize", "queued", 0)
+    ]
+    assert items[0].causation_id == str(event.event_id)
+    assert await outbox(db) == []
+
+
+async def test_authorized_order_emits_payment_authorized(
+    db: Database, gateway: StripeGateway, run_queue: Any
+) -> None:
+    gw = CountingGateway(gateway)
+    event = placed("pm_card_visa")
+    await handle(db, event)
+    assert await run_queue(gateway_=gw) == 1
+
+    row = await payment(db, event.order_id)
+    assert row.status == "authorized"
+    assert row.payment_intent_id is not None
+    assert row.customer_id is not None
+    [emitted] = await outbox(db)
+    assert isinstance(emitted, PaymentAuthorized)
+    assert emitted.payment_intent_id == row.payment_intent_id
+    assert (emitted.order_id, emitted.campaign_id) == (event.order_id, event.campaign_id)
+    assert emitted.correlation_id == event.correlation_id
+    assert emitted.causation_id == str(event.event_id)
+    assert emitted.producer == "payments"
+    assert emitted.capture_before is not None
+
+
+async def test_same_order_again_is_not_sent_to_stripe_twice(
+    db: Database, gateway: StripeGateway, run_queue: Any
+) -> None:
+    gw = CountingGateway(gateway)
+    first = placed("pm_card_visa")
+    await handle(db, first)
+    await run_queue(gateway_=gw)
+    again = placed("pm_card_visa", order_id=first.order_id)  # new event id, same order
+    await handle(db, again)
+    await run_queue(gateway_=gw)
+
+    assert len(gw.calls) == 1
+    assert len(await outbox(db)) == 1
+
+
+async def test_declined_order_emits_payment_failed(
+    db: Database, gateway: StripeGateway, run_queue: Any
+) -> None:
+    event = placed("pm_card_chargeCustomerFail")
+    await handle(db, event)
+    await run_queue()
+
+    row = await payment(db, event.order_id)
+    assert (row.status, row.failure_code) == ("failed", "card_declined")
+    [emitted] = await outbox(db)
+    assert isinstance(emitted, PaymentFailed)
+    assert emitted.failure_code == "card_declined"
+    assert emitted.message
+
+
+async def test_order_without_payment_method_requires_action(
+    db: Database, gateway: StripeGateway, run_queue: Any
+) -> None:
+    event = placed(None)
+    await handle(db, event)
+    await run_queue()
+
+    row = await payment(db, event.order_id)
+    assert row.status == "requires_action"
+    [emitted] = await outbox(db)
+    assert isinstance(emitted, PaymentActionRequired)
+    assert emitted.payment_intent_id == row.payment_intent_id
+    assert emitted.client_secret.startswith(emitted.payment_intent_id)
+
+
+async def test_a_cancel_before_its_order_placed_is_never_authorized(db: Database) -> None:
+    """OrderPlaced dead-lettered, OrderCancelled handled, then the dead letter replayed: the
+    payment is recorded released and no authorization is queued."""
+    event = placed("pm_card_visa")
+    cancelled = OrderCancelled(
+        producer="orders",
+        correlation_id="c",
+        campaign_id=event.campaign_id,
+        order_id=event.order_id,
+        buyer_number=event.buyer_number,
+        reason="buyer_cancelled",
+        was_confirmed=False,
+    )
+    async with db.unit_of_work() as uow:
+        await on_order_cancelled(cancelled, uow)
+    await handle(db, event)  # the replay
+    row = await payment(db, event.order_id)
+    assert (row.status, row.payment_intent_id) == ("released", None)
+    assert row.cancel_requested_at is not None
+    async with db.sessions() as s:
+        kinds = {i.kind for i in (await s.scalars(select(SettlementItem))).all()}
+    assert kinds == {"release"}
