@@ -47,19 +47,6 @@ async def gateway(localstripe: LocalStripe) -> AsyncIterator[StripeGateway]:
     await gw.aclose()
 
 
-@pytest.fixture
-def payments_db_url(service_database: Callable[[str], str]) -> str:
-    """A fresh database migrated with payments' migrations (root conftest)."""
-    return service_database("payments")
-
-
-@pytest.fixture
-async def db(payments_db_url: str) -> AsyncIterator[Database]:
-    database = Database(payments_db_url, "payments", pool_size=4)
-    yield database
-    await database.dispose()
-
-
 Signer = Callable[..., str]
 
 

@@ -32,10 +32,10 @@ PAY_LINK_SECRET = "pay-link-secret-for-the-api-tests"
 GRACE_S = 3600
 
 
-def settings(payments_db_url: str, localstripe: LocalStripe) -> Settings:
+def settings(db_url: str, localstripe: LocalStripe) -> Settings:
     return Settings.model_validate(
         {
-            "database_url": payments_db_url,
+            "database_url": db_url,
             "kafka_bootstrap_servers": "127.0.0.1:9",  # never contacted: no lifespan here
             "stripe_secret_key": "sk_test_payments",
             "stripe_api_base": localstripe.api_base,
@@ -51,10 +51,8 @@ def settings(payments_db_url: str, localstripe: LocalStripe) -> Settings:
 
 
 @pytest.fixture
-async def client(
-    payments_db_url: str, localstripe: LocalStripe
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = bootstrap(settings(payments_db_url, localstripe))
+async def client(db_url: str, localstripe: LocalStripe) -> AsyncIterator[httpx.AsyncClient]:
+    app = bootstrap(settings(db_url, localstripe))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://payments") as c:
         yield c

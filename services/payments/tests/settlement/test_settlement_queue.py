@@ -521,16 +521,14 @@ async def test_cancel_and_capture_race_in_any_order(
 # --- the CLI -----------------------------------------------------------------------------
 
 
-def test_queue_cli_lists_and_retries(
-    payments_db_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_queue_cli_lists_and_retries(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """``python -m payments queue list|retry`` against the test database (the command's
     own handler, as the CLI runs it)."""
     campaign_id, other_campaign = uuid.uuid4(), uuid.uuid4()
     stuck, waiting, given_up, done = (uuid.uuid4() for _ in range(4))
 
     async def setup() -> None:
-        db = Database(payments_db_url, "payments", pool_size=1)
+        db = Database(db_url, "payments", pool_size=1)
         try:
             async with db.unit_of_work() as uow:
                 uow.session.add_all(
@@ -570,7 +568,7 @@ def test_queue_cli_lists_and_retries(
             await db.dispose()
 
     asyncio.run(setup())
-    settings = SimpleNamespace(database_url=payments_db_url)
+    settings = SimpleNamespace(database_url=db_url)
 
     def run(*argv: str) -> tuple[int, list[dict[str, Any]], str]:
         parser = __import__("argparse").ArgumentParser()

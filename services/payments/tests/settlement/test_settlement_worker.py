@@ -217,12 +217,12 @@ async def test_two_workers_capture_every_order_once_and_store_the_summary(
     gateway: StripeGateway,
     faulty_gateway: StripeGateway,
     proxy: FaultProxy,
-    payments_db_url: str,
+    db_url: str,
 ) -> None:
     campaign = await authorized_campaign(db, gateway, 40, amount_cents=2500)
     await succeed(db, campaign)
     await succeed(db, campaign)  # a redelivered outcome enqueues nothing new
-    other = Database(payments_db_url, "payments", pool_size=20)
+    other = Database(db_url, "payments", pool_size=20)
     try:
         summary = await run_until_done(
             db, campaign, [worker(db, faulty_gateway), worker(other, faulty_gateway)], 60
@@ -399,14 +399,14 @@ PROOF_RATE_PER_S = 400.0
 
 async def two_instances_through_faults(
     db: Database,
-    payments_db_url: str,
+    db_url: str,
     campaign: Campaign,
     gateway: StripeGateway,
     proxy: FaultProxy,
 ) -> tuple[dict[str, object], dict[str, int]]:
     """Two workers (own engines, as two instances) drain the run through the faulty proxy;
     returns the run's summary and the faults injected (every kind at least once)."""
-    other = Database(payments_db_url, "payments", pool_size=20)
+    other = Database(db_url, "payments", pool_size=20)
     try:
         summary = await run_until_done(
             db,
@@ -447,7 +447,7 @@ async def test_1000_order_campaign_captures_every_order_exactly_once_under_all_f
     gateway: StripeGateway,
     faulty_gateway: StripeGateway,
     proxy: FaultProxy,
-    payments_db_url: str,
+    db_url: str,
 ) -> None:
     """Issue 4's "done when", capture half: 1,000 authorized orders, two workers (two
     instances: own engines, one shared limiter) racing over the queue while the proxy
@@ -463,7 +463,7 @@ async def test_1000_order_campaign_captures_every_order_exactly_once_under_all_f
     )
     await succeed(db, campaign)
     summary, faults = await two_instances_through_faults(
-        db, payments_db_url, campaign, faulty_gateway, proxy
+        db, db_url, campaign, faulty_gateway, proxy
     )
     assert faults["drop_response"] >= n // 50, faults  # plenty of captures done, answer lost
 
@@ -504,7 +504,7 @@ async def test_1000_order_failed_campaign_releases_every_hold_under_all_faults(
     gateway: StripeGateway,
     faulty_gateway: StripeGateway,
     proxy: FaultProxy,
-    payments_db_url: str,
+    db_url: str,
 ) -> None:
     """Issue 4's "done when", release half: a failed campaign of 1,000 orders (one in ten
     still waiting for the buyer to confirm, the rest held), two workers, every fault on the
@@ -522,7 +522,7 @@ async def test_1000_order_failed_campaign_releases_every_hold_under_all_faults(
     )
     await fail(db, campaign)
     summary, faults = await two_instances_through_faults(
-        db, payments_db_url, campaign, faulty_gateway, proxy
+        db, db_url, campaign, faulty_gateway, proxy
     )
     assert faults["drop_response"] >= n // 50, faults
 

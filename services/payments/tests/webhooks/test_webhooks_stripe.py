@@ -31,11 +31,9 @@ Signer = Callable[..., str]
 
 
 @pytest.fixture
-async def client(
-    payments_db_url: str, localstripe: LocalStripe
-) -> AsyncIterator[httpx.AsyncClient]:
+async def client(db_url: str, localstripe: LocalStripe) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        database_url=payments_db_url,
+        database_url=db_url,
         kafka_bootstrap_servers="127.0.0.1:9",  # never contacted: no lifespan here
         stripe_secret_key="sk_test_payments",
         stripe_api_base=localstripe.api_base,
