@@ -6,11 +6,13 @@ import sys
 import textwrap
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from dropwave_contracts.events import CampaignTipped, OrderCancelled
 from dropwave_contracts.topics import dead_letter_topic, serialize, topic_for
+from dropwave_runtime.bootstrap import Service
 from dropwave_runtime.consumer import EventConsumer, Record
 from dropwave_runtime.db import Database, UnitOfWork, outbox_table
 from dropwave_runtime.outbox import OutboxRelay
@@ -189,8 +191,11 @@ async def test_poison_message_goes_to_dlq_and_partition_moves_on(
         consumer_backoff_base_s=0.01,
     )
     rt = ServiceRuntime("campaigns", settings)
-    rt.on(OrderCancelled, on_cancelled)
-    app = rt.create_app([], title="test")
+    app = rt.wire(
+        Service(
+            "campaigns", "test", ServiceSettings, Path("."), events={OrderCancelled: on_cancelled}
+        )
+    )
 
     def cancelled(order_id: uuid.UUID) -> OrderCancelled:
         return OrderCancelled(

@@ -119,7 +119,7 @@ class ServiceRuntime(Generic[S]):
         self._handlers: dict[type[Event], Handler] = {}
         self.consumer: EventConsumer | None = None
 
-    def on(self, event_cls: type[E], handler: Callable[[E, UnitOfWork], Awaitable[None]]) -> None:
+    def _on(self, event_cls: type[E], handler: Callable[[E, UnitOfWork], Awaitable[None]]) -> None:
         """Handle `event_cls` events (inbox-deduped, retried, dead-lettered on failure)."""
         self._handlers[event_cls] = cast(Handler, handler)
 
@@ -156,8 +156,8 @@ class ServiceRuntime(Generic[S]):
                 s.consumer_concurrency,
             )
 
-    def background(self, task: "BackgroundTask[S]") -> None:
-        """Run `task(runtime)` for the life of the process (e.g. a scheduler)."""
+    def _add_background(self, task: "BackgroundTask[S]") -> None:
+        """Run `task(runtime)` for the life of the process (a job of the bootstrap's)."""
         self._background.append(task)
 
     def wire(self, spec: Service[S], **deps: object) -> FastAPI:
@@ -166,9 +166,9 @@ class ServiceRuntime(Generic[S]):
         kept for its routes (``bootstrap.provided``)."""
         deps = {"runtime": self, "db": self.db, "settings": self.settings, **deps}
         for event_cls, handler in spec.events.items():
-            self.on(event_cls, inject(handler, deps, leading=2))
+            self._on(event_cls, inject(handler, deps, leading=2))
         for job in spec.jobs:
-            self.background(_job_task(job, deps))
+            self._add_background(_job_task(job, deps))
         app = self.create_app(spec.routers, spec.title, webhook_prefixes=spec.webhook_prefixes)
         app.state.deps = deps
         return app
