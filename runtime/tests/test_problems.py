@@ -167,3 +167,5 @@ def test_a_domain_error_becomes_the_problem_of_its_kind() -> None:
         )
     hidden = problem_from(NotAllowed("not_owner", "Not yours."), "No such campaign", status=404)
     assert hidden.status == 404
+    bare = problem_from(NotFound("campaign_not_found", "No such campaign"))
+    assert (bare.title, bare.detail) == ("No such campaign", None)  # the message, said once

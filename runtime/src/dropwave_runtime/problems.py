@@ -58,13 +58,16 @@ STATUS_OF_ERROR: Mapping[type[DomainError], int] = {
 
 
 def problem_from(
-    error: DomainError, title: str, *, status: int | None = None, **extra: Any
+    error: DomainError, title: str | None = None, *, status: int | None = None, **extra: Any
 ) -> Problem:
     """The problem a route answers for a domain error: the status of its kind (or the
     route's own ``status``, e.g. 404 to hide another creator's campaign), its code, the
-    route's title and the error's message as the detail."""
+    route's title and the error's message as the detail. Without a title of its own the
+    message is the title; a message that only repeats the title is no detail."""
     code = status or next(s for kind, s in STATUS_OF_ERROR.items() if isinstance(error, kind))
-    return Problem(code, error.code, title, error.message, **extra)
+    heading = title or error.message
+    detail = None if error.message == heading else error.message
+    return Problem(code, error.code, heading, detail, **extra)
 
 
 def problem_response(

@@ -45,11 +45,7 @@ def _view(c: Campaign) -> CampaignView:
 def _problem(error: DomainError, title: str) -> Problem:
     """A refused command's problem under the route's title. A missing or someone else's
     campaign answers as it always has: its message is the title, with no detail."""
-    if isinstance(error, NotFound | NotAllowed):
-        problem = problem_from(error, error.message)
-        problem.detail = None
-        return problem
-    return problem_from(error, title)
+    return problem_from(error, None if isinstance(error, NotFound | NotAllowed) else title)
 
 
 @asynccontextmanager

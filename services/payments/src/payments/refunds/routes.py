@@ -36,10 +36,7 @@ def _problem(error: DomainError) -> Problem:
         if isinstance(error, RefundExceedsCaptured)
         else {}
     )
-    problem = problem_from(error, TITLES[error.code], **extra)
-    if problem.detail == problem.title:
-        problem.detail = None  # a message that only repeats the title is no detail
-    return problem
+    return problem_from(error, TITLES[error.code], **extra)
 
 
 @router.post("/{order_id}/refunds", status_code=201)
