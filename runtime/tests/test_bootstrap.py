@@ -93,8 +93,11 @@ async def test_jobs_get_their_dependencies_and_the_runtime_ones() -> None:
         counter=[],
         step_s=0.01,
     )
-    assert [t.__name__ for t in rt._background] == ["tick", "drain"]
-    tasks = [asyncio.create_task(t(rt)) for t in rt._background]
+    assert [(t.__name__, role) for t, role in rt._background] == [
+        ("tick", "worker"),
+        ("drain", "worker"),
+    ]
+    tasks = [asyncio.create_task(t(rt)) for t, _ in rt._background]
     await asyncio.wait_for(worked.wait(), 5)
     while len(rounds) < 3:  # every 0.01 s, as the injected interval says
         await asyncio.sleep(0.01)

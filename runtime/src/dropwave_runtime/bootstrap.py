@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from dropwave_contracts.envelope import Event
 from fastapi import APIRouter, Depends, Request
@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 S = TypeVar("S", bound=ServiceSettings)
 T = TypeVar("T")
+
+
+JobRole = Literal["api", "worker"]
+"""Which processes run a job (``serve --role``; ``all`` runs every job)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class Periodic:
     first_at_start: bool = True
     jitter: float = 0.0
     level: int = logging.ERROR
+    role: JobRole = "worker"
+    """``api`` for a job the HTTP requests of this process depend on (e.g. reloading an
+    in-memory lockout list); ``worker`` for background work."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,9 @@ class Worker:
 
     name: str
     run: Callable[..., Awaitable[None]]
+    role: JobRole = "worker"
+    """``api`` for a task the HTTP requests of this process depend on (e.g. the listener
+    that feeds its live streams); ``worker`` for background work."""
 
 
 Job = Periodic | Worker

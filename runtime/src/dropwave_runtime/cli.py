@@ -54,7 +54,13 @@ def run(
     service, commands = spec.name, spec.commands
     parser = argparse.ArgumentParser(prog=f"python -m {service}", description=f"{service} service")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the HTTP API, consumers and outbox relay")
+    serve = sub.add_parser("serve", help="run the HTTP API, consumers, outbox relay and jobs")
+    serve.add_argument(
+        "--role",
+        choices=["api", "worker", "all"],
+        help="api: HTTP only; worker: consumers, relay and background jobs (with /healthz, "
+        "/readyz, /metrics); all: both (default: the ROLE setting, all)",
+    )
     sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     dlq = sub.add_parser("dlq", help="inspect or replay this service's dead letters")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -70,6 +76,8 @@ def run(
     if commands and args.command in commands:
         raise SystemExit(commands[args.command].handle(args, settings))
     if args.command == "serve":
+        if args.role:
+            settings = settings.model_copy(update={"role": args.role})
         app = bootstrap(settings)
         tune_gc(settings.gc_gen0_threshold)
         uvicorn.run(

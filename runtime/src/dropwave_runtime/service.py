@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .body_limit import BodyLimit
-from .bootstrap import Job, Periodic, Service, inject
+from .bootstrap import Job, JobRole, Periodic, Service, inject
 from .consumer import EventConsumer, Handler, Record
 from .db import Database, DatabaseTimeouts, UnitOfWork, database_unavailable
 from .http_limits import Rate, RateLimited, RouteRateLimit, SharedBuckets, bucket_key, parse_rate
@@ -115,7 +115,7 @@ class ServiceRuntime(Generic[S]):
         self.limits = SharedBuckets(self.db.engine)
         """Request budgets shared by the instances (README "Limits"): the API's per-route,
         per-IP limits, and any other named budget a service spends (``limits.take``)."""
-        self._background: list[BackgroundTask[S]] = []
+        self._background: list[tuple[BackgroundTask[S], JobRole]] = []
         self._handlers: dict[type[Event], Handler] = {}
         self.consumer: EventConsumer | None = None
 
@@ -156,9 +156,13 @@ class ServiceRuntime(Generic[S]):
                 s.consumer_concurrency,
             )
 
-    def _add_background(self, task: "BackgroundTask[S]") -> None:
-        """Run `task(runtime)` for the life of the process (a job of the bootstrap's)."""
-        self._background.append(task)
+    def _add_background(self, task: "BackgroundTask[S]", role: JobRole = "worker") -> None:
+        """Run `task(runtime)` for the life of processes of ``role`` (a bootstrap's job)."""
+        self._background.append((task, role))
+
+    def runs(self, role: JobRole) -> bool:
+        """Whether this process plays ``role`` (``ROLE`` / ``serve --role``)."""
+        return self.settings.role in ("all", role)
 
     def wire(self, spec: Service[S], **deps: object) -> FastAPI:
         """The service's app running everything ``spec`` lists, with ``deps`` (and
@@ -168,7 +172,7 @@ class ServiceRuntime(Generic[S]):
         for event_cls, handler in spec.events.items():
             self._on(event_cls, inject(handler, deps, leading=2))
         for job in spec.jobs:
-            self._add_background(_job_task(job, deps))
+            self._add_background(_job_task(job, deps), job.role)
         app = self.create_app(spec.routers, spec.title, webhook_prefixes=spec.webhook_prefixes)
         app.state.deps = deps
         return app
@@ -194,33 +198,46 @@ class ServiceRuntime(Generic[S]):
         """The service's app. Routes under ``webhook_prefixes`` (signed provider callbacks)
         get ``WEBHOOK_MAX_BODY_BYTES`` and ``WEBHOOK_RATE_LIMIT`` instead of the defaults."""
 
+        worker = self.runs("worker")
+
         @contextlib.asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-            if self._handlers and self.consumer is None:
-                self._subscribe()
-            await self.broker.start()
-            tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
-            tasks.append(
+            # The broker is the worker's: requests only write to the database (the outbox).
+            tasks = [
                 asyncio.create_task(
                     self.limits.run(self.settings.rate_limit_sync_s), name="rate-limit-sync"
                 )
+            ]
+            if worker:
+                if self._handlers and self.consumer is None:
+                    self._subscribe()
+                await self.broker.start()
+                tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+            tasks += [
+                asyncio.create_task(t(self), name=t.__name__)
+                for t, role in self._background
+                if self.runs(role)
+            ]
+            log.info(
+                "service started",
+                extra={"port": self.settings.http_port, "role": self.settings.role},
             )
-            tasks += [asyncio.create_task(t(self), name=t.__name__) for t in self._background]
-            log.info("service started", extra={"port": self.settings.http_port})
             try:
                 yield
             finally:
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                await self.broker.stop()
+                if worker:
+                    await self.broker.stop()
                 await self.db.dispose()
 
         app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
         app.state.runtime = self
         install_problem_handlers(app, (SQLAlchemyError, OSError), database_problem)
-        for router in routers:
-            app.include_router(router)
+        if self.runs("api"):
+            for router in routers:
+                app.include_router(router)
         ops = self._ops_router()
         app.include_router(ops)
         s = self.settings
@@ -267,13 +284,14 @@ class ServiceRuntime(Generic[S]):
                 checks["database"] = "ok"
             except Exception:
                 checks["database"] = "unavailable"
-            try:
-                ok = await asyncio.wait_for(self.broker.ping(timeout=2), 3)
-                checks["broker"] = "ok" if ok else "unreachable"
-            except Exception:
-                checks["broker"] = "unreachable"
+            if self.runs("worker"):
+                try:
+                    ok = await asyncio.wait_for(self.broker.ping(timeout=2), 3)
+                    checks["broker"] = "ok" if ok else "unreachable"
+                except Exception:
+                    checks["broker"] = "unreachable"
             if checks["database"] == "ok":
-                status = "ready" if checks["broker"] == "ok" else "degraded"
+                status = "ready" if checks.get("broker", "ok") == "ok" else "degraded"
                 return {"status": status, "service": self.service, "checks": checks}
             return problem_response(
                 503,

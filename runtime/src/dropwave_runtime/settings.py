@@ -31,6 +31,10 @@ NON_PUBLIC_SUFFIXES = (".localhost", ".local", ".test", ".example", ".invalid", 
 NON_PUBLIC_HOSTS = frozenset({"localhost", "example.com", "example.org", "example.net"})
 
 
+Role = Literal["api", "worker", "all"]
+"""What one process of a service runs (README "Operating a service")."""
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
@@ -48,6 +52,12 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"
+    role: Role = Field(
+        "all",
+        description="api: HTTP and what requests need; worker: consumers, outbox relay and "
+        "background jobs (HTTP only for /healthz, /readyz, /metrics); all: both "
+        "(`serve --role` overrides)",
+    )
     kafka_session_timeout_ms: int = Field(10_000, ge=6_000)
     # Bounded retries before a message goes to the dead-letter topic.
     consumer_max_attempts: int = Field(4, ge=1, le=20)

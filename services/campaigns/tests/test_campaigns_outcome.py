@@ -119,4 +119,4 @@ async def test_the_service_decides_on_tallies_and_runs_no_deadline_scheduler() -
     )
     rt = bootstrap(settings).state.runtime
     assert rt._handlers[OrdersTallied] is handlers.on_orders_tallied
-    assert all("deadline" not in t.__name__ for t in rt._background)
+    assert all("deadline" not in t.__name__ for t, _ in rt._background)

@@ -26,7 +26,7 @@ def test_bootstrap_connects_nothing_and_handles_the_events() -> None:
         "PaymentRefunded",
         "CampaignMilestoneReached",
     }
-    assert [t.__name__ for t in runtime._background] == ["deliveries"]
+    assert [(t.__name__, role) for t, role in runtime._background] == [("deliveries", "worker")]
     paths = set(app.openapi()["paths"])
     assert {"/healthz", "/readyz", "/metrics"} <= paths
     assert {

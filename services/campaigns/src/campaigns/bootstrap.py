@@ -49,7 +49,8 @@ SERVICE = Service(
         CampaignCancelled: activity_handlers.on_campaign_cancelled,
     },
     jobs=[
-        Worker("live listener", activity_jobs.live_listener),
+        # Feeds this process's SSE clients: wherever the API runs.
+        Worker("live listener", activity_jobs.live_listener, role="api"),
         Periodic(
             "activity partition upkeep",
             activity_jobs.keep_partitions,

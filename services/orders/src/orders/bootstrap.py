@@ -60,6 +60,7 @@ SERVICE = Service(
             abuse.reload_lockouts,
             lambda settings: settings.rate_limit_sync_s,
             level=abuse.RELOAD_LOG_LEVEL,
+            role="api",  # the intake checks this process's in-memory lockouts
         ),
     ],
 )
