@@ -16,3 +16,14 @@ OUTBOX_PENDING = Gauge("dropwave_outbox_pending", "Events in the outbox after th
 HANDLER_SECONDS = Histogram(
     "dropwave_handler_seconds", "Time spent handling one event", ["consumer", "event_type"]
 )
+HTTP_REQUESTS = Counter(
+    "dropwave_http_requests_total",
+    "HTTP requests answered, by route template (unmatched paths as one), method and status",
+    ["route", "method", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "dropwave_http_request_seconds",
+    "Time from a request's arrival to the end of its answer (a stream: its whole life)",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
