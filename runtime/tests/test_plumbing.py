@@ -232,3 +232,24 @@ async def test_poison_message_goes_to_dlq_and_partition_moves_on(
     async with rt.db.sessions() as s:
         inbox = await s.scalar(select(func.count()).select_from(outbox_table))
     assert inbox == 0
+
+
+async def test_committed_events_are_counted_by_type_and_rolled_back_ones_not(
+    db: Database,
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def emitted() -> float:
+        value = REGISTRY.get_sample_value(
+            "dropwave_events_emitted_total", {"event_type": "CampaignTipped"}
+        )
+        return value or 0.0
+
+    before = emitted()
+    async with db.unit_of_work() as uow:
+        await uow.emit_many([tipped(), tipped()])
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work() as uow:
+            await uow.emit(tipped())
+            raise RuntimeError("the handler failed: nothing happened")
+    assert emitted() == before + 2

@@ -27,3 +27,10 @@ HTTP_SECONDS = Histogram(
     ["route", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
+EVENTS_EMITTED = Counter(
+    "dropwave_events_emitted_total",
+    "Events committed to the outbox, by type: the business counters (OrderPlaced, "
+    "PaymentAuthorized/PaymentFailed, PaymentCaptured/PaymentCaptureFailed, CampaignCreated, "
+    "CampaignSucceeded/CampaignFailed/CampaignCancelled...)",
+    ["event_type"],
+)
