@@ -248,8 +248,12 @@ async def test_committed_events_are_counted_by_type_and_rolled_back_ones_not(
     before = emitted()
     async with db.unit_of_work() as uow:
         await uow.emit_many([tipped(), tipped()])
-    with pytest.raises(RuntimeError):
+
+    async def failing_handler() -> None:
         async with db.unit_of_work() as uow:
             await uow.emit(tipped())
             raise RuntimeError("the handler failed: nothing happened")
+
+    with pytest.raises(RuntimeError):
+        await failing_handler()
     assert emitted() == before + 2
