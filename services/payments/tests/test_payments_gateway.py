@@ -182,3 +182,31 @@ async def test_authorizing_waits_for_a_rate_limit_slot_before_each_request(
         await paced.aclose()
     assert result.status is PaymentStatus.AUTHORIZED
     assert slots == ["slot", "slot"]
+
+
+def test_stripe_requests_are_labelled_by_resource_and_outcome() -> None:
+    from payments.metrics import stripe_outcome, stripe_resource
+
+    assert stripe_resource("https://api.stripe.com/v1/payment_intents/pi_1/capture") == (
+        "payment_intents"
+    )
+    assert stripe_resource("http://127.0.0.1:9/v1/customers?limit=1") == "customers"
+    assert stripe_resource("http://127.0.0.1:9/healthz") == "other"
+    assert [stripe_outcome(s) for s in (200, 402, 429, 503)] == [
+        "ok",
+        "client_error",
+        "rate_limited",
+        "server_error",
+    ]
+
+
+async def test_every_request_to_stripe_is_counted(gateway: StripeGateway) -> None:
+    from prometheus_client import REGISTRY
+
+    def created(resource: str) -> float:
+        labels = {"method": "POST", "resource": resource, "outcome": "ok"}
+        return REGISTRY.get_sample_value("dropwave_stripe_requests_total", labels) or 0.0
+
+    before = created("payment_intents")
+    await gateway.authorize(order("pm_card_visa"))
+    assert created("payment_intents") >= before + 1

@@ -23,6 +23,13 @@ QUEUE_OLDEST_AGE = Gauge(
     "refusing shows here",
     ["kind"],
 )
+STRIPE_REQUESTS = Counter(
+    "dropwave_stripe_requests_total",
+    "HTTP requests to Stripe, each attempt (the SDK's retries too), by method, the resource "
+    "(the path's first part after /v1/) and outcome: ok, rate_limited (429), client_error, "
+    "server_error, network_error",
+    ["method", "resource", "outcome"],
+)
 WEBHOOKS_UNMATCHED = Counter(
     "dropwave_payments_webhooks_unmatched_total",
     "PaymentIntent webhooks for one of our orders without a payment record, acknowledged "
@@ -35,6 +42,21 @@ QUEUE_ATTEMPTS = Counter(
     "transient failure, tried again later; gave_up: the item's attempts are used up)",
     ["kind", "outcome"],
 )
+
+
+def stripe_outcome(status: int) -> str:
+    """An HTTP status from Stripe as the outcome label."""
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return "server_error"
+    return "client_error" if status >= 400 else "ok"
+
+
+def stripe_resource(url: str) -> str:
+    """``https://api.stripe.com/v1/payment_intents/pi_1/capture`` -> ``payment_intents``."""
+    parts = url.split("?", 1)[0].split("/v1/", 1)
+    return parts[1].split("/", 1)[0] if len(parts) == 2 and parts[1] else "other"
 
 
 async def refresh_queue_gauges(db: Database) -> None:

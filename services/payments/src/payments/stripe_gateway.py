@@ -11,7 +11,7 @@ off there, ``max_network_retries=0``, so every attempt is paced by the shared li
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from .domain import (
     outcome_of_intent_status,
     release_idempotency_key,
 )
+from .metrics import STRIPE_REQUESTS, stripe_outcome, stripe_resource
 from .settings import Settings
 
 
@@ -53,6 +54,24 @@ Pace = Callable[[], Awaitable[None]]
 """Waits for the next slot of the shared Stripe rate limit (``PgRateLimiter.acquire``)."""
 
 
+class _MeteredHTTPX(stripe.HTTPXClient):
+    """The SDK's HTTP client, counting every attempt (``dropwave_stripe_requests_total``)."""
+
+    async def request_async(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        resource = stripe_resource(url)
+        try:
+            content, status, response_headers = await super().request_async(
+                method, url, headers, post_data
+            )
+        except Exception:
+            STRIPE_REQUESTS.labels(method.upper(), resource, "network_error").inc()
+            raise
+        STRIPE_REQUESTS.labels(method.upper(), resource, stripe_outcome(status)).inc()
+        return content, status, response_headers
+
+
 class StripeGateway:
     """Payments' calls to Stripe (or to an emulator at ``api_base``).
 
@@ -69,7 +88,7 @@ class StripeGateway:
         pace: Pace | None = None,
     ) -> None:
         self._pace = pace
-        self._http = stripe.HTTPXClient(timeout=timeout_s)
+        self._http = _MeteredHTTPX(timeout=timeout_s)
         self.client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base} if api_base else None,
