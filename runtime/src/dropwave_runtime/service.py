@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mappi
 from typing import Annotated, Any, Generic, TypeVar, cast
 
 from dropwave_contracts.envelope import Event
-from dropwave_contracts.topics import topic_for
+from dropwave_contracts.topics import dead_letter_topic, topic_for
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from faststream import AckPolicy
@@ -30,6 +30,7 @@ from .bootstrap import Job, JobRole, Periodic, Service, inject
 from .consumer import EventConsumer, Handler, Record
 from .db import Database, DatabaseTimeouts, UnitOfWork, database_unavailable
 from .http_limits import Rate, RateLimited, RouteRateLimit, SharedBuckets, bucket_key, parse_rate
+from .lag import LagProbe
 from .metrics import HTTP_REQUESTS, HTTP_SECONDS
 from .observability import (
     configure_logging,
@@ -179,6 +180,26 @@ class ServiceRuntime(Generic[S]):
         app.state.deps = deps
         return app
 
+    async def _measure_lag(self) -> None:
+        """Publish the group's lag and its dead letters every ``LAG_POLL_INTERVAL_S``."""
+        probe = LagProbe(
+            self.settings.kafka_bootstrap_servers,
+            self.service,
+            sorted({topic_for(cls).name for cls in self._handlers}),
+            dead_letter_topic(self.service).name,
+        )
+        try:
+            await every(
+                self.settings.lag_poll_interval_s,
+                probe.publish,
+                name="measuring consumer lag",
+                first_at_start=False,
+                logger=log,
+                level=logging.WARNING,
+            )
+        finally:
+            await probe.close()
+
     def rate(self, name: str, default: str | None = None) -> Rate | None:
         """A named budget's rate: ``RATE_LIMITS[name]``, else ``default``, else the default."""
         return self.settings.rate_for(name, default)
@@ -215,6 +236,8 @@ class ServiceRuntime(Generic[S]):
                     self._subscribe()
                 await self.broker.start()
                 tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+                if self._handlers:
+                    tasks.append(asyncio.create_task(self._measure_lag(), name="consumer-lag"))
             tasks += [
                 asyncio.create_task(t(self), name=t.__name__)
                 for t, role in self._background

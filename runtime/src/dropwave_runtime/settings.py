@@ -70,6 +70,8 @@ class ServiceSettings(BaseSettings):
     consumer_poll_timeout_ms: int = Field(100, ge=1, le=10_000)
     outbox_batch_size: int = Field(500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(1.0, gt=0)
+    # How often a worker publishes its group's consumer lag and dead letters (gauges).
+    lag_poll_interval_s: float = Field(15.0, gt=0)
     db_pool_size: int = Field(10, ge=1)
     # A database that is down or hung answers within these bounds (then 503
     # database_unavailable); see db.DatabaseTimeouts.
