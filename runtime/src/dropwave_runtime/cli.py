@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import uvicorn
 from fastapi import FastAPI
 
-from .dlq import list_dead_letters, replay_dead_letters
+from .dlq import Letters, list_dead_letters, replay_dead_letters
 from .migrations import upgrade
 from .observability import configure_logging
 from .settings import ServiceSettings
@@ -64,9 +64,13 @@ def run(
     sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     dlq = sub.add_parser("dlq", help="inspect or replay this service's dead letters")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
-    dlq_sub.add_parser("list", help="print dead letters as JSON lines")
+    listing = dlq_sub.add_parser("list", help="print dead letters as JSON lines")
     replay = dlq_sub.add_parser("replay", help="send dead letters back to their topics")
-    replay.add_argument("--offset", type=int, action="append", help="only these DLQ offsets")
+    for which in (listing, replay):
+        which.add_argument("--partition", type=int, help="only this DLQ partition")
+        which.add_argument("--from-offset", type=int, help="only from this offset on")
+        which.add_argument("--to-offset", type=int, help="only up to this offset (inclusive)")
+        which.add_argument("--offset", type=int, action="append", help="only these offsets")
     for name, command in (commands or {}).items():
         command.configure(sub.add_parser(name, help=command.help))
     args = parser.parse_args(argv)
@@ -90,10 +94,28 @@ def run(
     elif args.command == "migrate":
         upgrade(settings.database_url, spec.migrations)
     elif args.dlq_command == "list":
-        for line in asyncio.run(list_dead_letters(settings.kafka_bootstrap_servers, service)):
+        letters = asyncio.run(
+            list_dead_letters(settings.kafka_bootstrap_servers, service, _letters(args))
+        )
+        for line in letters:
             sys.stdout.write(line + "\n")
     else:
         count = asyncio.run(
-            replay_dead_letters(settings.kafka_bootstrap_servers, service, args.offset)
+            replay_dead_letters(
+                settings.kafka_bootstrap_servers, service, _letters(args), _report_progress
+            )
         )
         sys.stdout.write(f"replayed {count} dead letter(s)\n")
+
+
+def _letters(args: argparse.Namespace) -> Letters:
+    return Letters(
+        partition=args.partition,
+        first_offset=args.from_offset,
+        last_offset=args.to_offset,
+        offsets=frozenset(args.offset) if args.offset else None,
+    )
+
+
+def _report_progress(done: int, total: int) -> None:
+    sys.stderr.write(f"replayed {done}/{total}\n")

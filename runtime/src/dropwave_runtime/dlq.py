@@ -6,7 +6,8 @@ meanwhile handled has no second effect.
 
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -36,6 +37,28 @@ async def _read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, by
         await consumer.stop()
 
 
+@dataclass(frozen=True)
+class Letters:
+    """Which letters an operator means: a partition, an offset range in it (inclusive), or
+    listed offsets; nothing set: all of them."""
+
+    partition: int | None = None
+    first_offset: int | None = None
+    last_offset: int | None = None
+    offsets: frozenset[int] | None = None
+
+    def __contains__(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        return (
+            (self.partition is None or record.partition == self.partition)
+            and (self.first_offset is None or record.offset >= self.first_offset)
+            and (self.last_offset is None or record.offset <= self.last_offset)
+            and (self.offsets is None or record.offset in self.offsets)
+        )
+
+
+ALL = Letters()
+
+
 def _describe(record: ConsumerRecord[bytes, bytes]) -> str:
     headers = {k: v.decode(errors="replace") for k, v in record.headers}
     event_type = None
@@ -56,28 +79,37 @@ def _describe(record: ConsumerRecord[bytes, bytes]) -> str:
     )
 
 
-async def list_dead_letters(bootstrap: str, service: str) -> list[str]:
-    return [_describe(r) for r in await _read_all(bootstrap, dead_letter_topic(service).name)]
-
-
-async def replay_dead_letters(bootstrap: str, service: str, offsets: Iterable[int] | None) -> int:
-    wanted = set(offsets) if offsets else None
+async def list_dead_letters(bootstrap: str, service: str, which: Letters = ALL) -> list[str]:
     records = await _read_all(bootstrap, dead_letter_topic(service).name)
+    return [_describe(r) for r in records if r in which]
+
+
+async def replay_dead_letters(
+    bootstrap: str,
+    service: str,
+    which: Letters = ALL,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Send the chosen letters back to their original topics, in partition and offset
+    order; ``progress(done, total)`` after each hundred and at the end."""
+    records = [
+        r
+        for r in await _read_all(bootstrap, dead_letter_topic(service).name)
+        if r in which and dict(r.headers).get("dlq-original-topic") is not None
+    ]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     sent = 0
     try:
         for record in records:
-            if wanted is not None and record.offset not in wanted:
-                continue
             headers = [(k, v) for k, v in record.headers if not k.startswith(_DLQ_PREFIX)]
-            original = dict(record.headers).get("dlq-original-topic")
-            if original is None:
-                continue
+            original = dict(record.headers)["dlq-original-topic"]
             await producer.send_and_wait(
                 original.decode(), record.value, key=record.key, headers=headers
             )
             sent += 1
+            if progress is not None and (sent % 100 == 0 or sent == len(records)):
+                progress(sent, len(records))
     finally:
         await producer.stop()
     return sent
