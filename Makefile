@@ -6,7 +6,9 @@ RUN := $(UV) run --frozen
 PACKAGES := -p dropwave_contracts -p dropwave_runtime -p dropwave_devstack \
             -p campaigns -p orders -p payments -p notifications
 
-.PHONY: help dev demo test test-fast lint format token contracts bench bench-settlement bench-notifications sync uv clean
+LIGHTHOUSE := .tools/lighthouse/node_modules/.bin/lighthouse
+
+.PHONY: help dev demo test test-fast lint format token contracts bench bench-settlement bench-notifications lighthouse browser sync uv clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,16 +20,28 @@ uv:
 sync: uv
 	@$(UV) sync --frozen --quiet
 
+browser: ## Debian's chromium for the browser tests (apt-get, once; skipped if chromium or CHROME_PATH is there)
+	@test -n "$$CHROME_PATH" || command -v chromium >/dev/null || { echo "installing Debian's chromium (browser tests)"; \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+# Lighthouse from the npm registry (tools/lighthouse's lock file), installed into .tools/.
+$(LIGHTHOUSE): tools/lighthouse/package.json tools/lighthouse/package-lock.json
+	@echo "installing Lighthouse into .tools/lighthouse"
+	@mkdir -p .tools/lighthouse && cp tools/lighthouse/package.json tools/lighthouse/package-lock.json .tools/lighthouse/
+	@npm ci --prefix .tools/lighthouse --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 dev: sync ## start the whole system (embedded, no Docker) and print its base URL
 	$(RUN) python -m dropwave_devstack up
 
 demo: sync ## start the system and play a small drop through the public API
 	$(RUN) python -m dropwave_devstack up --demo
 
-test: sync ## run every test (starts its own PostgreSQL and Kafka-protocol broker)
+test: sync browser ## run every test (starts its own PostgreSQL and Kafka-protocol broker)
 	$(RUN) pytest
 
-test-fast: sync ## tests without the end-to-end ones
+test-fast: sync browser ## tests without the end-to-end ones
 	$(RUN) pytest -m "not e2e"
 
 lint: sync ## ruff (lint + format check), mypy --strict, contracts drift
@@ -54,6 +68,9 @@ bench-notifications: sync ## notifications fan-out: 10,000 buyers of one tipped 
 
 bench-settlement: sync ## settlement: 1,000 captures through injected faults -> captures/s as a ratio of the Stripe rate limit
 	$(RUN) python bench/settlement.py $(BENCH_ARGS)
+
+lighthouse: sync browser $(LIGHTHOUSE) ## Lighthouse scores of a page: make lighthouse [URL=http://127.0.0.1:...] [THRESHOLD=95]
+	$(RUN) python bench/lighthouse.py $(or $(URL),--sample) $(if $(THRESHOLD),--threshold $(THRESHOLD))
 
 clean: ## remove local state (.dev data, caches)
 	rm -rf .dev .pytest_cache .mypy_cache .ruff_cache

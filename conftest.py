@@ -21,6 +21,9 @@ from dropwave_runtime.db import Database
 from dropwave_runtime.migrations import install_plumbing
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# The browser fixtures (`browser`, `page`, `page_log`), for any test that is marked `browser`.
+pytest_plugins = ("tests.browser.harness",)
+
 # Tests build settings with dev values (short secrets, http://localhost links) that
 # production mode (the default) refuses; tests of production mode set it explicitly.
 os.environ.setdefault("DROPWAVE_ENV", "dev")

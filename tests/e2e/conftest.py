@@ -2,7 +2,9 @@
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -85,3 +87,26 @@ def not_open_yet(r: httpx.Response) -> bool:
 @pytest.fixture
 def eventually() -> Eventually:
     return _eventually
+
+
+def publish_campaign(
+    stack: DevStack, api: httpx.Client, creator_id: str = "activity-creator"
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A published campaign (5 orders, 3 days) of `creator_id`, and the creator's auth header."""
+    creator = {"Authorization": f"Bearer {stack.mint_token(creator_id)}"}
+    created = api.post(
+        "/api/v1/campaigns",
+        headers=creator,
+        json={
+            "title": f"Linen tote {uuid.uuid4().hex[:6]}",
+            "price_cents": 1800,
+            "currency": "usd",
+            "min_orders": 5,
+            "deadline": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+        },
+    )
+    assert created.status_code == 201, created.text
+    campaign: dict[str, Any] = created.json()
+    published = api.post(f"/api/v1/campaigns/{campaign['id']}/publish", headers=creator)
+    assert published.status_code == 200, published.text
+    return campaign, creator

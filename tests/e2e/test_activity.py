@@ -5,14 +5,13 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from dropwave_devstack.stack import DevStack
 
-from .conftest import Eventually, not_open_yet
+from .conftest import Eventually, not_open_yet, publish_campaign
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -44,26 +43,6 @@ def next_matching(events: Iterator[dict[str, Any]], match: Any, timeout: float =
         if time.monotonic() > deadline:
             break
     raise AssertionError("no matching live event")
-
-
-def publish_campaign(stack: DevStack, api: httpx.Client) -> tuple[dict[str, Any], dict[str, str]]:
-    creator = {"Authorization": f"Bearer {stack.mint_token('activity-creator')}"}
-    created = api.post(
-        "/api/v1/campaigns",
-        headers=creator,
-        json={
-            "title": f"Linen tote {uuid.uuid4().hex[:6]}",
-            "price_cents": 1800,
-            "currency": "usd",
-            "min_orders": 5,
-            "deadline": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
-        },
-    )
-    assert created.status_code == 201, created.text
-    campaign: dict[str, Any] = created.json()
-    published = api.post(f"/api/v1/campaigns/{campaign['id']}/publish", headers=creator)
-    assert published.status_code == 200, published.text
-    return campaign, creator
 
 
 def test_live_stream_feed_and_counters(
