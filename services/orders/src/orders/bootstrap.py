@@ -27,6 +27,7 @@ from fastapi import FastAPI
 
 from . import abuse, handlers, routes
 from .closing import jobs as closing
+from .closing.cli import CLOSE_NOW_COMMAND
 from .intake import OrderIntake
 from .settings import Settings
 
@@ -35,6 +36,7 @@ SERVICE = Service(
     title="DropWave orders",
     settings=Settings,
     migrations=Path(__file__).parent / "migrations",
+    commands={"close-now": CLOSE_NOW_COMMAND},
     routers=[routes.router],
     events={
         CampaignCreated: handlers.on_campaign_created,

@@ -5,12 +5,14 @@ from datetime import datetime, timedelta
 
 from dropwave_contracts.events import OrderCancelled, OrdersTallied
 from dropwave_runtime.db import UnitOfWork
+from dropwave_runtime.errors import Conflict, NotFound
 from sqlalchemy import func, or_, select, update
 
 from ..domain import NOT_AUTHORIZED_IN_TIME
 from ..handlers import SERVICE
 from ..models import CampaignSnapshot, Order
 from . import domain
+from .commands import CloseNow
 
 
 async def close_and_tally(
@@ -122,3 +124,23 @@ async def _cancel_unauthorized(uow: UnitOfWork, campaign_id: uuid.UUID) -> int:
         ]
     )
     return len(rows)
+
+
+async def move_deadline_to_now(uow: UnitOfWork, command: CloseNow) -> datetime:
+    """An operator closes a campaign's intake now: its deadline becomes the database's now,
+    so the closing job (run right after, or by any instance) closes and tallies it as at any
+    deadline. Refused for an unknown campaign and one not open for orders; returns the
+    deadline it had."""
+    campaign = await uow.session.get(CampaignSnapshot, command.campaign_id, with_for_update=True)
+    if campaign is None:
+        raise NotFound("campaign_not_found", f"orders knows no campaign {command.campaign_id}")
+    if campaign.status != "active" or campaign.tallied_at is not None:
+        raise Conflict(
+            "campaign_not_open",
+            f"campaign {command.campaign_id} is {campaign.status}"
+            + (", already tallied" if campaign.tallied_at is not None else ""),
+        )
+    now: datetime = (await uow.session.execute(select(func.now()))).scalar_one()
+    was = campaign.deadline
+    campaign.deadline = min(was, now)
+    return was
