@@ -17,7 +17,6 @@ from dropwave_contracts.events import (
     OrdersTallied,
 )
 from dropwave_runtime.bootstrap import Periodic, Service, Worker
-from dropwave_runtime.rate_limit import PgRateLimiter
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
@@ -33,7 +32,7 @@ from .settings import Settings
 from .settlement import handlers as settlement
 from .settlement.cli import QUEUE_COMMAND, SETTLEMENT_COMMAND
 from .settlement.worker import settlement_worker
-from .stripe_gateway import StripeGateway
+from .stripe_gateway import StripeGateway, stripe_budget
 from .webhooks import routes as webhooks_routes
 
 SERVICE = Service(
@@ -80,8 +79,6 @@ def bootstrap(settings: Settings) -> FastAPI:
         SERVICE,
         gateway=StripeGateway.from_settings(settings),
         # One Stripe budget for every instance and every caller (ADR 0005).
-        limiter=PgRateLimiter(
-            rt.db.engine, "stripe", settings.stripe_rate_limit, settings.stripe_rate_limit_burst
-        ),
+        limiter=stripe_budget(rt.db.engine, settings),
         platform_fee_bps=settings.platform_fee_bps,
     )

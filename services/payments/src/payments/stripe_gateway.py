@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import stripe
+from dropwave_runtime.rate_limit import PgRateLimiter
+from sqlalchemy.ext.asyncio import AsyncEngine
 from stripe import RequestOptions
 from stripe.params import PaymentIntentCreateParams
 
@@ -52,6 +54,14 @@ class AuthorizationRequest:
 
 Pace = Callable[[], Awaitable[None]]
 """Waits for the next slot of the shared Stripe rate limit (``PgRateLimiter.acquire``)."""
+
+
+def stripe_budget(engine: AsyncEngine, settings: Settings) -> PgRateLimiter:
+    """The one Stripe budget of every instance and every caller, workers and operator
+    commands alike (ADR 0005): a row in payments' database."""
+    return PgRateLimiter(
+        engine, "stripe", settings.stripe_rate_limit, settings.stripe_rate_limit_burst
+    )
 
 
 class _MeteredHTTPX(stripe.HTTPXClient):
@@ -448,18 +458,32 @@ class StripeGateway:
 
     # --- listing (reconciliation) ---------------------------------------------------------
 
-    async def payment_intents(self) -> AsyncIterator[Any]:
-        """Every PaymentIntent of the account, page by page (Stripe search is not used: the
-        emulator lacks it and a full listing is what a reconciliation wants anyway)."""
-        page = await self.client.v1.payment_intents.list_async({"limit": 100})
-        async for intent in page.auto_paging_iter():
+    async def payment_intents(self, since: datetime | None = None) -> AsyncIterator[Any]:
+        """Every PaymentIntent of the account (created at or after ``since``), page by page,
+        each page paced like every other call (Stripe search is not used: the emulator
+        lacks it and a listing is what a reconciliation wants anyway)."""
+        async for intent in self._listing(self.client.v1.payment_intents.list_async, since):
             yield intent
 
-    async def refunds(self) -> AsyncIterator[Any]:
-        """Every refund of the account, page by page (reconciliation of refunded amounts)."""
-        page = await self.client.v1.refunds.list_async({"limit": 100})
-        async for item in page.auto_paging_iter():
+    async def refunds(self, since: datetime | None = None) -> AsyncIterator[Any]:
+        """Every refund of the account (created at or after ``since``), page by page."""
+        async for item in self._listing(self.client.v1.refunds.list_async, since):
             yield item
+
+    async def _listing(
+        self, list_async: Callable[..., Awaitable[Any]], since: datetime | None
+    ) -> AsyncIterator[Any]:
+        params: dict[str, Any] = {"limit": 100}
+        if since is not None:
+            params["created"] = {"gte": int(since.timestamp())}
+        while True:
+            await self._paced()
+            page = await list_async(params)
+            for item in page.data:
+                yield item
+            if not page.has_more or not page.data:
+                return
+            params["starting_after"] = page.data[-1].id
 
 
 @dataclass(frozen=True)

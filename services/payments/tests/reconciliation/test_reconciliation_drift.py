@@ -122,3 +122,35 @@ async def test_reconcile_compares_refunded_amounts_and_records_missed_refunds(
     done = await payment(db, row.order_id)
     assert (done.refunded_cents, done.status) == (2500, "refunded")
     assert [e.amount_cents for e in await events(db, PaymentRefunded)] == [600, 400, 1500]
+
+
+async def test_reconcile_since_looks_only_at_what_was_created_since_and_is_paced(
+    db: Database, gateway: StripeGateway, localstripe: LocalStripe
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    old = await authorize(db, gateway, placed("pm_card_visa", uuid.uuid4()))
+    await asyncio.sleep(1.1)  # Stripe's `created` is in whole seconds
+    cut = datetime.now(UTC)
+    await asyncio.sleep(1.1)
+    new = await authorize(db, gateway, placed("pm_card_visa", uuid.uuid4()))
+    for drifted in (old, new):  # both captured at Stripe behind our back
+        assert drifted.payment_intent_id is not None
+        await gateway.client.v1.payment_intents.capture_async(drifted.payment_intent_id)
+
+    paced: list[None] = []
+
+    async def pace() -> None:
+        paced.append(None)
+
+    metered = StripeGateway("sk_test_payments", api_base=localstripe.api_base, pace=pace)
+    try:
+        recent = {d.order_id for d in await reconcile(db, metered, repair=False, since=cut)}
+        everything = {d.order_id for d in await reconcile(db, metered, repair=False)}
+    finally:
+        await metered.aclose()
+    assert str(new.order_id) in recent
+    assert str(old.order_id) not in recent
+    assert {str(old.order_id), str(new.order_id)} <= everything
+    assert len(paced) >= 4  # every page of both listings, both runs, waited for the budget

@@ -144,6 +144,7 @@ def attribute_patches(
             refunds.build(r),
             "never refund more than is left, nor an uncaptured PaymentIntent",
         ),
+        Patch(r.Refund, "_api_list_all", refunds.build_list(r), "listing filters by created"),
     ]
 
 

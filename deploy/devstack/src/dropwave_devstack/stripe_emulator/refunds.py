@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .store import created_in
+
 __all__ = ["build"]
 
 
@@ -75,3 +77,15 @@ def build(r: Any) -> Callable[..., None]:
         self.reverse_transfer = to_bool(reverse_transfer)
 
     return refund
+
+
+def build_list(r: Any) -> Any:
+    """``GET /v1/refunds`` with Stripe's ``created`` filter (reconcile --since)."""
+    upstream = r.Refund._api_list_all.__func__
+
+    def list_all(cls: Any, /, url: Any, created: Any = None, **kwargs: Any) -> Any:
+        listed = upstream(cls, url, **kwargs)
+        listed._list = [refund for refund in listed._list if created_in(refund, created)]
+        return listed
+
+    return classmethod(list_all)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localstripe.errors import UserError
+
 __all__ = ["StoreExtension", "build"]
 
 
@@ -61,13 +63,20 @@ def build(r: Any, store_path: Path | None) -> StoreExtension:
         by_type.clear()
 
     def list_all(
-        cls: Any, /, url: Any, limit: Any = None, starting_after: Any = None, **kwargs: Any
+        cls: Any,
+        /,
+        url: Any,
+        limit: Any = None,
+        starting_after: Any = None,
+        created: Any = None,
+        **kwargs: Any,
     ) -> Any:
-        # Same as upstream StripeObject._api_list_all, minus the scan of the whole store.
+        # Same as upstream StripeObject._api_list_all, minus the scan of the whole store,
+        # plus Stripe's ``created[gte|gt|lte|lt]=<unix time>`` filter.
         if kwargs:
             raise r.UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
         li = r.List(url, limit=limit, starting_after=starting_after)
-        li._list = list(by_type.get(cls.object, {}).values())
+        li._list = [o for o in by_type.get(cls.object, {}).values() if created_in(o, created)]
         return li
 
     def dump_to_disk(self: Any) -> None:
@@ -99,3 +108,20 @@ def build(r: Any, store_path: Path | None) -> StoreExtension:
         dump_to_disk=dump_to_disk,
         try_load_from_disk=try_load_from_disk,
     )
+
+
+_COMPARE = {
+    "gte": lambda a, b: a >= b,
+    "gt": lambda a, b: a > b,
+    "lte": lambda a, b: a <= b,
+    "lt": lambda a, b: a < b,
+}
+
+
+def created_in(obj: Any, created: Any) -> bool:
+    """Whether ``obj.created`` passes a list's ``created`` filter (a dict of bounds)."""
+    if created is None:
+        return True
+    if not isinstance(created, dict) or not set(created) <= set(_COMPARE):
+        raise UserError(400, "Invalid created filter", {"param": "created"})
+    return all(_COMPARE[op](obj.created, int(bound)) for op, bound in created.items())

@@ -13,7 +13,9 @@ the Dashboard) with their ``PaymentRefunded``. A drift that would move a payment
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from dropwave_contracts.events import PaymentRefunded
@@ -84,25 +86,39 @@ def _expected(intent: dict[str, Any], ours: PaymentStatus) -> PaymentStatus | No
     return webhook_target(event_type, str(intent.get("status")), ours)
 
 
-async def reconcile(db: Database, gateway: StripeGateway, *, repair: bool) -> list[Drift]:
+async def reconcile(
+    db: Database,
+    gateway: StripeGateway,
+    *,
+    repair: bool,
+    since: datetime | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> list[Drift]:
     """Every payment whose state disagrees with its PaymentIntent at Stripe, and every one
-    whose refunded amount disagrees with the sum of its refunds there."""
+    whose refunded amount disagrees with the sum of its refunds there; with ``since``, only
+    payments (and Stripe objects) created since then. ``progress(what, count)`` after each
+    hundred listed."""
     intents: dict[str, dict[str, Any]] = {}
-    async for intent in gateway.payment_intents():
+    listed = 0
+    async for intent in gateway.payment_intents(since):
+        listed += 1
+        if progress is not None and listed % 100 == 0:
+            progress("payment intents", listed)
         data = intent.to_dict()
         if (data.get("metadata") or {}).get("order_id"):
             intents[data["id"]] = data
     refunded_at_stripe: dict[str, dict[str, int]] = {}
     """PaymentIntent -> {refund id: amount} of its refunds that count"""
-    async for item in gateway.refunds():
+    async for item in gateway.refunds(since):
         data = item.to_dict()
         intent_id = data.get("payment_intent")
         if isinstance(intent_id, str) and data.get("status") in REFUNDED_AT_STRIPE:
             refunded_at_stripe.setdefault(intent_id, {})[data["id"]] = int(data["amount"])
     async with db.sessions() as session:
-        payments = (
-            await session.scalars(select(Payment).where(Payment.payment_intent_id.is_not(None)))
-        ).all()
+        ours = select(Payment).where(Payment.payment_intent_id.is_not(None))
+        if since is not None:
+            ours = ours.where(Payment.created_at >= since)
+        payments = (await session.scalars(ours)).all()
     drifts: list[Drift] = []
     for payment in payments:
         assert payment.payment_intent_id is not None
