@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 PACKAGES := -p dropwave_contracts -p dropwave_runtime -p dropwave_devstack \
-            -p campaigns -p orders -p payments -p notifications
+            -p campaigns -p orders -p payments -p notifications -p storefront
 
 .PHONY: help dev demo test test-fast lint format token contracts bench bench-settlement bench-notifications sync uv clean
 

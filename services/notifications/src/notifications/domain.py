@@ -6,12 +6,12 @@ import hmac
 import string
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final, Literal
 from urllib.parse import quote
 
 # Re-exported for the message contexts (the helpers live in the runtime, shared with pages).
-from dropwave_runtime.money import format_money as format_money
+from dropwave_runtime.display import format_deadline as format_deadline
+from dropwave_runtime.display import format_money as format_money
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,6 @@ def delivery_id(
     """
     key = delivery_key(source_event_id, recipient_kind, channel, recipient_ref)
     return uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16])
-
-
-def format_deadline(moment: datetime) -> str:
-    """A human-readable UTC time: ``Friday 14 March 2025, 18:00 UTC``."""
-    if moment.tzinfo is None:
-        raise ValueError("deadline must be timezone-aware")
-    utc = moment.astimezone(UTC)
-    return f"{utc:%A} {utc.day} {utc:%B %Y}, {utc:%H:%M} UTC"
 
 
 def percent_of(count: int, minimum: int) -> int:

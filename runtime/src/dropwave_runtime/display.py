@@ -1,13 +1,15 @@
-"""Money as people read it: integer minor units (Stripe's convention) to ``€12.50``.
+"""Amounts and times as people read them: ``€12.50``, ``Friday 14 March 2025, 18:00 UTC``.
 
-Shared by what shows amounts to buyers and creators (notifications' messages, the
-storefront's pages); amounts on the wire stay integer minor units with a lowercase code.
+Shared by what shows them to buyers and creators (notifications' messages, the
+storefront's pages); on the wire, amounts stay integer minor units with a lowercase code
+(Stripe's convention) and times aware datetimes.
 """
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
-__all__ = ["format_money", "minor_units"]
+__all__ = ["format_deadline", "format_money", "minor_units"]
 
 # Stripe's currencies with a different number of minor units than 2.
 _ZERO_DECIMAL: Final = frozenset(
@@ -36,3 +38,11 @@ def format_money(cents: int, currency: str) -> str:
     if symbol is None:
         return f"{number} {currency.upper()}"
     return f"{symbol}{number}"
+
+
+def format_deadline(moment: datetime) -> str:
+    """A human-readable UTC time: ``Friday 14 March 2025, 18:00 UTC``."""
+    if moment.tzinfo is None:
+        raise ValueError("deadline must be timezone-aware")
+    utc = moment.astimezone(UTC)
+    return f"{utc:%A} {utc.day} {utc:%B %Y}, {utc:%H:%M} UTC"
