@@ -20,7 +20,7 @@ def test_the_drop_page_follows_the_campaign(
 ) -> None:
     creator = "creator-storefront-1"
     slug = publish_campaign(
-        stack, api, creator, description="Solid <b>oak</b>.", theme={"accent_color": "#1a5fb4"}
+        stack, api, creator, description='Solid oak & "walnut".', theme={"accent_color": "#1a5fb4"}
     )
 
     def page() -> httpx.Response:
@@ -29,7 +29,7 @@ def test_the_drop_page_follows_the_campaign(
     shown = eventually(lambda: (r := page()).status_code == 200 and r, "the page to appear")
     html = shown.text
     assert "<strong>0</strong> of 5 joined" in html
-    assert "Solid &lt;b&gt;oak&lt;/b&gt;." in html
+    assert "Solid oak &amp; &#34;walnut&#34;." in html
     assert 'data-ref="e2e_test"' in html
     # The page's own policy (a nonce per answer, Stripe.js from the emulator) passes the
     # gateway; the API keeps the gateway's.
