@@ -4,11 +4,11 @@ UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 PACKAGES := -p dropwave_contracts -p dropwave_runtime -p dropwave_devstack \
-            -p campaigns -p orders -p payments -p notifications
+            -p campaigns -p orders -p payments -p notifications -p storefront
 
 LIGHTHOUSE := .tools/lighthouse/node_modules/.bin/lighthouse
 
-.PHONY: help dev demo test test-fast lint format token contracts bench bench-settlement bench-notifications lighthouse browser sync uv clean
+.PHONY: help dev demo test test-fast lint format token contracts bench bench-settlement bench-notifications bench-storefront lighthouse browser sync uv clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ bench: sync ## order-intake benchmark (starts its own stack; prints orders/s, p5
 
 bench-notifications: sync ## notifications fan-out: 10,000 buyers of one tipped campaign -> messages/s to the SMTP sink
 	$(RUN) python bench/notifications_fanout.py $(BENCH_ARGS)
+
+bench-storefront: sync ## campaign-page views/s and p99 on one drop while orders are counted (goal: 2,000/s, p99 < 50 ms)
+	$(RUN) python bench/storefront_views.py $(BENCH_ARGS)
 
 bench-settlement: sync ## settlement: 1,000 captures through injected faults -> captures/s as a ratio of the Stripe rate limit
 	$(RUN) python bench/settlement.py $(BENCH_ARGS)

@@ -28,6 +28,7 @@ ROUTES = {
     "/api/v1/creators/me/payouts*": "payments",
     "/api/v1/payments/*": "payments",
     "/api/v1/notifications/*": "notifications",
+    "*": "storefront",  # every other path but /api/*: the buyers' pages
 }
 BODY_LIMITS = {"/api/v1/campaigns*": 262144, "/api/v1/webhooks/stripe*": 1048576}
 """README "Limits": 64 KiB unless the route's service takes more."""
@@ -78,14 +79,21 @@ def _server(config: dict[str, Any]) -> dict[str, Any]:
     return server  # type: ignore[no-any-return]
 
 
+def _matcher(route: dict[str, Any]) -> str:
+    """A route's one path matcher; ``*`` for the catch-all (no matcher)."""
+    if "match" not in route:
+        return "*"
+    (matcher,) = route["match"][0]["path"]
+    return str(matcher)
+
+
 def _dials(server: dict[str, Any]) -> dict[str, str]:
     """Path matcher -> the upstream its route proxies to."""
     proxied = [r for r in server["routes"] if "reverse_proxy" in json.dumps(r)]
     dials: dict[str, str] = {}
     for route in proxied:
-        (matcher,) = route["match"][0]["path"]
         (dial,) = _find(route, "dial")
-        dials[matcher] = dial
+        dials[_matcher(route)] = dial
     return dials
 
 
@@ -109,7 +117,7 @@ def test_the_dev_stack_runs_the_production_caddyfile() -> None:
 def test_production_caddyfile_routes_to_the_k8s_services_by_default() -> None:
     server = _server(_adapted())
     assert _dials(server) == {path: f"{service}:8000" for path, service in ROUTES.items()}
-    assert _paths(server) == set(ROUTES) | {"/healthz"}
+    assert _paths(server) == set(ROUTES) - {"*"} | {"/healthz", "/api/*"}
     assert server["listen"] == [":8080"]
     assert server["trusted_proxies"]["ranges"] == ["127.0.0.1/32"]
     k8s_services = {
@@ -154,9 +162,10 @@ def test_production_gateway_limits_and_headers() -> None:
     server = _server(_adapted())
     proxied = [r for r in server["routes"] if "reverse_proxy" in json.dumps(r)]
     for route in proxied:
-        (matcher,) = route["match"][0]["path"]
+        matcher = _matcher(route)
         assert _find(route, "max_size") == [BODY_LIMITS.get(matcher, 65536)], matcher
-    assert len(proxied) == len(_paths(server)) - 1  # every route but /healthz
+    # Every route but /healthz and the API's JSON 404 (/api/*), and the pages' catch-all.
+    assert len(proxied) == len(_paths(server)) - 2 + 1
     timeouts = GatewayTimeouts()
     assert server["read_header_timeout"] == timeouts.read_header_s * 1e9
     assert server["read_timeout"] == timeouts.read_body_s * 1e9
@@ -171,7 +180,7 @@ def test_production_gateway_limits_and_headers() -> None:
     assert "payload_too_large" in json.dumps(server["errors"])
 
 
-SERVICES = ("campaigns", "orders", "payments", "notifications")
+SERVICES = ("campaigns", "orders", "payments", "notifications", "storefront")
 
 
 @functools.cache
@@ -189,11 +198,11 @@ def _rendered_k8s() -> list[dict[str, Any]]:
 
 def test_compose_and_k8s_manifests_parse() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    for name in ("campaigns", "orders", "payments", "notifications", "redpanda", "postgres"):
+    for name in (*SERVICES, "redpanda", "postgres"):
         assert name in compose["services"]
     kinds = [doc["kind"] for doc in _rendered_k8s()]
-    assert kinds.count("Deployment") == 5  # four services + the gateway
-    assert kinds.count("Job") == 5  # a migration per service + topics
+    assert kinds.count("Deployment") == 6  # five services + the gateway
+    assert kinds.count("Job") == 6  # a migration per service + topics
     assert all(doc["metadata"]["namespace"] == "dropwave" for doc in _rendered_k8s())
     assert "SERVICE" not in yaml.safe_dump_all(_rendered_k8s())  # every placeholder filled
     assert kinds.count("ConfigMap") == 2  # dropwave-common, the Caddyfile; no name carrier
@@ -201,7 +210,7 @@ def test_compose_and_k8s_manifests_parse() -> None:
 
 def test_each_k8s_service_is_the_base_under_its_name() -> None:
     """k8s/<service>/ is k8s/service-base named: the same Deployment, Service and migration
-    Job for each of the four, with its name, image, Secret and labels."""
+    Job for each of the five, with its name, image, Secret and labels."""
     objects = {(d["kind"], d["metadata"]["name"]): d for d in _rendered_k8s()}
     for name in SERVICES:
         label = {"app.kubernetes.io/name": name}

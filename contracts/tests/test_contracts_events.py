@@ -282,6 +282,24 @@ def test_pay_token_is_optional_and_read_when_sent() -> None:
     assert new.client_secret is not None
 
 
+def test_page_presentation_is_optional_and_read_when_sent() -> None:
+    """``description``, ``images``, ``theme_accent``, ``custom_css`` (a minor change): a v1
+    ``CampaignPublished`` without them reads ``None`` (``description is None`` tells an
+    older event); a producer that sends them is read back."""
+    old = parse_event((FIXTURES_V1 / "CampaignPublished.json").read_bytes())
+    assert isinstance(old, CampaignPublished)
+    assert (old.description, old.images, old.theme_accent, old.custom_css) == (None,) * 4
+    new = parse_event((FIXTURES_V1 / "CampaignPublished.with-presentation.json").read_bytes())
+    assert isinstance(new, CampaignPublished)
+    assert new.description == "Six mugs.\nGlazed in blue."
+    assert new.images == ["https://images.example/mug-1.jpg", "https://images.example/mug-2.jpg"]
+    assert (new.theme_accent, new.custom_css) == ("#1a5fb4", ".user-content h1 { color: #1a5fb4 }")
+    updated = CampaignUpdated(
+        producer="campaigns", correlation_id="c", campaign_id=uuid4(), title="T", description=""
+    )
+    assert parse_event(serialize(updated)) == updated
+
+
 def test_unknown_fields_are_ignored() -> None:
     raw = (FIXTURES_V1 / "OrderPlaced.with-unknown-fields.json").read_bytes()
     event = parse_event(raw)

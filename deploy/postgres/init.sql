@@ -3,3 +3,4 @@ CREATE DATABASE campaigns;
 CREATE DATABASE orders;
 CREATE DATABASE payments;
 CREATE DATABASE notifications;
+CREATE DATABASE storefront;

@@ -283,3 +283,35 @@ async def test_sync_without_database_keeps_limits_local() -> None:
     await asyncio.wait_for(rt.limits.sync(), 30)  # logs, does not raise
     assert rt.limits.take("k", rate) > 0
     await rt.db.dispose()
+
+
+async def test_a_page_service_limits_its_pages_by_their_own_budget_and_never_health() -> None:
+    """``rate_limited_prefix="/"``: a catch-all page route spends its own default budget
+    (``route_rates``, overridden by ``RATE_LIMITS``), other pages the default; the
+    operations routes come first (``/healthz`` is not a page) and are never limited."""
+    pages = APIRouter()
+
+    @pages.get("/{slug}")
+    async def page(slug: str) -> dict[str, str]:
+        return {"slug": slug}
+
+    @pages.get("/static/{name}")
+    async def asset(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    settings = ServiceSettings(
+        database_url="postgresql+asyncpg://unused/unused",
+        kafka_bootstrap_servers="127.0.0.1:1",
+        rate_limit_default="2/min",
+        rate_limits={"asset": "1/min"},
+    )
+    rt = ServiceRuntime("runtime-tests", settings)
+    app = rt.create_app(
+        [pages], title="t", rate_limited_prefix="/", route_rates={"page": "4/min", "asset": "9/s"}
+    )
+    async with _client(app) as client:
+        assert [(await client.get("/a-drop")).status_code for _ in range(5)] == [200] * 4 + [429]
+        assert [(await client.get("/static/x.css")).status_code for _ in range(2)] == [200, 429]
+        health = [await client.get("/healthz") for _ in range(5)]
+        assert [(r.status_code, r.json()["status"]) for r in health] == [(200, "ok")] * 5
+    await rt.db.dispose()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from .envelope import CampaignEvent, CreatorEvent, Event
 
@@ -42,6 +42,7 @@ __all__ = [
     "OrderConfirmed",
     "OrderPlaced",
     "OrdersTallied",
+    "PagePresentation",
     "PaymentActionRequired",
     "PaymentAuthorized",
     "PaymentCaptureFailed",
@@ -89,7 +90,28 @@ class CampaignCreated(CampaignEvent):
     deadline: AwareDatetime
 
 
-class CampaignPublished(CampaignEvent):
+class PagePresentation(BaseModel):
+    """What a campaign's public page shows beyond its rules, carried by ``CampaignPublished``
+    and ``CampaignUpdated`` for consumers that keep a copy of the page (the storefront).
+
+    Optional (added in v1 as a minor change): campaigns states all four on every publish
+    and update (``""``, ``[]``, ``null``, ``""`` when empty); an older event lacks them all,
+    which a reader tells by ``description is None``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
+
+    description: str | None = None
+    """The product's description (plain text; may hold LF and TAB)."""
+    images: list[str] | None = None
+    """The product's images: https URLs, in order."""
+    theme_accent: str | None = None
+    """The page's accent colour, ``#rrggbb``, or null for none."""
+    custom_css: str | None = None
+    """The creator's CSS exactly as campaigns stores it: sanitized (``campaigns/css.py``)
+    and scoped under ``.user-content``, so it can go into a page as is."""
+
+
+class CampaignPublished(CampaignEvent, PagePresentation):
     """A creator published a draft; the campaign is active. Emitted by campaigns."""
 
     event_type: Literal["CampaignPublished"] = "CampaignPublished"
@@ -109,9 +131,10 @@ class CampaignPublished(CampaignEvent):
     Optional (added in v1 as a minor change): older events lack it."""
 
 
-class CampaignUpdated(CampaignEvent):
+class CampaignUpdated(CampaignEvent, PagePresentation):
     """An active campaign's public details changed (the rules never do once published).
-    Carries the current values, so consumers keeping a copy (order emails) stay in step.
+    Carries the current values (the title, and the whole page's presentation), so consumers
+    keeping a copy (order emails, the storefront's pages) stay in step.
     Emitted by campaigns; added in v1 as a minor change (a new event type)."""
 
     event_type: Literal["CampaignUpdated"] = "CampaignUpdated"

@@ -170,7 +170,13 @@ EVENT_TOPICS: tuple[TopicSpec, ...] = (
     NOTIFICATIONS_EVENTS,
 )
 
-CONSUMING_SERVICES: tuple[str, ...] = ("campaigns", "orders", "payments", "notifications")
+CONSUMING_SERVICES: tuple[str, ...] = (
+    "campaigns",
+    "orders",
+    "payments",
+    "notifications",
+    "storefront",
+)
 """Services that consume events, each with its own dead-letter topic."""
 
 

@@ -100,7 +100,7 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def http_servers() -> Iterator[dict[str, ThreadingHTTPServer]]:
     servers: dict[str, ThreadingHTTPServer] = {}
-    for tag in ("orders", "payments", "campaigns"):
+    for tag in ("orders", "payments", "campaigns", "storefront"):
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
         server.tag = tag  # type: ignore[attr-defined]
         server.received = []  # type: ignore[attr-defined]
@@ -310,11 +310,12 @@ def test_smtp_sink_stores_mail(smtp: SmtpSink) -> None:
 def test_gateway_routes_by_path(
     tmp_path: Path, http_servers: dict[str, ThreadingHTTPServer]
 ) -> None:
-    orders, payments, campaigns = (
-        _addr(http_servers[t]) for t in ("orders", "payments", "campaigns")
-    )
-    upstreams = {"orders": orders, "payments": payments, "campaigns": campaigns}
+    upstreams = {
+        t: _addr(http_servers[t]) for t in ("orders", "payments", "campaigns", "storefront")
+    }
     expected = {
+        "/a-drop": "storefront",  # every path outside /api/: the buyers' pages
+        "/static/storefront.0123abcd.css": "storefront",
         "/api/v1/campaigns": "campaigns",
         "/api/v1/campaigns/c1": "campaigns",
         "/api/v1/campaigns/c1/orders": "orders",
@@ -334,7 +335,7 @@ def test_gateway_routes_by_path(
         kept = http.get("/api/v1/orders/o1", headers={"X-Request-Id": "rid-1"})
         assert kept.json()["request_id"] == "rid-1"
         assert kept.headers["X-Request-Id"] == "rid-1"
-        missing = http.get("/nowhere")
+        missing = http.get("/api/nowhere")
         assert missing.status_code == 404
         assert missing.json()["code"] == "not_found"
     assert not gw.running
@@ -348,7 +349,7 @@ def test_gateway_limits_bodies_and_sets_security_headers(
     with gw, httpx.Client(base_url=gw.base_url, timeout=5) as http:
         fine = http.post("/api/v1/orders/o1", content=b"x" * 65536)  # the Caddyfile's 64 KiB
         assert fine.status_code == 200
-        for response in (fine, http.get("/nowhere"), http.get("/healthz")):
+        for response in (fine, http.get("/api/nowhere"), http.get("/healthz")):
             assert response.headers["X-Content-Type-Options"] == "nosniff"
             assert response.headers["Referrer-Policy"] == "no-referrer"
             csp = response.headers["Content-Security-Policy"]

@@ -80,6 +80,12 @@ class Service(Generic[S]):
     commands: Mapping[str, "Command"] = field(default_factory=dict)
     webhook_prefixes: Sequence[str] = ()
     """Routes of signed provider callbacks (their own body size and rate limits)."""
+    rate_limited_prefix: str = "/api/"
+    """The paths whose requests spend the per-client, per-route budgets (README "Limits"):
+    the API; a service serving pages limits them too (``"/"``)."""
+    route_rates: Mapping[str, str] = field(default_factory=dict)
+    """The service's own default budget of a route (its endpoint's name -> ``"N/min"``),
+    for routes that need more than ``RATE_LIMIT_DEFAULT``; ``RATE_LIMITS`` still wins."""
 
 
 class MissingDependency(TypeError):

@@ -176,7 +176,13 @@ class ServiceRuntime(Generic[S]):
             self._on(event_cls, inject(handler, deps, leading=2))
         for job in spec.jobs:
             self._add_background(_job_task(job, deps), job.role)
-        app = self.create_app(spec.routers, spec.title, webhook_prefixes=spec.webhook_prefixes)
+        app = self.create_app(
+            spec.routers,
+            spec.title,
+            webhook_prefixes=spec.webhook_prefixes,
+            rate_limited_prefix=spec.rate_limited_prefix,
+            route_rates=spec.route_rates,
+        )
         app.state.deps = deps
         return app
 
@@ -217,9 +223,15 @@ class ServiceRuntime(Generic[S]):
         title: str,
         *,
         webhook_prefixes: Sequence[str] = (),
+        rate_limited_prefix: str = "/api/",
+        route_rates: Mapping[str, str] | None = None,
     ) -> FastAPI:
         """The service's app. Routes under ``webhook_prefixes`` (signed provider callbacks)
-        get ``WEBHOOK_MAX_BODY_BYTES`` and ``WEBHOOK_RATE_LIMIT`` instead of the defaults."""
+        get ``WEBHOOK_MAX_BODY_BYTES`` and ``WEBHOOK_RATE_LIMIT`` instead of the defaults;
+        requests under ``rate_limited_prefix`` spend their route's budget (``route_rates``:
+        a route's own default, by name), the operations routes (health, metrics) none.
+        The operations routes come first: a service's catch-all page route (``/{slug}``)
+        must not answer ``/healthz``."""
 
         worker = self.runs("worker")
 
@@ -260,11 +272,11 @@ class ServiceRuntime(Generic[S]):
         app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
         app.state.runtime = self
         install_problem_handlers(app, (SQLAlchemyError, OSError), database_problem)
+        ops = self._ops_router()
+        app.include_router(ops)
         if self.runs("api"):
             for router in routers:
                 app.include_router(router)
-        ops = self._ops_router()
-        app.include_router(ops)
         s = self.settings
         # Outermost last: request context (ids on every answer), then rate limits, then body
         # size, each before anything reads the body.
@@ -273,11 +285,15 @@ class ServiceRuntime(Generic[S]):
             max_bytes=s.max_body_bytes,
             per_prefix=dict.fromkeys(webhook_prefixes, s.webhook_max_body_bytes),
         )
-        table: list[tuple[BaseRoute, Rate | None, str]] = []
-        for route in _leaf_routes([*routers, ops]):
+        table: list[tuple[BaseRoute, Rate | None, str]] = [
+            (route, None, getattr(route, "name", "")) for route in _leaf_routes([ops])
+        ]
+        own = route_rates or {}
+        for route in _leaf_routes(routers):
             name, path = getattr(route, "name", ""), getattr(route, "path", "")
             webhook = any(path.startswith(p) for p in webhook_prefixes)
-            table.append((route, s.rate_for(name, s.webhook_rate_limit if webhook else None), name))
+            default = s.webhook_rate_limit if webhook else own.get(name)
+            table.append((route, s.rate_for(name, default), name))
         app.add_middleware(
             RouteRateLimit,
             buckets=self.limits,
@@ -285,6 +301,7 @@ class ServiceRuntime(Generic[S]):
             routes=table,
             trusted=s.trusted_networks,
             exempt=s.exempt_networks,
+            prefix=rate_limited_prefix,
         )
         app.add_middleware(_RequestContext)
         return app

@@ -148,17 +148,32 @@ async def test_rules_editable_while_draft_then_locked(db: Database) -> None:
     assert (await load(db, campaign.id)).title == "New title"  # unchanged rules pass
 
 
-async def test_a_new_title_of_an_active_campaign_is_announced(db: Database) -> None:
-    campaign = await create(db)
+async def test_a_changed_presentation_of_an_active_campaign_is_announced_whole(
+    db: Database,
+) -> None:
+    """Publishing and every change of what the page shows (title, description, images,
+    theme) carry the whole presentation, the CSS as sanitized; a draft's edits are not news."""
+    theme = {"accent_color": "#1a5fb4", "custom_css": "h1 { color: red }"}
+    campaign = await create(db, images=["https://img.example/a.jpg"], theme=theme)
     await update(db, campaign.id, title="Draft rename")  # a draft's title is not news
     assert not [e for e in await outbox(db) if isinstance(e, CampaignUpdated)]
     await publish(db, campaign.id)
-    await update(db, campaign.id, description="Now in oak too")  # not a copied field
+    (published,) = [e for e in await outbox(db) if isinstance(e, CampaignPublished)]
+    stored_css = (await load(db, campaign.id)).theme["custom_css"]
+    assert ".user-content h1" in stored_css
+    assert (published.description, published.images) == ("", ["https://img.example/a.jpg"])
+    assert (published.theme_accent, published.custom_css) == ("#1a5fb4", stored_css)
+    await update(db, campaign.id, description="Now in oak too")
     await update(db, campaign.id, title="Walnut desk organiser, second run")
+    await update(db, campaign.id, theme=None)
+    await update(db, campaign.id, images=["https://img.example/a.jpg"])  # unchanged: no news
     updates = [e for e in await outbox(db) if isinstance(e, CampaignUpdated)]
-    assert [(e.campaign_id, e.title) for e in updates] == [
-        (campaign.id, "Walnut desk organiser, second run")
+    assert [(e.title, e.description, e.theme_accent, e.custom_css) for e in updates] == [
+        ("Draft rename", "Now in oak too", "#1a5fb4", stored_css),
+        ("Walnut desk organiser, second run", "Now in oak too", "#1a5fb4", stored_css),
+        ("Walnut desk organiser, second run", "Now in oak too", None, ""),
     ]
+    assert {e.campaign_id for e in updates} == {campaign.id}
 
 
 async def test_cancel_active_emits_cancelled_and_closed_campaigns_stay_closed(

@@ -49,6 +49,7 @@ def _up(args: argparse.Namespace) -> int:
         print(f"\nDropWave is up at {stack.base_url}  (data: {data_dir})", flush=True)
         for name, address in stack.addresses().items():
             print(f"  {name:<24} {address}", flush=True)
+        print(f"  {'drop pages':<24} {stack.base_url}/<slug>", flush=True)
         if args.demo:
             if importlib.util.find_spec("dropwave_devstack.demo") is None:
                 print("[devstack] --demo: dropwave_devstack.demo does not exist", file=sys.stderr)

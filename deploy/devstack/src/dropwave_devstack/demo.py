@@ -49,6 +49,7 @@ def run(base_url: str, data_dir: Path | str | None = None) -> None:
         say(f"creator made a draft: {created['slug']}")
         api.post(f"/api/v1/campaigns/{created['id']}/publish", headers=creator).raise_for_status()
         say(f"published: {base_url}/api/v1/campaigns/{created['slug']}")
+        say(f"drop page: {base_url}/{created['slug']}")
 
         orders = []
         for n in range(BUYERS):

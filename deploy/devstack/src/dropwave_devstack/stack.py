@@ -1,4 +1,4 @@
-"""The whole DropWave dev stack: infrastructure, the four services and the gateway.
+"""The whole DropWave dev stack: infrastructure, the five services and the gateway.
 
 Start order: postgres -> one database per service -> broker + topics -> localstripe -> SMTP
 sink -> each service's migrations -> the services (each waited on until ``GET /readyz`` is
@@ -54,6 +54,7 @@ logger = logging.getLogger("dropwave_devstack")
 DEV_STRIPE_SECRET_KEY = "sk_test_devstack"  # noqa: S105 - the emulator accepts any sk_ key
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_devstack"  # noqa: S105 - a fixed dev-only value
 DEV_MAIL_FROM = "drops@dropwave.test"
+DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_devstack"
 STRIPE_WEBHOOK_PATH = "/api/v1/webhooks/stripe"
 STRIPE_WEBHOOK_UPSTREAM = "payments"
 """The gateway upstream deploy/gateway/Caddyfile sends ``STRIPE_WEBHOOK_PATH`` to."""
@@ -87,6 +88,7 @@ DEFAULT_SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("orders", "orders"),
     ServiceSpec("payments", "payments"),
     ServiceSpec("notifications", "notifications"),
+    ServiceSpec("storefront", "storefront"),
 )
 
 
@@ -286,6 +288,20 @@ class DevStack:
             ),
         }
 
+    def stripe_js_env(self) -> dict[str, str]:
+        """Where the pages load Stripe.js from (localstripe serves a v3 stand-in at
+        ``<api>/js.stripe.com/v3/``) and the publishable key; the environment wins."""
+        env = {
+            "STRIPE_PUBLISHABLE_KEY": self.environ.get(
+                "STRIPE_PUBLISHABLE_KEY", DEV_STRIPE_PUBLISHABLE_KEY
+            )
+        }
+        if "STRIPE_JS_URL" in self.environ:
+            env["STRIPE_JS_URL"] = self.environ["STRIPE_JS_URL"]
+        elif self.stripe is not None:
+            env["STRIPE_JS_URL"] = f"{self.stripe_api_base}/js.stripe.com/v3/"
+        return env
+
     def service_env(self, spec: ServiceSpec, port: int) -> dict[str, str]:
         """The environment a service process gets."""
         env = child_env()
@@ -302,6 +318,8 @@ class DevStack:
                     self.stripe_faults.base_url if self.stripe_faults else self.stripe_api_base
                 ),
                 "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
+                # The storefront's pages load Stripe.js: the emulator's stand-in in dev.
+                **self.stripe_js_env(),
                 # The emulator has no rate limit of its own: pace as live mode does (an
                 # sk_test_ key alone would mean test mode's 25/s).
                 **(

@@ -53,6 +53,22 @@ def clean_theme(theme: Mapping[str, Any] | None, css_hosts: Collection[str]) -> 
     return {k: v for k, v in out.items() if v}
 
 
+PRESENTED = frozenset({"title", "description", "images", "theme"})
+"""What the public page shows: an active campaign's change of any of them is announced."""
+
+
+def presentation(campaign: Campaign) -> dict[str, Any]:
+    """The page's presentation as ``CampaignPublished`` and ``CampaignUpdated`` carry it
+    (``dropwave_contracts.events.PagePresentation``): every field stated, empty or not."""
+    theme = campaign.theme or {}
+    return {
+        "description": campaign.description or "",
+        "images": list(campaign.images or []),
+        "theme_accent": theme.get("accent_color"),
+        "custom_css": theme.get("custom_css") or "",
+    }
+
+
 async def remember_creator(
     session: AsyncSession, creator_id: str, email: str | None = None
 ) -> None:
@@ -151,8 +167,9 @@ async def edit_campaign(
     css_hosts: Collection[str] = (),
 ) -> Campaign:
     """Apply a partial edit. A rules field sent with its current value is not a change, so
-    a client may send the whole object back after publishing. A new title of an active
-    campaign is announced (CampaignUpdated): orders and notifications keep a copy."""
+    a client may send the whole object back after publishing. A new title, description,
+    image list or theme of an active campaign is announced (CampaignUpdated, with the whole
+    presentation): orders, notifications and the storefront keep a copy."""
     campaign = await owned_campaign(uow, command.campaign_id, command.creator_id)
     changes = dict(command.changes)
     if "theme" in changes:
@@ -168,13 +185,14 @@ async def edit_campaign(
         )
     for name, value in changed.items():
         setattr(campaign, name, value)
-    if campaign.status == "active" and "title" in changed:
+    if campaign.status == "active" and changed.keys() & PRESENTED:
         await uow.emit(
             CampaignUpdated(
                 producer=SERVICE,
                 correlation_id=_correlation_id(),
                 campaign_id=campaign.id,
                 title=campaign.title,
+                **presentation(campaign),
             )
         )
     await uow.session.flush()
@@ -217,6 +235,7 @@ async def publish_campaign(
             deadline=campaign.deadline,
             published_at=now,
             creator_email=creator.email,
+            **presentation(campaign),
         )
     )
     return campaign
