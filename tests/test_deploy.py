@@ -277,3 +277,70 @@ def test_deployed_gateway_image_is_the_caddy_the_caddyfile_is_checked_with() -> 
     gateways = [s["image"] for s in compose["services"].values() if "caddy" in s.get("image", "")]
     assert gateways == [expected]
     assert k8s_images == [expected]
+
+
+def _image_default(instruction: str) -> list[str]:
+    """The Dockerfile's ENTRYPOINT or CMD (exec form)."""
+    for line in (DEPLOY / "Dockerfile").read_text().splitlines():
+        if line.startswith(f"{instruction} "):
+            value: list[str] = json.loads(line.removeprefix(f"{instruction} "))
+            return value
+    raise AssertionError(f"Dockerfile has no {instruction}")
+
+
+def _service_argv(entrypoint: list[str], command: list[str]) -> list[str]:
+    """What ``python -m $SERVICE`` receives when Docker runs ``entrypoint + command``: the
+    image's entrypoint is ``sh -c 'exec python -m "$SERVICE" "$@"' --``, so the arguments
+    are exactly the command's; any other entrypoint is not the service CLI."""
+    argv = [*entrypoint, *command]
+    script = 'exec python -m "$SERVICE" "$@"'
+    assert argv[:4] == ["sh", "-c", script, "--"], f"not the service CLI: {argv}"
+    return argv[4:]
+
+
+def _check_cli(service: str, args: list[str]) -> None:
+    """Parse ``args`` with the service's real CLI parser (nothing runs)."""
+    import importlib
+
+    from dropwave_runtime.cli import parser_of
+
+    spec = importlib.import_module(f"{service}.bootstrap").SERVICE
+    try:
+        parser_of(spec).parse_args(args)
+    except SystemExit as exc:
+        raise AssertionError(f"python -m {service} {' '.join(args)}: refused") from exc
+
+
+def test_compose_runs_each_service_and_its_migration_through_the_cli() -> None:
+    """Docker appends a service's ``command`` to the image's ENTRYPOINT; each must be a
+    command line the service's CLI accepts, and every service waits for its migration."""
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    entrypoint, default = _image_default("ENTRYPOINT"), _image_default("CMD")
+    seen: dict[str, list[str]] = {}
+    for name, svc in compose.items():
+        build = svc.get("build") or {}
+        if "entrypoint" in svc or build.get("dockerfile") != "deploy/Dockerfile":
+            continue  # not a service CLI (the topics job has its own entrypoint)
+        service = build["args"]["SERVICE"]
+        args = _service_argv(entrypoint, svc.get("command", default))
+        _check_cli(service, args)
+        seen[name] = args
+    for name in SERVICES:
+        assert seen[name] == ["serve"]
+        assert seen[f"{name}-migrate"] == ["migrate"]
+        waits = compose[name]["depends_on"]
+        assert waits[f"{name}-migrate"] == {"condition": "service_completed_successfully"}
+        assert compose[f"{name}-migrate"]["restart"] == "no"
+        assert compose[f"{name}-migrate"]["environment"] == compose[name]["environment"]
+
+
+def test_k8s_runs_each_service_and_its_migration_through_the_cli() -> None:
+    entrypoint, default = _image_default("ENTRYPOINT"), _image_default("CMD")
+    for doc in _rendered_k8s():
+        if doc["kind"] not in ("Deployment", "Job"):
+            continue
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            service = container["image"].removeprefix("dropwave-").split(":")[0]
+            if service not in SERVICES or "command" in container:
+                continue  # the gateway; the topics job (its own command)
+            _check_cli(service, _service_argv(entrypoint, container.get("args", default)))

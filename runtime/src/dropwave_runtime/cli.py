@@ -47,10 +47,8 @@ def tune_gc(gen0_threshold: int) -> None:
     gc.set_threshold(gen0_threshold, gen1, gen2)
 
 
-def run(
-    spec: "Service[S]", bootstrap: Callable[[S], FastAPI], argv: list[str] | None = None
-) -> None:
-    """The CLI of the service ``spec`` lists; ``serve`` runs ``bootstrap(settings)``."""
+def parser_of(spec: "Service[Any]") -> argparse.ArgumentParser:
+    """The argument parser of ``python -m <service>`` (deploy files are checked against it)."""
     service, commands = spec.name, spec.commands
     parser = argparse.ArgumentParser(prog=f"python -m {service}", description=f"{service} service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,7 +71,15 @@ def run(
         which.add_argument("--offset", type=int, action="append", help="only these offsets")
     for name, command in (commands or {}).items():
         command.configure(sub.add_parser(name, help=command.help))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(
+    spec: "Service[S]", bootstrap: Callable[[S], FastAPI], argv: list[str] | None = None
+) -> None:
+    """The CLI of the service ``spec`` lists; ``serve`` runs ``bootstrap(settings)``."""
+    service, commands = spec.name, spec.commands
+    args = parser_of(spec).parse_args(argv)
 
     settings = spec.settings()
     configure_logging(service, settings.log_level)
