@@ -29,6 +29,10 @@ ROUTES = {
     "/api/v1/payments/*": "payments",
     "/api/v1/notifications/*": "notifications",
     "*": "storefront",  # every other path but /api/*: the buyers' pages
+    **{  # the services' OpenAPI documents, side by side
+        f"/api/docs/{name}.json": name
+        for name in ("campaigns", "orders", "payments", "notifications", "storefront")
+    },
 }
 BODY_LIMITS = {"/api/v1/campaigns*": 262144, "/api/v1/webhooks/stripe*": 1048576}
 """README "Limits": 64 KiB unless the route's service takes more."""
@@ -117,7 +121,7 @@ def test_the_dev_stack_runs_the_production_caddyfile() -> None:
 def test_production_caddyfile_routes_to_the_k8s_services_by_default() -> None:
     server = _server(_adapted())
     assert _dials(server) == {path: f"{service}:8000" for path, service in ROUTES.items()}
-    assert _paths(server) == set(ROUTES) - {"*"} | {"/healthz", "/api/*"}
+    assert _paths(server) == set(ROUTES) - {"*"} | {"/healthz", "/api/docs", "/api/*"}
     assert server["listen"] == [":8080"]
     assert server["trusted_proxies"]["ranges"] == ["127.0.0.1/32"]
     k8s_services = {
@@ -164,8 +168,9 @@ def test_production_gateway_limits_and_headers() -> None:
     for route in proxied:
         matcher = _matcher(route)
         assert _find(route, "max_size") == [BODY_LIMITS.get(matcher, 65536)], matcher
-    # Every route but /healthz and the API's JSON 404 (/api/*), and the pages' catch-all.
-    assert len(proxied) == len(_paths(server)) - 2 + 1
+    # Every route but those answered here (/healthz, /api/docs, the API's JSON 404 /api/*),
+    # and the pages' catch-all.
+    assert len(proxied) == len(_paths(server)) - 3 + 1
     timeouts = GatewayTimeouts()
     assert server["read_header_timeout"] == timeouts.read_header_s * 1e9
     assert server["read_timeout"] == timeouts.read_body_s * 1e9

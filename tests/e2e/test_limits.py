@@ -46,14 +46,18 @@ def test_default_rate_limit_per_visitor_through_the_gateway(stack: DevStack) -> 
 
 
 def test_security_headers_on_every_answer(stack: DevStack, api: httpx.Client) -> None:
-    for response in (
-        api.get("/healthz"),
-        api.get("/api/v1/campaigns/no-such-drop"),
-        api.get("/nowhere"),
-    ):
+    for response in (api.get("/healthz"), api.get("/api/v1/campaigns/no-such-drop")):
         for name, value in SECURITY_HEADERS.items():
             assert response.headers[name] == value, (response.url, name)
         assert "Strict-Transport-Security" not in response.headers  # production only
+    # A page (the storefront's 404) keeps its own policies; the gateway adds what it lacks.
+    page = api.get("/nowhere")
+    assert page.status_code == 404
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Content-Security-Policy"] != SECURITY_HEADERS["Content-Security-Policy"]
+    assert page.headers["Referrer-Policy"] in ("no-referrer", "strict-origin-when-cross-origin")
+    assert "Strict-Transport-Security" not in page.headers
 
 
 def _raw_huge_declared_body(host: str, port: int, path: str) -> bytes:
