@@ -57,3 +57,9 @@ bench-settlement: sync ## settlement: 1,000 captures through injected faults -> 
 
 clean: ## remove local state (.dev data, caches)
 	rm -rf .dev .pytest_cache .mypy_cache .ruff_cache
+
+# promtool for tests/test_monitoring.py (alert rules): installed into .tools/ if missing.
+.PHONY: promtool
+promtool:
+	@bash deploy/monitoring/install-promtool.sh
+test test-fast: promtool
