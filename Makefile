@@ -77,3 +77,9 @@ lighthouse: sync browser $(LIGHTHOUSE) ## Lighthouse scores of a page: make ligh
 
 clean: ## remove local state (.dev data, caches)
 	rm -rf .dev .pytest_cache .mypy_cache .ruff_cache
+
+# promtool for tests/test_monitoring.py (alert rules): installed into .tools/ if missing.
+.PHONY: promtool
+promtool:
+	@bash deploy/monitoring/install-promtool.sh
+test test-fast: promtool
