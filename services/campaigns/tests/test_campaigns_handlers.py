@@ -117,6 +117,16 @@ async def test_same_title_concurrently_gets_unique_slugs(db: Database) -> None:
     assert exc.value.code == "slug_taken"
 
 
+async def test_slugs_that_are_paths_of_the_site_are_never_a_drop(db: Database) -> None:
+    """``/static``, ``/healthz``, ``/orders``…: the storefront and gateway use them."""
+    with pytest.raises(Invalid) as exc:
+        await create(db, slug="static")
+    assert exc.value.code == "slug_reserved"
+    titled = await create(db, title="Static")  # a generated slug just moves aside
+    assert titled.slug.startswith("static-")
+    assert titled.slug != "static"
+
+
 async def test_deadline_too_soon_on_create_changes_nothing(db: Database) -> None:
     with pytest.raises(Invalid):
         await create(db, deadline=datetime.now(UTC) + timedelta(seconds=30))

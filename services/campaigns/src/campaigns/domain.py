@@ -23,6 +23,18 @@ EDITABLE_STATUSES = frozenset({"draft", "active"})
 CANCELLABLE_STATUSES = frozenset({"draft", "active"})
 
 
+RESERVED_SLUGS = frozenset(
+    {"api", "static", "healthz", "readyz", "metrics", "docs", "orders", "pay", "unsubscribe"}
+)
+"""First path segments the gateway and the storefront use themselves: a drop page at
+``/<slug>`` can never be one of them."""
+
+
+def check_slug_free_of_routes(slug: str) -> None:
+    if slug in RESERVED_SLUGS:
+        raise Invalid("slug_reserved", f"The slug {slug!r} is a path of the site itself.")
+
+
 def slugify(title: str) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")

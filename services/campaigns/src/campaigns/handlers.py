@@ -103,9 +103,13 @@ async def create_campaign(
     session = uow.session
     creator_id = command.creator_id
     await remember_creator(session, creator_id, command.creator_email)
+    if command.slug:
+        domain.check_slug_free_of_routes(command.slug)
     base = command.slug or domain.slugify(command.title)
     for attempt in range(SLUG_ATTEMPTS):
         slug = base if attempt == 0 else f"{base[:71]}-{uuid.uuid4().hex[:8]}"
+        if slug in domain.RESERVED_SLUGS:
+            continue  # a title like "Static": the next attempt adds a suffix
         campaign = Campaign(
             id=uuid.uuid4(),
             creator_id=creator_id,
