@@ -236,6 +236,9 @@ def test_each_k8s_service_is_the_base_under_its_name() -> None:
         assert container["ports"] == [{"name": "http", "containerPort": 8000}]
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        budget = objects["PodDisruptionBudget", name]
+        assert budget["spec"] == {"minAvailable": 1, "selector": {"matchLabels": label}}
         service = objects["Service", name]
         assert service["spec"]["selector"] == label
         assert service["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http"}]
@@ -349,3 +352,19 @@ def test_k8s_runs_each_service_and_its_migration_through_the_cli() -> None:
             if service not in SERVICES or "command" in container:
                 continue  # the gateway; the topics job (its own command)
             _check_cli(service, _service_argv(entrypoint, container.get("args", default)))
+
+
+def test_k8s_manifests_are_valid_against_the_kubernetes_schemas() -> None:
+    """Every rendered object against the API schemas of a recent Kubernetes (the
+    kubernetes-validate package's bundled OpenAPI schemas; strict: no unknown fields)."""
+    import kubernetes_validate
+
+    version = "1.31.0"  # a release current clusters run; the manifests use only stable APIs
+    checked = set()
+    for doc in _rendered_k8s():
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            raise AssertionError(f"{doc['kind']} {doc['metadata']['name']}: {exc.message}") from exc
+        checked.add(doc["kind"])
+    assert {"Deployment", "Service", "Job", "ConfigMap"} <= checked
