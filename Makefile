@@ -8,7 +8,7 @@ PACKAGES := -p dropwave_contracts -p dropwave_runtime -p dropwave_devstack \
 
 LIGHTHOUSE := .tools/lighthouse/node_modules/.bin/lighthouse
 
-.PHONY: help dev demo test test-fast lint format token contracts bench bench-settlement bench-notifications bench-storefront lighthouse browser sync uv clean
+.PHONY: help dev demo test test-fast lint format token contracts bench bench-settlement bench-notifications bench-storefront lighthouse browser backup restore-drill sync uv clean
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,6 +74,12 @@ bench-settlement: sync ## settlement: 1,000 captures through injected faults -> 
 
 lighthouse: sync browser $(LIGHTHOUSE) ## Lighthouse scores of a page: make lighthouse [URL=http://127.0.0.1:...] [THRESHOLD=95]
 	$(RUN) python bench/lighthouse.py $(or $(URL),--sample) $(if $(THRESHOLD),--threshold $(THRESHOLD))
+
+backup: sync ## dump every service's database: make backup DATABASE_URL_TEMPLATE='postgresql+asyncpg://u:p@host:5432/{db}' [OUT=dir]
+	$(RUN) python -m dropwave_devstack.backup dump --out $(or $(OUT),backups/$(shell date -u +%Y%m%dT%H%M%SZ))
+
+restore-drill: sync browser ## the restore drill: a drop dumped, restored into a new server, the system started on it, the drop read back
+	$(RUN) pytest tests/e2e/test_restore_drill.py -p no:cacheprovider
 
 clean: ## remove local state (.dev data, caches)
 	rm -rf .dev .pytest_cache .mypy_cache .ruff_cache
