@@ -102,9 +102,13 @@ class ServiceRuntime(Generic[S]):
             settings.database_url, service, settings.db_pool_size, database_timeouts(settings)
         )
         # FastStream logs through our JSON root handler; per-message lines only at DEBUG.
+        # acks="all": the relay deletes an outbox row once the broker acknowledged its event,
+        # so the acknowledgement must mean every in-sync replica has it (aiokafka's default,
+        # 1, is the leader alone: a leader lost right after would lose the event).
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id=service,
+            acks="all",
             logger=logging.getLogger("faststream"),
             log_level=logging.DEBUG,
         )
