@@ -162,6 +162,22 @@ def test_production_caddyfile_with_the_dev_stacks_environment() -> None:
     assert _hsts_conditions(server) == {"false"}
 
 
+def test_production_caddyfile_balances_an_upstream_of_several_addresses() -> None:
+    """The dev stack's scaled services: an upstream placeholder holding space-separated
+    addresses is one reverse_proxy over all of them."""
+    upstreams = {name: f"127.0.0.1:{n}01" for n, name in enumerate(caddyfile_upstreams(), 1)}
+    upstreams["payments"] = "127.0.0.1:7001 127.0.0.1:7002 127.0.0.1:7003"
+    server = _server(_adapted(dev_environment("127.0.0.1", 4321, upstreams, GatewayTimeouts())))
+    proxied = [r for r in server["routes"] if "reverse_proxy" in json.dumps(r)]
+    assert any(ROUTES.get(_matcher(route)) == "payments" for route in proxied)
+    for route in proxied:
+        dials = _find(route, "dial")
+        if ROUTES.get(_matcher(route)) == "payments":
+            assert dials == ["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"]
+        else:
+            assert len(dials) == 1
+
+
 def test_production_gateway_limits_and_headers() -> None:
     """Body limits per route, client timeouts (the dev stack's defaults) and security
     headers, plus HSTS (on unless GATEWAY_HSTS=false)."""
