@@ -32,11 +32,11 @@ $(LIGHTHOUSE): tools/lighthouse/package.json tools/lighthouse/package-lock.json
 	@npm ci --prefix .tools/lighthouse --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-dev: sync ## start the whole system (embedded, no Docker) and print its base URL
-	$(RUN) python -m dropwave_devstack up
+dev: sync ## start the whole system (embedded, no Docker) and print its base URL; SCALE=payments=3,notifications=2 runs several instances
+	$(RUN) python -m dropwave_devstack up$(if $(SCALE), --scale "$(SCALE)")
 
 demo: sync ## start the system and play a small drop through the public API
-	$(RUN) python -m dropwave_devstack up --demo
+	$(RUN) python -m dropwave_devstack up --demo$(if $(SCALE), --scale "$(SCALE)")
 
 test: sync browser ## run every test (starts its own PostgreSQL and Kafka-protocol broker)
 	$(RUN) pytest

@@ -1,5 +1,6 @@
 """The deployment files stay valid, and the dev stack runs production's gateway."""
 
+import argparse
 import functools
 import json
 import os
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from dropwave_contracts.topics import TopicSpec, topic_for
 from dropwave_devstack.gateway import (
     CADDYFILE,
     GatewayTimeouts,
@@ -160,6 +162,22 @@ def test_production_caddyfile_with_the_dev_stacks_environment() -> None:
     assert _hsts_conditions(server) == {"false"}
 
 
+def test_production_caddyfile_balances_an_upstream_of_several_addresses() -> None:
+    """The dev stack's scaled services: an upstream placeholder holding space-separated
+    addresses is one reverse_proxy over all of them."""
+    upstreams = {name: f"127.0.0.1:{n}01" for n, name in enumerate(caddyfile_upstreams(), 1)}
+    upstreams["payments"] = "127.0.0.1:7001 127.0.0.1:7002 127.0.0.1:7003"
+    server = _server(_adapted(dev_environment("127.0.0.1", 4321, upstreams, GatewayTimeouts())))
+    proxied = [r for r in server["routes"] if "reverse_proxy" in json.dumps(r)]
+    assert any(ROUTES.get(_matcher(route)) == "payments" for route in proxied)
+    for route in proxied:
+        dials = _find(route, "dial")
+        if ROUTES.get(_matcher(route)) == "payments":
+            assert dials == ["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"]
+        else:
+            assert len(dials) == 1
+
+
 def test_production_gateway_limits_and_headers() -> None:
     """Body limits per route, client timeouts (the dev stack's defaults) and security
     headers, plus HSTS (on unless GATEWAY_HSTS=false)."""
@@ -206,47 +224,96 @@ def test_compose_and_k8s_manifests_parse() -> None:
     for name in (*SERVICES, "redpanda", "postgres"):
         assert name in compose["services"]
     kinds = [doc["kind"] for doc in _rendered_k8s()]
-    assert kinds.count("Deployment") == 6  # five services + the gateway
+    assert kinds.count("Deployment") == 11  # api and worker of five services + the gateway
+    assert kinds.count("HorizontalPodAutoscaler") == kinds.count("ScaledObject") == 5
+    assert kinds.count("PodDisruptionBudget") == 10
     assert kinds.count("Job") == 6  # a migration per service + topics
     assert all(doc["metadata"]["namespace"] == "dropwave" for doc in _rendered_k8s())
     assert "SERVICE" not in yaml.safe_dump_all(_rendered_k8s())  # every placeholder filled
     assert kinds.count("ConfigMap") == 2  # dropwave-common, the Caddyfile; no name carrier
 
 
-def test_each_k8s_service_is_the_base_under_its_name() -> None:
-    """k8s/<service>/ is k8s/service-base named: the same Deployment, Service and migration
-    Job for each of the five, with its name, image, Secret and labels."""
+def _consumed_topics(service: str) -> list[TopicSpec]:
+    """The topics ``service`` consumes: those of the events its bootstrap handles."""
+    import importlib
+
+    spec = importlib.import_module(f"{service}.bootstrap").SERVICE
+    return sorted({topic_for(cls) for cls in spec.events}, key=lambda t: t.name)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_k8s_service_is_the_base_under_its_name(name: str) -> None:
+    """k8s/<service>/ is k8s/service-base named: an api Deployment behind the Service with
+    a CPU HPA, a worker Deployment scaled by KEDA on its consumer group's lag (one trigger
+    per consumed topic, capped at their partitions), a PodDisruptionBudget each, and the
+    migration Job, with the service's name, image, Secret and labels."""
     objects = {(d["kind"], d["metadata"]["name"]): d for d in _rendered_k8s()}
-    for name in SERVICES:
-        label = {"app.kubernetes.io/name": name}
-        env_from = [
-            {"configMapRef": {"name": "dropwave-common"}},
-            {"secretRef": {"name": f"dropwave-{name}", "optional": True}},
-        ]
-        deployment = objects["Deployment", name]
+    common = objects["ConfigMap", "dropwave-common"]["data"]
+    env_from = [
+        {"configMapRef": {"name": "dropwave-common"}},
+        {"secretRef": {"name": f"dropwave-{name}", "optional": True}},
+    ]
+    for role, deployment_name in (("api", name), ("worker", f"{name}-worker")):
+        label = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": role}
+        deployment = objects["Deployment", deployment_name]
         assert deployment["metadata"]["labels"] == label
         assert deployment["spec"]["selector"]["matchLabels"] == label
+        assert "replicas" not in deployment["spec"]  # the HPA / KEDA own the count
         pod = deployment["spec"]["template"]
         assert pod["metadata"]["labels"] == label
         (container,) = pod["spec"]["containers"]
-        assert container["name"] == name
+        assert container["name"] == deployment_name
         assert container["image"] == f"dropwave-{name}"
-        assert container["args"] == ["serve"]
+        assert container["args"] == ["serve", "--role", role]
         assert container["envFrom"] == env_from
         assert container["ports"] == [{"name": "http", "containerPort": 8000}]
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-        budget = objects["PodDisruptionBudget", name]
+        budget = objects["PodDisruptionBudget", deployment_name]
         assert budget["spec"] == {"minAvailable": 1, "selector": {"matchLabels": label}}
-        service = objects["Service", name]
-        assert service["spec"]["selector"] == label
-        assert service["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http"}]
-        job = objects["Job", f"{name}-migrate"]
-        assert job["metadata"]["labels"] == {**label, "app.kubernetes.io/component": "migrate"}
-        (migrate,) = job["spec"]["template"]["spec"]["containers"]
-        assert (migrate["image"], migrate["args"]) == (f"dropwave-{name}", ["migrate"])
-        assert migrate["envFrom"] == env_from
+    assert ("Service", f"{name}-worker") not in objects
+    service = objects["Service", name]
+    assert service["spec"]["selector"] == {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": "api",
+    }
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http"}]
+
+    hpa = objects["HorizontalPodAutoscaler", name]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+    assert hpa["minReplicas"] == 2 <= hpa["maxReplicas"]
+    (metric,) = hpa["metrics"]
+    assert metric["type"] == "Resource"
+    assert metric["resource"]["name"] == "cpu"
+    assert metric["resource"]["target"]["type"] == "Utilization"
+
+    scaled = objects["ScaledObject", f"{name}-worker"]
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"] == {"name": f"{name}-worker"}
+    topics = _consumed_topics(name)
+    # KEDA caps each trigger at its topic's partitions; more workers would sit idle.
+    assert spec["maxReplicaCount"] == max(t.partitions for t in topics)
+    assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]  # relay and jobs run there
+    assert [t["type"] for t in spec["triggers"]] == ["kafka"] * len(topics)
+    assert sorted(t["metadata"]["topic"] for t in spec["triggers"]) == [t.name for t in topics]
+    for trigger in spec["triggers"]:
+        meta = trigger["metadata"]
+        assert meta["bootstrapServers"] == common["KAFKA_BOOTSTRAP_SERVERS"]
+        assert meta["consumerGroup"] == name  # runtime service.py: group_id=service
+        assert int(meta["lagThreshold"]) > 0
+        assert meta["allowIdleConsumers"] == "false"
+        assert all(isinstance(v, str) for v in meta.values())  # KEDA's metadata: strings
+
+    job = objects["Job", f"{name}-migrate"]
+    assert job["metadata"]["labels"] == {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": "migrate",
+    }
+    (migrate,) = job["spec"]["template"]["spec"]["containers"]
+    assert (migrate["image"], migrate["args"]) == (f"dropwave-{name}", ["migrate"])
+    assert migrate["envFrom"] == env_from
 
 
 def _find(node: object, key: str) -> list[Any]:
@@ -306,7 +373,7 @@ def _service_argv(entrypoint: list[str], command: list[str]) -> list[str]:
     return argv[4:]
 
 
-def _check_cli(service: str, args: list[str]) -> None:
+def _check_cli(service: str, args: list[str]) -> argparse.Namespace:
     """Parse ``args`` with the service's real CLI parser (nothing runs)."""
     import importlib
 
@@ -314,7 +381,7 @@ def _check_cli(service: str, args: list[str]) -> None:
 
     spec = importlib.import_module(f"{service}.bootstrap").SERVICE
     try:
-        parser_of(spec).parse_args(args)
+        return parser_of(spec).parse_args(args)
     except SystemExit as exc:
         raise AssertionError(f"python -m {service} {' '.join(args)}: refused") from exc
 
@@ -343,7 +410,10 @@ def test_compose_runs_each_service_and_its_migration_through_the_cli() -> None:
 
 
 def test_k8s_runs_each_service_and_its_migration_through_the_cli() -> None:
+    """Every container's command line is one its service's CLI takes; each service's two
+    Deployments serve as api and as worker (the role the parser reads, not a string)."""
     entrypoint, default = _image_default("ENTRYPOINT"), _image_default("CMD")
+    roles: dict[str, str] = {}
     for doc in _rendered_k8s():
         if doc["kind"] not in ("Deployment", "Job"):
             continue
@@ -351,7 +421,13 @@ def test_k8s_runs_each_service_and_its_migration_through_the_cli() -> None:
             service = container["image"].removeprefix("dropwave-").split(":")[0]
             if service not in SERVICES or "command" in container:
                 continue  # the gateway; the topics job (its own command)
-            _check_cli(service, _service_argv(entrypoint, container.get("args", default)))
+            args = _check_cli(service, _service_argv(entrypoint, container.get("args", default)))
+            if doc["kind"] == "Deployment":
+                roles[doc["metadata"]["name"]] = args.role
+    assert roles == {
+        **dict.fromkeys(SERVICES, "api"),
+        **{f"{name}-worker": "worker" for name in SERVICES},
+    }
 
 
 def test_k8s_manifests_are_valid_against_the_kubernetes_schemas() -> None:
@@ -362,12 +438,63 @@ def test_k8s_manifests_are_valid_against_the_kubernetes_schemas() -> None:
     version = "1.31.0"  # a release current clusters run; the manifests use only stable APIs
     checked = set()
     for doc in _rendered_k8s():
+        if doc["apiVersion"] in CUSTOM_RESOURCES:
+            continue  # no schema in Kubernetes' own: see test_custom_resources_have_their_shape
         try:
             kubernetes_validate.validate(doc, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
             raise AssertionError(f"{doc['kind']} {doc['metadata']['name']}: {exc.message}") from exc
         checked.add(doc["kind"])
-    assert {"Deployment", "Service", "Job", "ConfigMap"} <= checked
+    assert {
+        "Deployment",
+        "Service",
+        "Job",
+        "ConfigMap",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    } <= checked
+
+
+CUSTOM_RESOURCES = {"keda.sh/v1alpha1": {"ScaledObject"}}
+"""API groups the cluster gets from an operator (KEDA), outside Kubernetes' schemas."""
+
+
+def test_custom_resources_have_their_shape() -> None:
+    """The ScaledObjects, which kubernetes-validate cannot check, in the shape KEDA's CRD
+    (v2) takes: only its fields, a Deployment of ours as target, kafka triggers whose
+    metadata are all strings."""
+    deployments = {d["metadata"]["name"] for d in _rendered_k8s() if d["kind"] == "Deployment"}
+    custom = [d for d in _rendered_k8s() if d["apiVersion"] in CUSTOM_RESOURCES]
+    assert {d["kind"] for d in custom} == {"ScaledObject"}
+    for doc in custom:
+        assert set(doc) == {"apiVersion", "kind", "metadata", "spec"}
+        assert set(doc["metadata"]) <= {"name", "namespace", "labels", "annotations"}
+        spec = doc["spec"]
+        assert set(spec) <= {
+            "scaleTargetRef",
+            "minReplicaCount",
+            "maxReplicaCount",
+            "pollingInterval",
+            "cooldownPeriod",
+            "idleReplicaCount",
+            "advanced",
+            "fallback",
+            "triggers",
+        }
+        assert set(spec["scaleTargetRef"]) <= {
+            "name",
+            "kind",
+            "apiVersion",
+            "envSourceContainerName",
+        }
+        assert spec["scaleTargetRef"]["name"] in deployments
+        for key in ("minReplicaCount", "maxReplicaCount", "pollingInterval"):
+            assert isinstance(spec[key], int), key
+        for trigger in spec["triggers"]:
+            assert set(trigger) <= {"type", "metadata", "name", "authenticationRef"}
+            assert trigger["type"] == "kafka"
+            assert all(isinstance(v, str) for v in trigger["metadata"].values())
+            assert {"bootstrapServers", "consumerGroup", "topic"} <= set(trigger["metadata"])
 
 
 def test_the_secret_templates_hold_what_each_service_requires() -> None:

@@ -41,11 +41,11 @@ RAISED_LIMITS = dict.fromkeys(
 )
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+def e2e_env() -> dict[str, str]:
+    """The services' settings for the e2e stacks (the shared one, and a module's own)."""
     # Short deadlines; the closing tally waits up to 30 s for orders still authorizing at
     # the deadline (the stall tests hold authorizations back across it).
-    env = {
+    return {
         "MIN_CAMPAIGN_DURATION_S": "0",
         "CLOSE_MAX_WAIT_S": "30",
         "RATE_LIMITS": json.dumps(RAISED_LIMITS),
@@ -54,8 +54,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         "RATE_LIMIT_EXEMPT": "127.0.0.1/32",
         "DECLINE_LOCKOUT_THRESHOLD": "1000",  # tests decline cards on purpose
     }
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     # Payments reaches the emulator through a fault proxy (no faults until a test asks).
-    with DevStack(tmp_path_factory.mktemp("stack"), extra_env=env, stripe_faults=True) as s:
+    with DevStack(tmp_path_factory.mktemp("stack"), extra_env=e2e_env(), stripe_faults=True) as s:
         yield s
 
 

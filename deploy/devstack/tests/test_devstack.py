@@ -20,12 +20,13 @@ from typing import Any
 import httpx
 import pytest
 import stripe
+from dropwave_devstack.__main__ import main
 from dropwave_devstack.broker import TansuBroker
 from dropwave_devstack.gateway import CADDYFILE, CaddyGateway, GatewayTimeouts
 from dropwave_devstack.ports import free_port, wait_for_tcp
 from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, to_asyncpg_dsn
 from dropwave_devstack.smtp_sink import SmtpSink
-from dropwave_devstack.stack import DEV_SECRETS, DevStack, ServiceSpec
+from dropwave_devstack.stack import DEV_SECRETS, DevStack, ServiceSpec, parse_scale
 from dropwave_devstack.stripe_emulator import LocalStripe
 
 pytestmark = pytest.mark.timeout(60)
@@ -531,3 +532,64 @@ def test_devstack_failed_service_stops_everything(
     assert stack.smtp is not None
     assert not stack.smtp.running
     assert not stack.services["crashy"].running
+
+
+def test_parse_scale() -> None:
+    assert parse_scale("payments=3, notifications=2") == {"payments": 3, "notifications": 2}
+    assert parse_scale("") == {}
+    for bad in ("payments", "payments=x", "=2", "payments=2,payments=3", "payments=-1"):
+        with pytest.raises(ValueError, match="scale"):
+            parse_scale(bad)
+
+
+def test_devstack_refuses_a_scale_it_cannot_run(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no such service nowhere"):
+        DevStack(tmp_path, FAKE_SERVICES, scale={"nowhere": 2})
+    with pytest.raises(ValueError, match="orders=7"):
+        DevStack(tmp_path, FAKE_SERVICES, scale={"orders": 7})
+    assert main(["up", "--data-dir", str(tmp_path), "--scale", "orders"]) == 2
+
+
+def test_devstack_runs_several_instances_behind_the_gateway(
+    tmp_path: Path, pg: EmbeddedPostgres, broker: TansuBroker, smtp: SmtpSink
+) -> None:
+    """scale={"orders": 3}: three processes on their own ports with one database (migrated
+    once), all in the gateway's upstream, which spreads the requests over them."""
+    environ = {
+        "DATABASE_URL_TEMPLATE": pg.url_template,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "STRIPE_API_BASE": "http://127.0.0.1:9",
+        "SMTP_HOST": smtp.host,
+        "SMTP_PORT": str(smtp.port),
+    }
+    specs = [ServiceSpec("orders", "devstack_fake_service"), FAKE_SERVICES[0]]
+    with DevStack(
+        tmp_path,
+        specs,
+        topics=[],
+        extra_env=_stack_env(),
+        environ=environ,
+        scale={"orders": 3},
+    ) as stack:
+        orders = stack.instances["orders"]
+        assert [o.name for o in orders] == ["orders", "orders-2", "orders-3"]
+        assert stack.services["orders"] is orders[0]
+        assert len(stack.instances["campaigns"]) == 1
+        ports = {str(o.port) for o in orders}
+        assert len(ports) == 3
+        assert all(o.running for o in orders)
+        addresses = stack.addresses()
+        assert {f"service {o.name}" for o in orders} <= set(addresses)
+        seen: set[str] = set()
+        with httpx.Client(base_url=stack.base_url, timeout=5) as http:
+            for _ in range(300):  # random balancing: every instance answers well before
+                env = http.get("/api/v1/orders/o1").json()["env"]
+                assert env["DATABASE_URL"] == pg.url("orders")
+                assert env["SERVICE_NAME"] == "orders"
+                seen.add(env["HTTP_PORT"])
+                if seen == ports:
+                    break
+        assert seen == ports
+        logs = [o.log_path.read_text() for o in orders]
+        assert [log.count("migrate\n") for log in logs] == [1, 0, 0]
+    assert not any(o.running for o in orders)

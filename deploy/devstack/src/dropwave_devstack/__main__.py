@@ -1,4 +1,5 @@
-"""``python -m dropwave_devstack up [--data-dir .dev] [--demo] [--once]`` and ``smtp-sink``."""
+"""``python -m dropwave_devstack up [--data-dir .dev] [--scale payments=3,...] [--demo] [--once]``
+and ``smtp-sink``."""
 
 from __future__ import annotations
 
@@ -13,13 +14,22 @@ from pathlib import Path
 
 from ._process import interrupt
 from .paths import default_data_dir, find_repo_root
-from .stack import DevStack, describe_failure
+from .stack import MAX_INSTANCES, DevStack, describe_failure, parse_scale
 
 __all__ = ["find_repo_root", "main"]
 
 
 def _up(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir or default_data_dir()
+    try:
+        stack = DevStack(
+            data_dir,
+            on_event=lambda msg: print(f"[devstack] {msg}", flush=True),
+            scale=parse_scale(args.scale),
+        )
+    except ValueError as exc:
+        print(f"[devstack] {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def interrupt_start(signum: int, _frame: object) -> None:
@@ -34,7 +44,6 @@ def _up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, interrupt_start)
     signal.signal(signal.SIGTERM, interrupt_start)
 
-    stack = DevStack(data_dir, on_event=lambda msg: print(f"[devstack] {msg}", flush=True))
     try:
         stack.start()
     except KeyboardInterrupt:
@@ -96,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the whole stack and wait for Ctrl-C")
     up.add_argument("--data-dir", type=Path, default=None, help="default: <repo root>/.dev")
+    up.add_argument(
+        "--scale",
+        default="",
+        metavar="SERVICE=N,...",
+        help=f"run N instances of a service (1 to {MAX_INSTANCES}), e.g. payments=3,"
+        "notifications=2; the gateway balances their HTTP, their consumer group shares the"
+        " partitions",
+    )
     up.add_argument("--demo", action="store_true", help="run dropwave_devstack.demo:run")
     up.add_argument("--once", action="store_true", help="stop right after start-up (and demo)")
     up.add_argument("-v", "--verbose", action="store_true")

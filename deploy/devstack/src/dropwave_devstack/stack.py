@@ -14,6 +14,12 @@ Every external part can be replaced by a real one through the environment:
 * ``SMTP_HOST`` (+ ``SMTP_PORT``, default 25): no SMTP sink.
 * ``AUTH_JWKS_URL`` (+ ``AUTH_ISSUER``, ``AUTH_AUDIENCE``): a real OIDC provider instead of the
   dev issuer (then ``mint_token`` cannot mint accepted tokens).
+
+``scale={"payments": 3}`` (``up --scale payments=3``, ``make dev SCALE=payments=3``) runs
+several instances of a service: separate processes on their own ports, one database and one
+consumer group between them (the group shares the partitions), and the gateway
+load-balances their HTTP (the Caddyfile's upstream placeholder takes the addresses,
+space-separated).
 """
 
 from __future__ import annotations
@@ -42,11 +48,13 @@ from .tokens import DEFAULT_EMAIL, DefaultEmail, mint_creator_token
 
 __all__ = [
     "DEFAULT_SERVICES",
+    "MAX_INSTANCES",
     "DevStack",
     "ServiceProcess",
     "ServiceSpec",
     "default_services",
     "default_topics",
+    "parse_scale",
 ]
 
 logger = logging.getLogger("dropwave_devstack")
@@ -96,6 +104,25 @@ def default_services() -> list[ServiceSpec]:
     return list(DEFAULT_SERVICES)
 
 
+MAX_INSTANCES = 6
+"""Instances of one service at most: the partitions of a topic (more consumers would idle)."""
+
+
+def parse_scale(text: str) -> dict[str, int]:
+    """``"payments=3,notifications=2"`` -> ``{"payments": 3, "notifications": 2}``
+    (``--scale`` / ``SCALE``); the stack checks the names against its services."""
+    scale: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, count = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not count.strip().isdigit():
+            raise ValueError(f"scale {item!r}: expected <service>=<instances>")
+        if name in scale:
+            raise ValueError(f"scale: {name} given twice")
+        scale[name] = int(count)
+    return scale
+
+
 def default_topics() -> list[TopicSpecLike]:
     """``dropwave_contracts.topics.all_topic_specs()``, or no topics if contracts is missing."""
     try:
@@ -111,7 +138,8 @@ class _Startable(Protocol):
 
 
 class ServiceProcess(ManagedProcess):
-    """One DropWave service: ``python -m <module> migrate`` then ``... serve``."""
+    """One DropWave service: ``python -m <module> migrate`` then ``... serve``. Instance
+    ``n`` > 1 of a scaled service is named (and logs as) ``<service>-<n>``."""
 
     stop_timeout = 15.0
 
@@ -123,10 +151,12 @@ class ServiceProcess(ManagedProcess):
         *,
         port: int,
         python: str = sys.executable,
+        instance: int = 1,
     ) -> None:
         super().__init__(data_dir)
         self.spec = spec
-        self.name = spec.name
+        self.instance = instance
+        self.name = spec.name if instance == 1 else f"{spec.name}-{instance}"
         self.env = dict(env)
         self.port = port
         self.python = python
@@ -186,7 +216,8 @@ class DevStack:
 
     After ``start()``: ``base_url`` (the gateway), ``database_url_template``,
     ``kafka_bootstrap_servers``, ``stripe_api_base``, ``smtp_host``/``smtp_port``,
-    ``services`` (name -> :class:`ServiceProcess`) and ``addresses()``.
+    ``services`` (name -> its first :class:`ServiceProcess`), ``instances`` (name -> every
+    instance, ``scale`` of them) and ``addresses()``.
     """
 
     def __init__(
@@ -202,11 +233,20 @@ class DevStack:
         ready_timeout: float = 60.0,
         with_gateway: bool = True,
         stripe_faults: bool = False,
+        scale: Mapping[str, int] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.service_specs: list[ServiceSpec] = (
             default_services() if services is None else list(services)
         )
+        self.scale = dict(scale or {})
+        """Instances per service (default 1)."""
+        unknown = set(self.scale) - {spec.name for spec in self.service_specs}
+        if unknown:
+            raise ValueError(f"scale: no such service {', '.join(sorted(unknown))}")
+        for name, count in self.scale.items():
+            if not 1 <= count <= MAX_INSTANCES:
+                raise ValueError(f"scale: {name}={count}, expected 1 to {MAX_INSTANCES}")
         self._topics = topics
         self.extra_env: dict[str, str] = dict(extra_env or {})
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
@@ -227,6 +267,7 @@ class DevStack:
         self.issuer: DevIssuer | None = None
         self.auth_env: dict[str, str] = {}
         self.services: dict[str, ServiceProcess] = {}
+        self.instances: dict[str, list[ServiceProcess]] = {}
 
         self.database_url_template = ""
         self.kafka_bootstrap_servers = ""
@@ -264,8 +305,9 @@ class DevStack:
             out["auth jwks"] = self.auth_env["AUTH_JWKS_URL"]
         if self.smtp is not None:
             out["mail"] = str(self.smtp.maildir)
-        for name, svc in self.services.items():
-            out[f"service {name}"] = svc.base_url
+        for instances in self.instances.values():
+            for svc in instances:
+                out[f"service {svc.name}"] = svc.base_url
         return out
 
     @property
@@ -497,18 +539,25 @@ class DevStack:
             self.gateway_port = free_port()
         service_dir = self.data_dir / "services"
         for spec in self.service_specs:
-            port = free_port()
-            self.services[spec.name] = ServiceProcess(
-                service_dir, spec, self.service_env(spec, port), port=port, python=self.python
-            )
-        for svc in self.services.values():
-            self._event(f"{svc.name}: migrating")
+            instances = self.instances[spec.name] = []
+            for n in range(1, self.scale.get(spec.name, 1) + 1):
+                port = free_port()
+                env = self.service_env(spec, port)
+                instances.append(
+                    ServiceProcess(
+                        service_dir, spec, env, port=port, python=self.python, instance=n
+                    )
+                )
+            self.services[spec.name] = instances[0]
+        for svc in self.services.values():  # once per service: the instances share a database
+            self._event(f"{svc.spec.name}: migrating")
             svc.migrate()
-        for svc in self.services.values():
+        every_instance = [svc for instances in self.instances.values() for svc in instances]
+        for svc in every_instance:
             self._event(f"{svc.name}: starting on {svc.base_url}")
             self._started.append(svc)
             svc.start()
-        for svc in self.services.values():
+        for svc in every_instance:
             t0 = time.monotonic()
             svc.wait_ready(self.ready_timeout)
             self._event(f"{svc.name} ready ({time.monotonic() - t0:.2f}s)")
@@ -517,9 +566,13 @@ class DevStack:
         if self.with_gateway:
             known = caddyfile_upstreams()
             upstreams: dict[str, str] = {}
-            for svc in self.services.values():
+            for name, instances in self.instances.items():
+                svc = self.services[name]
                 if svc.spec.gateway_upstream in known:
-                    upstreams[svc.spec.gateway_upstream] = f"127.0.0.1:{svc.port}"
+                    # Several instances: Caddy takes them all and balances between them.
+                    upstreams[svc.spec.gateway_upstream] = " ".join(
+                        f"127.0.0.1:{instance.port}" for instance in instances
+                    )
                 else:
                     self._event(f"{svc.name}: not behind the gateway (no such Caddyfile upstream)")
             self._event("gateway: starting Caddy with deploy/gateway/Caddyfile")
