@@ -6,6 +6,7 @@ and its API refuses ``POST /v1/payment_methods`` with a publishable key, which i
 creates one. The storefront's checkout creates the card's PaymentMethod in the browser and
 sends only its id (card data never reaches our servers), so:
 
+- the stand-in's card inputs get labels (``aria-label``), as Stripe's have;
 - the stand-in gets ``createPaymentMethod({type: "card", card: <card Element>,
   billing_details})``, answering ``{paymentMethod}`` or ``{error}`` as Stripe.js does;
 - ``POST /v1/payment_methods`` with ``key=pk_...`` in the body (and no secret key) creates it.
@@ -24,8 +25,19 @@ __all__ = ["CREATE_PAYMENT_METHOD_JS", "middleware"]
 STRIPE_JS_PATH = "/js.stripe.com/v3/"
 
 CREATE_PAYMENT_METHOD_JS = """
-// dropwave: stripe.createPaymentMethod, as Stripe.js has it (localstripe's is a stub).
+// dropwave: stripe.createPaymentMethod, as Stripe.js has it (localstripe's is a stub), and
+// the card's inputs labelled, as Stripe's Elements are.
 (function () {
+  const mount = Element.prototype.mount;
+  const labels = {number: 'Card number', exp_month: 'Expiry month (MM)',
+                  exp_year: 'Expiry year (YY)', cvc: 'Security code (CVC)',
+                  postal_code: 'Postal code'};
+  Element.prototype.mount = function (domElement) {
+    mount.call(this, domElement);
+    Object.entries(this._inputs || {}).forEach(([field, input]) => {
+      input.setAttribute('aria-label', labels[field]);
+    });
+  };
   const standIn = Stripe;
   Stripe = (apiKey) => {
     const stripe = standIn(apiKey);
