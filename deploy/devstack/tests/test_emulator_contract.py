@@ -7,6 +7,7 @@ Each test states what Stripe's API reference says and checks the emulator throug
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -311,3 +312,41 @@ def test_payment_intents_list_by_customer(client: stripe.StripeClient) -> None:
     assert all(pi.customer == mine.id for pi in listed.data)
     none = client.v1.customers.create({})
     assert client.v1.payment_intents.list({"customer": none.id}).data == []
+
+
+def test_stripe_js_creates_payment_methods_with_the_publishable_key(
+    client: stripe.StripeClient, emulator: LocalStripe
+) -> None:
+    # Stripe.js: stripe.createPaymentMethod({type: "card", card}) posts the card with the
+    # publishable key; the secret key's API then confirms a PaymentIntent with its id.
+    script = httpx.get(f"{emulator.api_base}/js.stripe.com/v3/", timeout=10)
+    assert script.status_code == 200
+    assert "stripe.createPaymentMethod = async" in script.text
+    card = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2030", "cvc": "123"}
+    created = httpx.post(
+        f"{emulator.api_base}/v1/payment_methods",
+        content=json.dumps({"key": "pk_test_contract", "type": "card", "card": card}),
+        timeout=10,
+    )
+    assert created.status_code == 200, created.text
+    pm = created.json()
+    assert pm["id"].startswith("pm_")
+    assert pm["card"]["last4"] == "4242"
+    assert "number" not in pm["card"]
+    intent = client.v1.payment_intents.create(
+        {
+            "amount": 1500,
+            "currency": "usd",
+            "capture_method": "manual",
+            "payment_method": pm["id"],
+            "confirm": True,
+        }
+    )
+    assert intent.status == "requires_capture"
+    # Without a publishable (or secret) key: refused, as before.
+    refused = httpx.post(
+        f"{emulator.api_base}/v1/payment_methods",
+        content=json.dumps({"type": "card", "card": card}),
+        timeout=10,
+    )
+    assert refused.status_code == 401

@@ -22,6 +22,7 @@ from .test_storefront_handlers import Feed, confirmed, published
 
 BASE = "https://drops.example"
 HOSTILE = '<script>alert("x")</script>'
+SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.S)
 
 
 @pytest.fixture
@@ -128,7 +129,8 @@ async def test_hostile_text_is_escaped_and_css_cannot_end_its_style_element(
         custom_css=".user-content p { color: red }</style><script>alert(1)</script>",
     )
     html = (await client.get(f"/{slug}")).text
-    assert "<script" not in html
+    assert html.count("<script") == 3  # only the page's own: empty, by src and nonce
+    assert [body for _, body in SCRIPT.findall(html)] == ["", "", ""]
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "&#34;quoted&#34; &amp; more" in html
     assert 'onerror="alert(1)' not in html
@@ -157,6 +159,7 @@ async def test_statuses_of_unknown_draft_closed_and_cancelled_drops(
         assert (r.status_code, r.headers["cache-control"]) == (200, "public, max-age=60")
         assert says in r.text
         assert 'id="checkout"' not in r.text
+        assert "<script" not in r.text  # no checkout, no live updates, no countdown
 
     gone, gone_slug, feed = await drop(db, title=HOSTILE)
     await feed.deliver(event(CampaignCancelled, campaign_id=gone, reason=None, cancelled_at=closed))
@@ -171,6 +174,7 @@ async def test_statuses_of_unknown_draft_closed_and_cancelled_drops(
     assert r.status_code == 200
     assert "the result is being counted" in r.text
     assert 'id="checkout"' not in r.text
+    assert "<script" not in r.text
 
 
 async def test_the_referral_code_is_carried_when_valid(
@@ -221,3 +225,54 @@ async def test_static_assets_are_hashed_and_immutable(
 async def test_health_is_not_a_page(client: httpx.AsyncClient) -> None:
     r = await client.get("/healthz")
     assert r.json() == {"status": "ok", "service": "storefront"}
+
+
+async def test_the_checkout_and_its_scripts(
+    app: FastAPI, client: httpx.AsyncClient, db: Database
+) -> None:
+    _, slug, _ = await drop(db)
+    r = await client.get(f"/{slug}", params={"ref": "tiktok_1"})
+    html = r.text
+    nonce = style_nonce(html)
+    # The form: email, optional phone, an unchecked SMS consent box, the card's mount point,
+    # a submit button enabled only by the script (the card needs Stripe.js).
+    assert '<input id="email" name="email" type="email" autocomplete="email" required' in html
+    assert '<input id="phone" name="phone" type="tel"' in html
+    assert '<input id="sms_consent" name="sms_consent" type="checkbox">' in html
+    assert '<div id="card-element"' in html
+    assert '<button type="submit" disabled>Join for $15.00</button>' in html
+    assert f'data-slug="{slug}" data-ref="tiktok_1" data-stripe-key="pk_test_123"' in html
+    assert f'data-live="/api/v1/campaigns/{slug}/live"' in html
+    assert f'data-count="/api/v1/campaigns/{slug}/shares"' in html
+    # Scripts: every one a nonce'd src (no inline code), Stripe.js from the settings, ours
+    # hashed; no inline event handler anywhere.
+    scripts = SCRIPT.findall(html)
+    assert len(scripts) == 3
+    for attributes, body in scripts:
+        assert body == ""
+        assert f'nonce="{nonce}"' in attributes
+    srcs = [re.search(r'src="([^"]+)"', a).group(1) for a, _ in scripts]  # type: ignore[union-attr]
+    assert srcs[1] == "http://127.0.0.1:8420/js.stripe.com/v3/"
+    assert re.fullmatch(r"/static/drop\.[0-9a-f]{16}\.js", srcs[0])
+    assert re.fullmatch(r"/static/checkout\.[0-9a-f]{16}\.js", srcs[2])
+    assert not re.search(r"\son[a-z]+\s*=", html, re.I)
+    for src in (srcs[0], srcs[2]):
+        asset = await client.get(src)
+        assert asset.status_code == 200
+        assert asset.headers["content-type"] == "text/javascript; charset=utf-8"
+        assert not re.search(r"\.innerHTML\b|\beval\(|document\.write", asset.text)
+
+
+async def test_first_load_is_under_100_kb(client: httpx.AsyncClient, db: Database) -> None:
+    # The campaign page's own bytes (HTML, CSS, our JavaScript), Stripe.js and product
+    # images aside, uncompressed (what a gzip-less proxy would send): under 100 KB.
+    _, slug, _ = await drop(
+        db, images=[f"https://img.example/{n}.jpg" for n in range(8)], description="Oak. " * 400
+    )
+    page = await client.get(f"/{slug}")
+    total = len(page.content)
+    hrefs = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+    assert len(hrefs) == 3  # the stylesheet and our two scripts
+    for href in hrefs:
+        total += len((await client.get(href)).content)
+    assert total < 100_000, total

@@ -171,5 +171,7 @@ class Storefront:
             accent=domain.clean_accent(row.theme_accent),
             custom_css=Markup(domain.css_for_style_element(row.custom_css)),  # noqa: S704
             stripe_key=self.settings.stripe_publishable_key,
+            stripe_js_url=self.settings.stripe_js_url,
+            slug=row.slug,
         )
         return Rendered(domain.status_code(phase), html, domain.cache_control(phase))

@@ -3,9 +3,9 @@
 localstripe 1.15 lacks what Stripe documents and payments uses (Connect, refund limits,
 off-session authentication, idempotency keys, ...) and its store does not scale. The resource
 modules (:mod:`.accounts`, :mod:`.payment_intents`, :mod:`.payment_methods`, :mod:`.refunds`,
-:mod:`.store`, :mod:`.idempotency`) build the replacements without touching localstripe;
-:func:`apply` installs them, and only it: each attribute replaced is one :class:`Patch` of
-:func:`attribute_patches`, each route added or replaced one :class:`RoutePatch` of
+:mod:`.store`, :mod:`.idempotency`, :mod:`.stripe_js`) build the replacements without touching
+localstripe; :func:`apply` installs them, and only it: each attribute replaced is one
+:class:`Patch` of :func:`attribute_patches`, each route added or replaced one :class:`RoutePatch` of
 :func:`route_patches`. Everything follows Stripe's documented behaviour (pinned by
 ``deploy/devstack/tests/test_emulator_contract.py``); production code is never bent around
 the emulator.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import accounts, idempotency, payment_intents, payment_methods, refunds, store
+from . import accounts, idempotency, payment_intents, payment_methods, refunds, store, stripe_js
 
 __all__ = ["Patch", "RoutePatch", "apply", "attribute_patches", "route_patches"]
 
@@ -236,3 +236,5 @@ def apply(base_url: str, store_path: Path | None) -> None:
 
     # Honour Idempotency-Key like Stripe (localstripe ignores it): first of all middlewares.
     server.app.middlewares.insert(0, idempotency.middleware())
+    # Stripe.js's createPaymentMethod (the stand-in's is a stub) and its publishable-key call.
+    server.app.middlewares.insert(1, stripe_js.middleware())
