@@ -2,6 +2,7 @@
 fresh PostgreSQL, a second stack started on the restored databases, and a drop's state read
 back through its gateway as it was (``make restore-drill``)."""
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ def test_a_drop_survives_backup_and_restore_into_a_new_server(
 
     with EmbeddedPostgres(tmp_path / "new-server") as fresh:
         assert sorted(restore(tmp_path / "backup", fresh.url_template)) == sorted(names)
-        environ = {"DATABASE_URL_TEMPLATE": fresh.url_template, **_dev_environ()}
+        environ = {**os.environ, "DATABASE_URL_TEMPLATE": fresh.url_template}
         with (
             DevStack(tmp_path / "restored", environ=environ) as second,
             httpx.Client(base_url=second.base_url, timeout=10) as restored,
@@ -72,9 +73,3 @@ def test_a_drop_survives_backup_and_restore_into_a_new_server(
             )
             assert more.status_code == 201, more.text
             assert more.json()["buyer_number"] == 3
-
-
-def _dev_environ() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if k != "DATABASE_URL_TEMPLATE"}
