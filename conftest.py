@@ -12,11 +12,13 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dropwave_contracts.topics import all_topic_specs
 from dropwave_devstack.broker import TansuBroker, create_topics
 from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, ensure_database
+from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database
 from dropwave_runtime.migrations import install_plumbing
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -27,6 +29,25 @@ pytest_plugins = ("tests.browser.harness",)
 # Tests build settings with dev values (short secrets, http://localhost links) that
 # production mode (the default) refuses; tests of production mode set it explicitly.
 os.environ.setdefault("DROPWAVE_ENV", "dev")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test`` (``-n 2 --dist loadscope``): each test module is a unit, as with xdist's
+    loadscope, except that all of ``tests/e2e`` is one: the e2e tests run in file order on
+    one worker (one shared stack; no stall test's timeline shares the box with another e2e
+    test, no second stack is started) while the other worker runs the rest beside them.
+    (xdist's ``loadgroup`` would do it with marks, but it renames node ids, which pytest 9.2
+    no longer lets a plugin do.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class E2EOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/e2e" if nodeid.startswith("tests/e2e/") else super()._split_scope(nodeid)
+
+    return E2EOnOneWorker(config, log)
 
 
 def docker_engine_available() -> bool:
@@ -97,6 +118,17 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory, docker_engine: boo
     with TansuBroker(tmp_path_factory.mktemp("kafka")) as broker:
         broker.create_topics(all_topic_specs())
         yield broker.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
+    """The Stripe emulator (localstripe), one per session (payments' tests, traces)."""
+    emulator = LocalStripe(tmp_path_factory.mktemp("localstripe"))
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
 
 
 @pytest.fixture

@@ -10,6 +10,13 @@ read model is filled directly; then the ``CampaignTipped`` handler runs once (on
 ``--concurrency`` sends in flight) drain the queue. It prints the enqueue time, progress,
 messages/s, and checks every message arrived exactly once.
 
+Then, in the same run, the limit it is held against: what the same SMTP sink accepts from a
+plain client (aiosmtplib, no database, no templates, no limiter) sending a copy of one of the
+messages just delivered over as many connections as the workers may open (``--workers`` x
+``smtp_max_connections``), each kept open. The fan-out is printed as a ratio of that ceiling
+(issue 15's goal: at least 0.8). With ``--channel sms`` the ceiling is the email one (the
+fake carrier is not the bottleneck to measure).
+
 Bounded: at most ``--timeout`` seconds of sending. Usage: ``make bench-notifications`` or
 ``python bench/notifications_fanout.py [--recipients 10000] [--channel email|sms]``.
 """
@@ -18,14 +25,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import email.policy
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
+import aiosmtplib
 from dropwave_contracts.events import CampaignTipped
 from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, ensure_database
 from dropwave_devstack.smtp_sink import SmtpSink
@@ -84,6 +94,35 @@ async def sent(db: Database) -> int:
             select(func.count()).select_from(Delivery).where(Delivery.status == "sent")
         )
         return int(count or 0)
+
+
+async def smtp_ceiling(smtp: SmtpSink, sample: EmailMessage, connections: int, n: int) -> float:
+    """Messages/s the sink accepts from a plain client: ``n`` copies of ``sample`` (each with
+    its own Message-ID, outside the fan-out's domain) over ``connections`` open sessions."""
+    body = sample.as_bytes(policy=email.policy.SMTP)
+    header_end = body.index(b"\r\n\r\n")
+    head, rest = body[:header_end], body[header_end:]
+    head = b"\r\n".join(
+        line
+        for line in head.split(b"\r\n")
+        if not line.lower().startswith((b"message-id:", b"x-envelope-"))
+    )
+    sender, to = "ceiling@bench.example", str(sample["To"])
+    counter = iter(range(n))
+
+    async def session() -> None:
+        client = aiosmtplib.SMTP(hostname=smtp.host, port=smtp.port, timeout=30)
+        await client.connect()
+        try:
+            for i in counter:
+                message_id = f"Message-ID: <ceiling-{i}@bench.example>\r\n".encode()
+                await client.sendmail(sender, [to], message_id + head + rest)
+        finally:
+            await client.quit()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(session() for _ in range(connections)))
+    return n / (time.perf_counter() - t0)
 
 
 async def run(args: argparse.Namespace, url: str, smtp: SmtpSink) -> int:
@@ -159,7 +198,8 @@ async def run(args: argparse.Namespace, url: str, smtp: SmtpSink) -> int:
             await s.close()
     await db.dispose()
 
-    received = {"SMTP sink": Counter(str(m["Message-ID"]) for m in smtp.messages())}
+    stored = smtp.messages()
+    received = {"SMTP sink": Counter(str(m["Message-ID"]) for m in stored)}
     if twilio is not None:
         received["fake carrier"] = Counter(m["To"] for m in twilio.messages)
         twilio.stop()
@@ -176,6 +216,17 @@ async def run(args: argparse.Namespace, url: str, smtp: SmtpSink) -> int:
     if done < queued:
         print(f"stopped after --timeout {args.timeout:.0f} s: {queued - done} not sent yet")
     print("every message exactly once" if ok else "NOT every message exactly once")
+
+    if stored:
+        connections = args.workers * settings.smtp_max_connections
+        sample = min(n, args.ceiling_messages)
+        ceiling = await smtp_ceiling(smtp, stored[0], connections, sample)
+        rate = done / elapsed
+        print(
+            f"\nSMTP ceiling (a plain client, {connections} connections, {sample} messages): "
+            f"{ceiling:.0f} messages/s\n"
+            f"fan-out / ceiling: {rate / ceiling:.2f}x (goal: at least 0.80x)"
+        )
     return 0 if ok else 1
 
 
@@ -188,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--rate", type=float, default=100_000.0, help="limiter, messages/s")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds of sending")
+    parser.add_argument(
+        "--ceiling-messages", type=int, default=3000, help="messages of the plain-client ceiling"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="dropwave-bench-notify-") as tmp:
         root = Path(tmp)

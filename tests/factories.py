@@ -55,6 +55,8 @@ def _plain(name: str, info: FieldInfo) -> object:
         return 1
     if annotation is str:
         return name
+    if typing.get_origin(annotation) in (list, tuple, frozenset, set):
+        return typing.get_origin(annotation)()  # an empty collection
     raise TypeError(f"tests/factories.py: no plain value for {name}: {annotation!r}; pass it")
 
 

@@ -25,9 +25,11 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 ROUTES = {
     "/api/v1/campaigns*": "campaigns",
     "/api/v1/campaigns/*/orders": "orders",
+    "/api/v1/campaigns/*/orders.csv": "orders",
     "/api/v1/orders/*": "orders",
     "/api/v1/webhooks/stripe*": "payments",
     "/api/v1/creators/me/payouts*": "payments",
+    "/api/v1/creators/me/settings": "campaigns",
     "/api/v1/payments/*": "payments",
     "/api/v1/notifications/*": "notifications",
     "*": "storefront",  # every other path but /api/*: the buyers' pages
@@ -388,23 +390,30 @@ def _check_cli(service: str, args: list[str]) -> argparse.Namespace:
 
 def test_compose_runs_each_service_and_its_migration_through_the_cli() -> None:
     """Docker appends a service's ``command`` to the image's ENTRYPOINT; each must be a
-    command line the service's CLI accepts, and every service waits for its migration."""
+    command line the service's CLI accepts, and every service waits for its migration.
+    As on Kubernetes, each service runs as api (``<service>``, the gateway's upstream) and as
+    worker (``<service>-worker``): the role the parser reads, not a string."""
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
     entrypoint, default = _image_default("ENTRYPOINT"), _image_default("CMD")
-    seen: dict[str, list[str]] = {}
+    seen: dict[str, tuple[str, str | None]] = {}
     for name, svc in compose.items():
         build = svc.get("build") or {}
         if "entrypoint" in svc or build.get("dockerfile") != "deploy/Dockerfile":
             continue  # not a service CLI (the topics job has its own entrypoint)
         service = build["args"]["SERVICE"]
-        args = _service_argv(entrypoint, svc.get("command", default))
-        _check_cli(service, args)
-        seen[name] = args
+        args = _check_cli(service, _service_argv(entrypoint, svc.get("command", default)))
+        seen[name] = (args.command, getattr(args, "role", None))
+    assert set(seen) == {
+        f"{name}{suffix}" for name in SERVICES for suffix in ("", "-worker", "-migrate")
+    }
     for name in SERVICES:
-        assert seen[name] == ["serve"]
-        assert seen[f"{name}-migrate"] == ["migrate"]
-        waits = compose[name]["depends_on"]
-        assert waits[f"{name}-migrate"] == {"condition": "service_completed_successfully"}
+        assert seen[name] == ("serve", "api")
+        assert seen[f"{name}-worker"] == ("serve", "worker")
+        assert seen[f"{name}-migrate"] == ("migrate", None)
+        for process in (name, f"{name}-worker"):
+            waits = compose[process]["depends_on"]
+            assert waits[f"{name}-migrate"] == {"condition": "service_completed_successfully"}
+            assert compose[process]["environment"] == compose[name]["environment"]
         assert compose[f"{name}-migrate"]["restart"] == "no"
         assert compose[f"{name}-migrate"]["environment"] == compose[name]["environment"]
 

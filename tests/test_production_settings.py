@@ -28,7 +28,7 @@ PUBLIC = "https://drops.dropwave.dev"
 
 
 def orders(**kw: Any) -> OrdersSettings:
-    values = {**COMMON, "order_token_secret": SECRET, **kw}
+    values = {**COMMON, **AUTH, "order_token_secret": SECRET, **kw}
     return OrdersSettings(dropwave_env="production", **values)
 
 
@@ -100,7 +100,7 @@ def test_the_dev_stacks_stripe_values_are_refused() -> None:
 
 def test_an_empty_order_token_secret_is_refused_even_in_dev() -> None:
     with pytest.raises(ValidationError):
-        OrdersSettings(dropwave_env="dev", **COMMON, order_token_secret="")
+        OrdersSettings(dropwave_env="dev", **COMMON, **AUTH, order_token_secret="")
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,7 @@ def test_the_pay_later_template_is_a_public_url_too() -> None:
 
 def test_dev_mode_accepts_dev_values() -> None:
     OrdersSettings(
-        dropwave_env="dev", **COMMON, order_token_secret=DEV_SECRETS["ORDER_TOKEN_SECRET"]
+        dropwave_env="dev", **COMMON, **AUTH, order_token_secret=DEV_SECRETS["ORDER_TOKEN_SECRET"]
     )
 
 
@@ -150,6 +150,7 @@ def test_a_service_refuses_to_start_with_unsafe_settings() -> None:
         "DATABASE_URL": "postgresql+asyncpg://127.0.0.1:1/none",
         "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
         "ORDER_TOKEN_SECRET": "short-secret-16b",
+        **{name.upper(): value for name, value in AUTH.items()},
     }
     out = subprocess.run(
         [sys.executable, "-m", "orders", "migrate"],

@@ -75,7 +75,7 @@ def test_asyncapi_document() -> None:
             assert message["bindings"]["kafka"]["key"]["type"] == "string"
             assert _resolve(doc, message["payload"]["$ref"])["type"] == "object"
     sends = [op for op in doc["operations"].values() if op["action"] == "send"]
-    assert len(sends) == 5  # payments sends on two topics
+    assert len(sends) == 6  # campaigns and payments send on two topics each
     for op in sends:
         channel = _resolve(doc, op["channel"]["$ref"])
         for ref in op["messages"]:

@@ -57,12 +57,18 @@ def test_every_event_is_keyed_by_campaign_id_or_creator_id(event_cls: type[Event
 def test_topic_names_are_explicit() -> None:
     assert [(s.name, s.partitions, s.producer) for s in EVENT_TOPICS] == [
         ("campaigns.events.v1", 6, "campaigns"),
+        ("campaigns.creators.v1", 6, "campaigns"),
         ("orders.events.v1", 6, "orders"),
         ("payments.events.v1", 6, "payments"),
         ("payments.accounts.v1", 6, "payments"),
         ("notifications.events.v1", 6, "notifications"),
     ]
-    prefixes = {"campaigns.": "Campaign", "orders.": "Order", "payments.events": "Payment"}
+    prefixes = {
+        "campaigns.events": "Campaign",
+        "campaigns.creators": "Creator",
+        "orders.": "Order",
+        "payments.events": "Payment",
+    }
     for spec in EVENT_TOPICS:
         for prefix, class_prefix in prefixes.items():
             if spec.name.startswith(prefix):

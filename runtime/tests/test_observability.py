@@ -49,6 +49,16 @@ def test_json_log_line_carries_service_correlation_and_trace(log_stream: io.Stri
     assert line["trace_id"] == parent.split("-")[1]
 
 
+def test_the_stripe_sdks_per_request_lines_are_not_logged_its_warnings_are(
+    log_stream: io.StringIO,
+) -> None:
+    stripe_log = logging.getLogger("stripe")
+    stripe_log.info("Request to Stripe api")
+    stripe_log.warning("Stripe v1 API error received")
+    messages = [json.loads(line)["message"] for line in log_stream.getvalue().splitlines()]
+    assert messages == ["Stripe v1 API error received"]
+
+
 def test_child_traceparent_keeps_trace_and_changes_span() -> None:
     parent = new_traceparent()
     child = new_traceparent(parent)

@@ -151,12 +151,15 @@ async def test_a_buyer_sees_the_count_move_and_joins(
     assert order["payment_method_id"].startswith("pm_")
     assert (order["referral_code"], order["source"]) == ("friend_1", "storefront")
     assert order["buyer_phone"] == "+15550100199"
-    # The attempt is over: its key is no longer kept.
-    assert await page.evaluate("sessionStorage.length") == 0
+    # The attempt is over: its key is no longer kept; the order's token is, for the order page.
+    (kept,) = await page.evaluate("Object.keys(sessionStorage)")
+    assert re.fullmatch(r"dropwave:order:[0-9a-f-]{36}", kept), kept
 
     # Share: counted, and the link copied (no share sheet in headless Chromium).
     await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    async with page.expect_response(lambda r: r.url.endswith(f"/{slug}/shares")) as shared:
+    # The share counts with the visitor's referral code (the creator's stats).
+    sharing = f"/api/v1/campaigns/{slug}/shares?ref=friend_1"
+    async with page.expect_response(lambda r: r.url.endswith(sharing)) as shared:
         await page.get_by_role("button", name="Share this drop").click()
     assert (await shared.value).status == 202
     await expect(page.locator("#share-note")).to_have_text("Link copied.")

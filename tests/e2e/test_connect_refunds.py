@@ -4,8 +4,6 @@ the campaign succeeds and settles, then the owner and an operator refund an orde
 follows (a full refund reads ``refunded``, a partial one shows ``refunded_cents``) and the
 buyer is emailed each refund once."""
 
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +13,7 @@ import pytest
 import stripe
 from dropwave_devstack.stack import DevStack
 
-from .conftest import Eventually, not_open_yet
+from .conftest import Eventually, not_open_yet, operator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -127,14 +125,7 @@ def test_onboard_charge_settle_refund(
 
     # 5. An operator refunds another order from the service CLI.
     second = orders[1]["id"]
-    cli = subprocess.run(
-        [sys.executable, "-m", "payments", "refund", second, "--amount-cents", "700"],
-        env=stack.services["payments"].env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    cli = operator(stack, "payments", "refund", second, "--amount-cents", "700", check=False)
     assert cli.returncode == 0, cli.stderr
     assert '"amount_cents": 700' in cli.stdout
     refunds = client.v1.refunds.list({"payment_intent": intents[second].id}).data

@@ -18,7 +18,7 @@ from dropwave_devstack.stack import DevStack
 
 from .conftest import Eventually, not_open_yet
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(480)]
 
 DEADLINE_S = 15
 
@@ -85,8 +85,8 @@ def drops(stack: DevStack) -> dict[str, Drop]:
             view: dict[str, Any] = api.get(f"/api/v1/campaigns/{drop.slug}").json()
             return view if view["status"] == wanted else None
 
-        won.status = eventually(lambda: closed(won, "successful"), "the drop to succeed", 90)
-        lost.status = eventually(lambda: closed(lost, "failed"), "the drop to fail", 90)
+        won.status = eventually(lambda: closed(won, "successful"), "the drop to succeed", 180)
+        lost.status = eventually(lambda: closed(lost, "failed"), "the drop to fail", 180)
     return {"won": won, "lost": lost}
 
 

@@ -17,6 +17,7 @@ each frozen across it once (their consumers then see the events in other interle
 
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -193,3 +194,136 @@ def test_the_outcome_holds_when_a_part_stalls_across_the_deadline(
 def intents_of_order(stack: DevStack, campaign_id: str, order_id: str) -> dict[str, Any]:
     [intent] = [i for i in intents_of(stack, campaign_id) if i["metadata"]["order_id"] == order_id]
     return intent
+
+
+def _settled_as_told(
+    stack: DevStack,
+    api: httpx.Client,
+    eventually: Eventually,
+    campaign: tuple[str, str],
+    orders: list[dict[str, Any]],
+    stands: int,
+) -> None:
+    """The campaign (minimum 5) closed on the ``stands`` orders its buyers were told stand:
+    at 5 it succeeded and exactly those were captured, once each; else it failed and every
+    hold it made was released."""
+    campaign_id, slug = campaign
+    view = closed(api, eventually, slug)
+    if stands >= 5:
+        assert (view["status"], view["current_orders"]) == ("successful", stands)
+        eventually(every(api, orders[:stands], "captured"), "the standing orders captured", 60)
+        intents = [i for i in intents_of(stack, campaign_id) if i["status"] == "succeeded"]
+        assert sorted(i["metadata"]["order_id"] for i in intents) == sorted(
+            o["id"] for o in orders[:stands]
+        ), "exactly the standing orders captured, once each"
+    else:
+        assert (view["status"], view["current_orders"]) == ("failed", stands)
+        eventually(
+            lambda: {i["status"] for i in intents_of(stack, campaign_id)} <= {"canceled"},
+            "every hold released at Stripe",
+            60,
+        )
+
+
+@pytest.mark.parametrize("part", ["postgres", "orders"])
+def test_what_buyers_were_told_holds_when_orders_or_its_database_freezes(
+    stack: DevStack, api: httpx.Client, eventually: Eventually, part: str
+) -> None:
+    """PostgreSQL (every server process) or the orders service is frozen from 3 s before the
+    deadline to 5 s after it, while, a second before the deadline, buyer #5 of A cancels and a
+    fifth buyer orders on C (minimum 5 each). Those requests hang in the stall and may be
+    answered either way once it ends (accepted, refused as too late, or a 5xx): the test
+    takes what each buyer was told and checks the outcome matches it."""
+    deadline = datetime.now(UTC) + timedelta(seconds=LEAD_S)
+    a_campaign, c_campaign = launch(stack, api, deadline), launch(stack, api, deadline)
+    a, c = place(api, eventually, a_campaign[1], 5), place(api, eventually, c_campaign[1], 4)
+    for orders in (a, c):
+        eventually(every(api, orders, "authorized"), "orders authorized", 30)
+
+    def at(offset_s: float) -> datetime:
+        return deadline + timedelta(seconds=offset_s)
+
+    told: dict[str, httpx.Response] = {}
+
+    def act(name: str, call: Callable[[httpx.Client], httpx.Response]) -> None:
+        with httpx.Client(base_url=stack.base_url, timeout=60) as client:
+            told[name] = call(client)
+
+    last_order = {"email": "frozen-second@example.com", "payment_method_id": "pm_card_visa"}
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    calls: dict[str, Callable[[httpx.Client], httpx.Response]] = {
+        "cancel": lambda client: cancel(client, a[4]),
+        "order": lambda client: client.post(
+            f"/api/v1/campaigns/{c_campaign[1]}/orders", headers=key, json=last_order
+        ),
+    }
+    wait_until(at(-3.0))
+    with frozen(stack, part):
+        wait_until(at(-1.0))
+        threads = [threading.Thread(target=act, args=item) for item in calls.items()]
+        for thread in threads:
+            thread.start()
+        wait_until(at(5.0))
+    for thread in threads:
+        thread.join(60)
+
+    cancelled = told["cancel"].status_code == 200
+    assert cancelled or told["cancel"].status_code in {409, 502, 503, 504}, told["cancel"].text
+    ordered = told["order"].status_code == 201
+    assert ordered or told["order"].status_code in {409, 502, 503, 504}, told["order"].text
+    if ordered:
+        c.append(told["order"].json())
+    _settled_as_told(stack, api, eventually, a_campaign, a, 4 if cancelled else 5)
+    _settled_as_told(stack, api, eventually, c_campaign, c, 5 if ordered else 4)
+
+
+@contextmanager
+def frozen(stack: DevStack, part: str) -> Iterator[None]:
+    """`stalled`, and PostgreSQL too (every server process: open connections hang)."""
+    if part != "postgres":
+        with stalled(stack, part):
+            yield
+        return
+    if stack.postgres is None:
+        pytest.skip("needs the embedded PostgreSQL (its address points elsewhere)")
+    stack.postgres.freeze()
+    try:
+        yield
+    finally:
+        stack.postgres.thaw()
+
+
+def test_payments_frozen_again_and_again_mid_authorization(
+    stack: DevStack, api: httpx.Client, eventually: Eventually
+) -> None:
+    """Payments is frozen for 0.4 s every 0.7 s while 40 orders are placed and authorized:
+    lanes stop between claim, calls and commit, at whatever point the signal finds them.
+    Every order still gets exactly one PaymentIntent, and once the drop succeeds each is
+    captured once."""
+    campaign = launch(stack, api, datetime.now(UTC) + timedelta(seconds=LEAD_S))
+    process = stack.services["payments"]
+    if process.pid is None:
+        pytest.skip("needs the embedded payments (its address points elsewhere)")
+    placing = threading.Event()
+    orders: list[dict[str, Any]] = []
+
+    def place_all() -> None:
+        with httpx.Client(base_url=stack.base_url, timeout=60) as client:
+            orders.extend(place(client, eventually, campaign[1], 40))
+        placing.set()
+
+    thread = threading.Thread(target=place_all)
+    thread.start()
+    stops = 0
+    with_in = time.monotonic() + 30
+    while time.monotonic() < with_in and (not placing.is_set() or stops < 12):
+        os.kill(process.pid, signal.SIGSTOP)
+        time.sleep(0.4)
+        os.kill(process.pid, signal.SIGCONT)
+        stops += 1
+        time.sleep(0.3)
+    thread.join(60)
+    assert len(orders) == 40
+    _settled_as_told(stack, api, eventually, campaign, orders, 40)
+    intents = intents_of(stack, campaign[0])  # whatever their status: none made twice
+    assert sorted(i["metadata"]["order_id"] for i in intents) == sorted(o["id"] for o in orders)

@@ -13,9 +13,6 @@ acts and then loses its answer, for every matching request until the test clears
 """
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +23,7 @@ import pytest
 from dropwave_devstack.faults import BackgroundFaultProxy, FaultPlan
 from dropwave_devstack.stack import DevStack
 
-from .conftest import Eventually
+from .conftest import Eventually, operator
 from .test_settlement import intents_of, place, statuses
 from .test_stalls import closed, every, launch
 
@@ -43,17 +40,7 @@ def faults(stack: DevStack) -> Iterator[BackgroundFaultProxy]:
 
 def queue(stack: DevStack, *args: str, check: bool = True) -> str:
     """`python -m payments queue ...` as an operator runs it (the service's environment)."""
-    env = dict(os.environ)
-    env.update(stack.services["payments"].env)
-    out = subprocess.run(
-        [sys.executable, "-m", "payments", "queue", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=check,
-    )
-    return out.stdout
+    return operator(stack, "payments", "queue", *args, check=check).stdout
 
 
 def queue_list(stack: DevStack, campaign_id: str) -> list[dict[str, Any]]:

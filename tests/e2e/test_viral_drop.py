@@ -7,6 +7,7 @@ the number of authorized orders."""
 import asyncio
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,13 +15,14 @@ import httpx
 import pytest
 from dropwave_devstack.stack import DevStack
 
-from .conftest import Eventually, not_open_yet
+from .conftest import Eventually, not_open_yet, post_order
 from .test_orders import publish_campaign
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(540)]
 
 ORDERS = 2000
 IN_FLIGHT = 200
+SETTLE_TIMEOUT_S = 360  # settled in ~100 s on an idle 2-core box; CI boxes run slower
 
 
 def clients(base_url: str) -> list[httpx.AsyncClient]:
@@ -37,10 +39,11 @@ async def place_all(base_url: str, slug: str, keys: list[str]) -> list[httpx.Res
 
     async def place(i: int, key: str) -> httpx.Response:
         async with gate:
-            return await pool[i % len(pool)].post(
+            return await post_order(
+                pool[i % len(pool)],
                 f"/api/v1/campaigns/{slug}/orders",
-                headers={"Idempotency-Key": key},
-                json={"email": f"fan-{i}@example.com", "payment_method_id": "pm_card_visa"},
+                key,
+                {"email": f"fan-{i}@example.com", "payment_method_id": "pm_card_visa"},
             )
 
     try:
@@ -53,17 +56,26 @@ async def place_all(base_url: str, slug: str, keys: list[str]) -> list[httpx.Res
 
 
 async def statuses(base_url: str, orders: list[dict[str, Any]]) -> list[str]:
+    """Each order's status, 20 reads in flight; a read that was shed (503 with
+    ``Retry-After``: orders short of database connections) is made again after a second,
+    as a client would."""
     pool = clients(base_url)
-    gate = asyncio.Semaphore(100)
+    gate = asyncio.Semaphore(20)
 
     async def status(i: int, order: dict[str, Any]) -> str:
         url = f"/api/v1/orders/{order['id']}"
         headers = {"X-Order-Token": order["order_token"]}
         async with gate:
-            try:
-                r = await pool[i % len(pool)].get(url, headers=headers)
-            except httpx.TransportError:  # a keep-alive connection closed under us: once more
-                r = await pool[i % len(pool)].get(url, headers=headers)
+            r: httpx.Response | None = None
+            for _ in range(10):
+                try:
+                    r = await pool[i % len(pool)].get(url, headers=headers)
+                except httpx.TransportError:  # a keep-alive connection closed under us
+                    continue
+                if r.status_code != 503 or "retry-after" not in r.headers:
+                    break
+                await asyncio.sleep(1)
+            assert r is not None, "no answer in ten tries"
             assert r.status_code == 200, r.text
             value: str = r.json()["status"]
             return value
@@ -107,21 +119,15 @@ def test_two_thousand_concurrent_orders_on_one_campaign(
     assert len({o["id"] for o in orders}) == ORDERS
     assert sorted(o["buyer_number"] for o in orders) == list(range(1, ORDERS + 1))
 
+    # Watch the campaign's count (one read a second), not 2,000 order pages a round: a
+    # poller that size took a third of this box's CPU from the system it waited for.
     placed_at = time.monotonic()
-    final: dict[str, str] = {}
-    waiting = orders
-    while waiting and time.monotonic() - placed_at < 240:  # poll only the unsettled ones
-        current = asyncio.run(statuses(stack.base_url, waiting))
-        final.update({o["id"]: st for o, st in zip(waiting, current, strict=True)})
-        waiting = [o for o, st in zip(waiting, current, strict=True) if st == "pending"]
-        if waiting:
-            time.sleep(1)
-    assert not waiting, f"{len(waiting)} orders still pending after 240 s"
-    authorized = list(final.values()).count("authorized")
-    assert authorized == ORDERS  # pm_card_visa: every hold succeeds
-    eventually(
-        lambda: api.get(f"/api/v1/campaigns/{slug}").json()["current_orders"] == authorized,
-        "current_orders to equal the authorized orders",
-        60,
-    )
+    counted = 0
+    while counted < ORDERS and time.monotonic() - placed_at < SETTLE_TIMEOUT_S:
+        time.sleep(1)
+        counted = api.get(f"/api/v1/campaigns/{slug}").json()["current_orders"]
+    assert counted == ORDERS, f"{counted} of {ORDERS} counted {SETTLE_TIMEOUT_S} s after placing"
+    final = asyncio.run(statuses(stack.base_url, orders))
+    assert final.count("authorized") == ORDERS, Counter(final)  # pm_card_visa: every hold holds
+    assert api.get(f"/api/v1/campaigns/{slug}").json()["current_orders"] == ORDERS
     print(f"settled and counted {time.monotonic() - placed_at:.1f}s after placing")

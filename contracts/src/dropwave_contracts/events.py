@@ -12,6 +12,7 @@ Fields that are nullable in v1 have no default: producers must state them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -27,12 +28,14 @@ __all__ = [
     "CampaignFailed",
     "CampaignMilestoneReached",
     "CampaignPublished",
+    "CampaignStretchGoalReached",
     "CampaignSucceeded",
     "CampaignTipped",
     "CampaignUpdated",
     "Cents",
     "Count",
     "CreatorPayoutsUpdated",
+    "CreatorSettingsChanged",
     "Currency",
     "MinOrders",
     "NonEmptyStr",
@@ -51,6 +54,10 @@ __all__ = [
     "PaymentRefunded",
     "PaymentReleased",
     "PaymentReminderIssued",
+    "PriceTier",
+    "StretchGoal",
+    "price_for_buyer",
+    "price_outlook",
 ]
 
 Cents = Annotated[int, Field(gt=0)]
@@ -67,6 +74,51 @@ MinOrders = Annotated[int, Field(ge=1)]
 BuyerNumber = Annotated[int, Field(ge=1)]
 """The buyer's rank in the campaign ("you're buyer #24"), from 1."""
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
+
+
+class PriceTier(BaseModel):
+    """An early-bird tier: buyers numbered up to ``up_to_buyer`` (inclusive, after the
+    previous tier's bound) pay ``price_cents``; buyers after the last tier pay the campaign's
+    ``price_cents``. Tiers come in increasing ``up_to_buyer`` order (campaigns checks it)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
+
+    up_to_buyer: BuyerNumber
+    """The last buyer number that pays this price."""
+    price_cents: Cents
+
+
+class StretchGoal(BaseModel):
+    """A threshold of confirmed orders above the minimum, with what reaching it brings."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
+
+    orders: Annotated[int, Field(ge=1)]
+    """Confirmed orders that reach the goal."""
+    message: NonEmptyStr
+    """What it brings, in the creator's words (plain text, one line)."""
+
+
+def price_for_buyer(buyer_number: int, tiers: Sequence[PriceTier], price_cents: int) -> int:
+    """The price of ``buyer_number``: the first tier whose bound covers it, else the
+    campaign's ``price_cents``. The one place the tiers' meaning is written down; campaigns,
+    orders and the storefront all price with it."""
+    for tier in tiers:
+        if buyer_number <= tier.up_to_buyer:
+            return tier.price_cents
+    return price_cents
+
+
+def price_outlook(
+    buyer_number: int, tiers: Sequence[PriceTier], price_cents: int
+) -> tuple[int, int | None, int | None]:
+    """What a page says of the price for ``buyer_number``: that price, the last buyer number
+    paying it and the price after it (both None once past every tier)."""
+    price = price_for_buyer(buyer_number, tiers, price_cents)
+    tier = next((t for t in tiers if buyer_number <= t.up_to_buyer), None)
+    if tier is None:
+        return price, None, None
+    return price, tier.up_to_buyer, price_for_buyer(tier.up_to_buyer + 1, tiers, price_cents)
 
 
 # --- campaigns.events.v1 (producer: campaigns) ------------------------------------------
@@ -88,6 +140,9 @@ class CampaignCreated(CampaignEvent):
     currency: Currency
     min_orders: MinOrders
     deadline: AwareDatetime
+    price_tiers: list[PriceTier] = Field(default_factory=list)
+    """Early-bird tiers by buyer number (``price_cents`` after the last). Optional (added in
+    v1 as a minor change): absent or empty, every buyer pays ``price_cents``."""
 
 
 class PagePresentation(BaseModel):
@@ -129,6 +184,19 @@ class CampaignPublished(CampaignEvent, PagePresentation):
     creator_email: str | None = None
     """The creator's email (the token's ``email`` claim) for notifications, if known.
     Optional (added in v1 as a minor change): older events lack it."""
+    price_tiers: list[PriceTier] = Field(default_factory=list)
+    """Early-bird tiers by buyer number, final (rules never change once published): orders
+    prices each buyer by them (``price_for_buyer``), fixed when the number is assigned.
+    Optional (added in v1 as a minor change): absent or empty, every buyer pays
+    ``price_cents``."""
+    stretch_goals: list[StretchGoal] = Field(default_factory=list)
+    """Thresholds above the minimum, in increasing ``orders``. Optional (added in v1 as a
+    minor change): absent or empty, none."""
+    ship_to_countries: list[str] | None = None
+    """The countries the campaign ships its physical goods to (ISO 3166-1 alpha-2, upper
+    case): orders then requires a shipping address in one of them on every order. Empty or
+    absent: a digital drop, no address is asked for. A rule: fixed once published.
+    Optional (added in v1 as a minor change): older events lack it (digital)."""
 
 
 class CampaignUpdated(CampaignEvent, PagePresentation):
@@ -165,6 +233,24 @@ class CampaignTipped(CampaignEvent):
     current_orders: Count
     min_orders: MinOrders
     tipped_at: AwareDatetime
+
+
+class CampaignStretchGoalReached(CampaignEvent):
+    """Confirmed orders reached one of the campaign's stretch goals. Emitted by campaigns
+    once per goal and campaign (where it counts confirmed orders, like ``CampaignTipped``);
+    added in v1 as a minor change (a new event type)."""
+
+    event_type: Literal["CampaignStretchGoalReached"] = "CampaignStretchGoalReached"
+    schema_version: Literal[1] = 1
+
+    goal_orders: Annotated[int, Field(ge=1)]
+    """The goal's threshold (``StretchGoal.orders``)."""
+    message: NonEmptyStr
+    """The goal's message."""
+    current_orders: Count
+    reached_at: AwareDatetime
+    """The latest confirmation counted when it was reached (like ``tipped_at``): the buyers
+    confirmed by then are the ones it is announced to."""
 
 
 class CampaignSucceeded(CampaignEvent):
@@ -227,7 +313,8 @@ class OrderPlaced(CampaignEvent):
     currency: Currency
     buyer_email: NonEmptyStr
     buyer_phone: str | None
-    """E.164 phone number for SMS, if the buyer gave one."""
+    """E.164 phone number for SMS, if the buyer gave one and agreed to SMS (orders states
+    null without consent: nobody downstream may use it then)."""
     payment_method_id: str | None
     """Stripe PaymentMethod id (``pm_...``); ``None``: the client confirms with the
     ``client_secret`` itself."""
@@ -239,6 +326,19 @@ class OrderPlaced(CampaignEvent):
     route the charge to the creator's Connect account without having seen the campaign's
     ``CampaignPublished`` first. Optional (added in v1 as a minor change): absent on older
     events; payments then falls back to its campaign -> creator map."""
+    referral_code: str | None = None
+    """The referral code the buyer came with (``?ref=`` of the drop page), as given; for the
+    creator's stats. Optional (added in v1 as a minor change): absent on older events."""
+    source: str | None = None
+    """Where the buyer came from (``tiktok``, ``instagram``, ``direct``...), as the client
+    said it (``utm_source``/``source`` of the drop page, or its referrer's classification;
+    README "Creator stats"); for the creator's stats. Optional (added in v1 as a minor
+    change): absent on older events."""
+    campaign_deadline: AwareDatetime | None = None
+    """The campaign's deadline (from ``CampaignPublished``; it never changes once published),
+    so payments knows at authorization time whether the campaign can outlive the card's
+    authorization window and the card must be saved for an off-session charge. Optional
+    (added in v1 as a minor change): absent on older events; payments then saves the card."""
 
 
 class OrderConfirmed(CampaignEvent):
@@ -256,9 +356,16 @@ class OrderConfirmed(CampaignEvent):
     currency: Currency
     buyer_email: NonEmptyStr
     buyer_phone: str | None
+    """As on ``OrderPlaced``: only with the buyer's SMS consent."""
     campaign_title: NonEmptyStr
     campaign_min_orders: MinOrders
     campaign_deadline: AwareDatetime
+    order_token: str | None = None
+    """The buyer's order token (orders' HMAC of the order id; what the API's
+    ``X-Order-Token`` takes): notifications puts it in the confirmation mail's link to the
+    order page, in the URL's fragment (``/orders/{id}#t=...``), never in a logged URL. A bearer
+    credential for reading and cancelling this order: never log it. Opaque to consumers.
+    Optional (added in v1 as a minor change): ``None`` on older events."""
 
 
 class OrderCancelled(CampaignEvent):
@@ -461,6 +568,31 @@ class CreatorPayoutsUpdated(CreatorEvent):
     details_submitted: bool
 
 
+# --- campaigns.creators.v1 (producer: campaigns) ----------------------------------------
+
+
+class CreatorSettingsChanged(CreatorEvent):
+    """A creator's contact data or milestone preference changed (the settings endpoint, or
+    a new ``email`` claim in their token): notifications writes to the creator as it says
+    from now on, for every campaign of theirs. Carries the whole current state, so the
+    newest ``version`` alone is the truth. Emitted by campaigns, keyed by ``creator_id``;
+    added in v1 as a minor change (a new event type on a new topic)."""
+
+    event_type: Literal["CreatorSettingsChanged"] = "CreatorSettingsChanged"
+    schema_version: Literal[1] = 1
+
+    version: Annotated[int, Field(ge=1)]
+    """Increases with every change of the creator's settings: a consumer keeps the highest
+    it has seen and ignores older ones."""
+    email: str | None
+    """The creator's email, if known (contact data: never logged)."""
+    phone: str | None
+    """The creator's phone number for SMS, E.164 (``+15551234567``), if given."""
+    milestone_channels: list[Literal["email", "sms"]]
+    """How the creator hears about milestones (milestones, tipping, the outcome): email,
+    SMS, both, or none (``[]``)."""
+
+
 # --- notifications.events.v1 (producer: notifications) ----------------------------------
 
 
@@ -486,6 +618,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CampaignUpdated,
     CampaignMilestoneReached,
     CampaignTipped,
+    CampaignStretchGoalReached,
     CampaignSucceeded,
     CampaignFailed,
     CampaignCancelled,
@@ -502,6 +635,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     PaymentRefunded,
     PaymentReminderIssued,
     CreatorPayoutsUpdated,
+    CreatorSettingsChanged,
     NotificationSent,
 )
 """Every event class defined here, in declaration order."""

@@ -57,10 +57,25 @@ def _dumps(document: object) -> str:
 
 
 def _event_schema(event_cls: type[Event]) -> dict[str, Any]:
+    """The event's schema, self-contained: a nested model (``PriceTier``...) is written out
+    where it is used, so each schema file and AsyncAPI message stands alone."""
     schema = event_cls.model_json_schema(mode="validation")
-    if "$defs" in schema:  # would need hoisting into components/schemas
-        raise RuntimeError(f"{event_cls.__name__}: nested models are not supported on the wire")
-    return schema
+    defs = schema.pop("$defs", {})
+    inlined = _inline(schema, defs)
+    assert isinstance(inlined, dict)
+    return inlined
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {**_inline(defs[ref.removeprefix("#/$defs/")], defs), **rest}
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
 
 
 def _summary(event_cls: type[Event]) -> str:
@@ -87,8 +102,8 @@ Events exchanged by the DropWave services over a Kafka-compatible broker.
 Every message value is one JSON object: the envelope fields (`event_id`, `event_type`,
 `schema_version`, `occurred_at`, `producer`, `correlation_id`, `causation_id`) and the
 event's payload fields, flattened. The message key is the `campaign_id`, so one
-campaign's events stay in order on one partition (on `payments.accounts.v1`, the
-`creator_id`). The W3C `traceparent` travels in the
+campaign's events stay in order on one partition (on `campaigns.creators.v1` and
+`payments.accounts.v1`, the `creator_id`). The W3C `traceparent` travels in the
 Kafka headers.
 
 Compatibility: consumers ignore unknown fields; adding an optional field keeps the

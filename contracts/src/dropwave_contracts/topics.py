@@ -2,8 +2,9 @@
 
 Topic names are explicit strings, never derived from class names. Every event topic is
 owned by one producing service (it publishes through its outbox) and keyed by
-``campaign_id``, so one campaign's events stay in order on one partition; the one
-creator-scoped topic (``payments.accounts.v1``) is keyed by ``creator_id``.
+``campaign_id``, so one campaign's events stay in order on one partition; the
+creator-scoped topics (``campaigns.creators.v1``, ``payments.accounts.v1``) are keyed by
+``creator_id``.
 
 Schema versions
 ---------------
@@ -35,10 +36,12 @@ from .events import (
     CampaignFailed,
     CampaignMilestoneReached,
     CampaignPublished,
+    CampaignStretchGoalReached,
     CampaignSucceeded,
     CampaignTipped,
     CampaignUpdated,
     CreatorPayoutsUpdated,
+    CreatorSettingsChanged,
     NotificationSent,
     OrderCancelled,
     OrderConfirmed,
@@ -55,6 +58,7 @@ from .events import (
 )
 
 __all__ = [
+    "CAMPAIGNS_CREATORS",
     "CAMPAIGNS_EVENTS",
     "CONSUMING_SERVICES",
     "DLQ_PARTITIONS",
@@ -107,14 +111,23 @@ CAMPAIGNS_EVENTS = TopicSpec(
         CampaignUpdated,
         CampaignMilestoneReached,
         CampaignTipped,
+        CampaignStretchGoalReached,
         CampaignSucceeded,
         CampaignFailed,
         CampaignCancelled,
     ),
     description=(
         "Campaign lifecycle: created (draft), published, updated, milestones, tipped, "
-        "closed, cancelled."
+        "stretch goals reached, closed, cancelled."
     ),
+    producer="campaigns",
+)
+CAMPAIGNS_CREATORS = TopicSpec(
+    name="campaigns.creators.v1",
+    key="creator_id",
+    partitions=EVENT_PARTITIONS,
+    events=(CreatorSettingsChanged,),
+    description="Creators' settings: contact data and how they hear about milestones.",
     producer="campaigns",
 )
 ORDERS_EVENTS = TopicSpec(
@@ -164,6 +177,7 @@ NOTIFICATIONS_EVENTS = TopicSpec(
 
 EVENT_TOPICS: tuple[TopicSpec, ...] = (
     CAMPAIGNS_EVENTS,
+    CAMPAIGNS_CREATORS,
     ORDERS_EVENTS,
     PAYMENTS_EVENTS,
     PAYMENTS_ACCOUNTS,

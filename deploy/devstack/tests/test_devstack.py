@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -305,6 +306,35 @@ def test_smtp_sink_stores_mail(smtp: SmtpSink) -> None:
     assert not list(smtp.maildir.glob(".*.tmp"))
 
 
+def test_smtp_sink_parses_each_stored_message_once(
+    smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def send(n: int) -> None:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "d@dropwave.test", "b@example.test", f"#{n}"
+        msg.set_content("hi")
+        with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as client:
+            client.send_message(msg)
+
+    smtp.clear()
+    send(1)
+    send(2)
+    assert [m["Subject"] for m in smtp.messages()] == ["#1", "#2"]
+    parsed: list[object] = []
+    real_parse = BytesParser.parse
+
+    def counted(self: BytesParser, f: Any) -> Any:
+        parsed.append(f)
+        return real_parse(self, f)
+
+    monkeypatch.setattr(BytesParser, "parse", counted)
+    send(3)
+    assert [m["Subject"] for m in smtp.messages()] == ["#1", "#2", "#3"]
+    assert len(parsed) == 1  # only the new one
+    smtp.clear()
+    assert smtp.messages() == []
+
+
 # -- caddy -------------------------------------------------------------------------------------
 
 
@@ -459,7 +489,7 @@ def test_devstack_embedded_everything(tmp_path: Path) -> None:
             assert env["EXTRA_FLAG"] == "yes"
             # Links in mail point at the gateway, whose port was chosen before the services.
             assert env["PUBLIC_BASE_URL"] == stack.base_url
-            pay_later = f"{stack.base_url}/pay/{{order_id}}?token={{token}}"
+            pay_later = f"{stack.base_url}/pay/{{order_id}}#t={{token}}"
             assert env["PAY_LATER_URL_TEMPLATE"] == pay_later
             assert env["PAY_LINK_SECRET"] == DEV_SECRETS["PAY_LINK_SECRET"]
             campaigns = http.get("/api/v1/campaigns/c1").json()["env"]

@@ -350,3 +350,45 @@ def test_stripe_js_creates_payment_methods_with_the_publishable_key(
         timeout=10,
     )
     assert refused.status_code == 401
+
+
+def test_stripe_js_confirms_a_payment_intent_with_a_new_card_and_the_publishable_key(
+    client: stripe.StripeClient, emulator: LocalStripe
+) -> None:
+    # Stripe.js: confirmCardPayment(clientSecret, {payment_method: {card}}) makes the
+    # PaymentMethod, then confirms with the publishable key and the intent's client_secret.
+    script = httpx.get(f"{emulator.api_base}/js.stripe.com/v3/", timeout=10)
+    assert "stripe.confirmCardPayment = async" in script.text
+    intent = client.v1.payment_intents.create({"amount": 1500, "currency": "usd"})
+    card = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2030", "cvc": "123"}
+    pm = httpx.post(
+        f"{emulator.api_base}/v1/payment_methods",
+        content=json.dumps({"key": "pk_test_contract", "type": "card", "card": card}),
+        timeout=10,
+    ).json()
+    url = f"{emulator.api_base}/v1/payment_intents/{intent.id}/confirm"
+    wrong = httpx.post(
+        url,
+        content=json.dumps(
+            {
+                "key": "pk_test_contract",
+                "client_secret": "pi_x_secret_y",
+                "payment_method": pm["id"],
+            }
+        ),
+        timeout=10,
+    )
+    assert wrong.status_code == 401  # another intent's secret (or none): refused
+    confirmed = httpx.post(
+        url,
+        content=json.dumps(
+            {
+                "key": "pk_test_contract",
+                "client_secret": intent.client_secret,
+                "payment_method": pm["id"],
+            }
+        ),
+        timeout=10,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "succeeded"

@@ -94,6 +94,7 @@ def run(
             app,
             host=settings.http_host,
             port=settings.http_port,
+            timeout_keep_alive=settings.http_keep_alive_s,
             log_config=None,
             access_log=False,
         )

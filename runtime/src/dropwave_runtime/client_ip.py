@@ -10,6 +10,7 @@ peer) is identified by its socket address, whatever the header says.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -26,14 +27,21 @@ def parse_networks(value: str | Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in parts if p.strip())
 
 
+@functools.lru_cache(maxsize=4096)
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` parsed (None if it is no address); cached: every request parses its peer (the
+    gateway, the same few addresses) and its client's address several times."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
 def in_networks(address: str, networks: tuple[Network, ...]) -> bool:
     if not networks:
         return False
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in net for net in networks)
+    ip = _address(address)
+    return ip is not None and any(ip in net for net in networks)
 
 
 def client_ip(scope: Scope, trusted: tuple[Network, ...]) -> str:
@@ -48,9 +56,8 @@ def client_ip(scope: Scope, trusted: tuple[Network, ...]) -> str:
             forwarded = value if not forwarded else forwarded + b"," + value
     hops = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
     for hop in reversed(hops):
-        try:
-            hop_ip = ipaddress.ip_address(hop)
-        except ValueError:
+        hop_ip = _address(hop)
+        if hop_ip is None:
             return peer  # a garbled chain: trust only what we saw
         if not any(hop_ip in net for net in trusted):
             return str(hop_ip)

@@ -17,12 +17,14 @@ from typing import Protocol
 
 from dropwave_contracts.envelope import Event
 from dropwave_contracts.topics import UnknownEventType, dead_letter_topic, parse_event
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from .backoff import exponential
 from .db import Database, UnitOfWork, database_unavailable
 from .metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, HANDLER_SECONDS
-from .observability import correlation_id_var, new_traceparent, traceparent_var
+from .observability import correlation_id_var
+from .tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class EventConsumer:
         max_attempts: int = 4,
         backoff_base_s: float = 0.2,
         backoff_max_s: float = 5.0,
+        tracing: Tracing | None = None,
     ) -> None:
         self.service = service
         self.db = db
@@ -86,6 +89,7 @@ class EventConsumer:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.dead_letter_topic = dead_letter_topic(service).name
+        self.tracing = tracing or Tracing(service, export=False)
 
     async def handle_batch(self, records: Sequence[Record], concurrency: int) -> None:
         """Handle a polled batch: concurrently where the contracts allow, in order where not.
@@ -164,7 +168,22 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(self.service, event.event_type, "ignored").inc()
             return
         correlation_id_var.set(event.correlation_id)
-        traceparent_var.set(new_traceparent(record.header("traceparent")))
+        with self.tracing.span(
+            f"process {event.event_type}",
+            record.header("traceparent"),
+            SpanKind.CONSUMER,
+            {
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self.service,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+            },
+        ):
+            await self._handle_with_retries(record, event, handler)
+
+    async def _handle_with_retries(self, record: Record, event: Event, handler: Handler) -> None:
         attempt, outages = 1, 0
         while attempt <= self.max_attempts:
             started = time.perf_counter()

@@ -28,6 +28,7 @@ untouched in meaning by the clean-up for the same reason).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -53,6 +54,7 @@ __all__ = ["Rate", "RateLimited", "RouteRateLimit", "SharedBuckets", "parse_rate
 _PERIODS = {"s": 1.0, "sec": 1.0, "min": 60.0, "hour": 3600.0, "h": 3600.0, "day": 86400.0}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|min|hour|h|day)\s*$")
 MAX_KEY = 64  # rate_limits.name
+MAX_MATCHED = 10_000  # paths whose route RouteRateLimit remembers
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,11 @@ class Rate:
         return f"{self.count}/{unit}"
 
 
+@functools.lru_cache(maxsize=256)
 def parse_rate(value: str) -> Rate | None:
-    """``"100/min"`` -> Rate(100, 60); ``"off"`` -> None (no limit). Units: s, min, hour, day."""
+    """``"100/min"`` -> Rate(100, 60); ``"off"`` -> None (no limit). Units: s, min, hour, day.
+
+    Cached (a ``Rate`` is immutable): routes read their named budgets on every request."""
     if value.strip().lower() in ("off", "none", "unlimited"):
         return None
     match = _RATE.match(value.lower())
@@ -265,16 +270,29 @@ class RouteRateLimit:
         self.trusted = trusted
         self.exempt = exempt
         self.prefix = prefix
+        # (method, path) -> (rate, name): a request's route without trying every route's
+        # pattern again (a drop's order path is one path for thousands of requests).
+        self._matched: dict[tuple[str, str], tuple[Rate | None, str]] = {}
+
+    def _route_of(self, scope: Scope) -> tuple[Rate | None, str]:
+        key = (scope["method"], scope["path"])
+        found = self._matched.get(key)
+        if found is None:
+            found = self.default, "_other"
+            for route, route_rate, route_name in self.routes:
+                if route.matches(scope)[0] is Match.FULL:
+                    found = route_rate, route_name
+                    break
+            if len(self._matched) >= MAX_MATCHED:
+                self._matched.clear()
+            self._matched[key] = found
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
-        rate, name = self.default, "_other"
-        for route, route_rate, route_name in self.routes:
-            if route.matches(scope)[0] is Match.FULL:
-                rate, name = route_rate, route_name
-                break
+        rate, name = self._route_of(scope)
         if rate is not None:
             ip = client_ip(scope, self.trusted)
             if not in_networks(ip, self.exempt):

@@ -18,6 +18,7 @@ from .backoff import exponential
 from .db import OUTBOX_CHANNEL, Database, outbox_table
 from .listen import wake_on
 from .metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
+from .tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,13 @@ class OutboxRelay:
         publisher: Publisher,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
+        tracing: Tracing | None = None,
     ) -> None:
         self.db = db
         self.publisher = publisher
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
+        self.tracing = tracing or Tracing("outbox", export=False)
         self._wake = asyncio.Event()
 
     async def relay_once(self) -> int:
@@ -72,11 +75,22 @@ class OutboxRelay:
                 OUTBOX_PENDING.set(0)
                 return 0
             # Enqueue in id order (the producer keeps per-partition order), then await acks.
-            acks = [
-                await self.publisher.enqueue(r.topic, r.key.encode(), r.payload, r.headers)
-                for r in rows
-            ]
-            await asyncio.gather(*acks)
+            # Each publish is a span continuing the trace of the request or event that
+            # emitted the row (its stored traceparent); the span's own context is sent.
+            spans = []
+            try:
+                acks = []
+                for r in rows:
+                    span, headers = self.tracing.start_publish(r.topic, r.headers)
+                    spans.append(span)
+                    acks.append(
+                        await self.publisher.enqueue(r.topic, r.key.encode(), r.payload, headers)
+                    )
+                await asyncio.gather(*acks)
+            finally:
+                for span in spans:
+                    if span is not None:
+                        span.end()
             # Exact ids: a lower id committed meanwhile must stay for the next round.
             await conn.execute(
                 delete(outbox_table).where(outbox_table.c.id.in_([r.id for r in rows]))

@@ -20,11 +20,20 @@ update commits ~1,000/s here, ten times Stripe's live limit), it paces evenly ra
 in bursts, and time comes from the database's clock, the same for every instance. A
 reservation is never given back: a caller that crashes before using its slot only makes
 the others a little slower, never faster than the limit.
+
+A caller that knows it will make ``n`` requests reserves them in one upsert
+(:meth:`PgRateLimiter.reserve_block`): the row moves by ``n`` intervals at once and the
+block's slots (``start``, ``start + T``, ... ``start + (n - 1) T``) are handed out locally at
+the same pace (:class:`Reservation`). Blocks of different callers and instances never
+overlap (each is a contiguous stretch of the one row's timeline), so the limit holds across
+instances as before, at one commit per block instead of one per request (the row is hot:
+every request of every instance serialises on it).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Protocol
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, text
@@ -58,11 +67,32 @@ _RESERVE = text(
     ON CONFLICT (name) DO UPDATE
         SET tat = GREATEST(r.tat, clock_timestamp() - make_interval(secs => :tolerance))
                   + make_interval(secs => :interval)
-    RETURNING GREATEST(
-        0, EXTRACT(EPOCH FROM (r.tat - make_interval(secs => :interval)) - clock_timestamp())
+    RETURNING EXTRACT(
+        EPOCH FROM (r.tat - make_interval(secs => :interval)) - clock_timestamp()
     )::float8
     """
 )
+"""Reserves ``:interval`` (``n`` slots: ``n`` x T) and returns the seconds from now to the
+first slot's start (negative: already due)."""
+
+
+class Reservation:
+    """``n`` slots reserved in one upsert, handed out one per :meth:`acquire` in order, each
+    no earlier than its own time (``T`` apart): the same pace as ``n`` single acquisitions."""
+
+    def __init__(self, first_in_s: float, interval_s: float, n: int) -> None:
+        now = asyncio.get_running_loop().time()
+        self._due = deque(now + first_in_s + i * interval_s for i in range(n))
+
+    def __len__(self) -> int:
+        """Slots not handed out yet (never given back: unused ones only slow others)."""
+        return len(self._due)
+
+    async def acquire(self) -> None:
+        """Wait for the next slot of the block; raises ``IndexError`` once it is used up."""
+        delay = self._due.popleft() - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 class PgRateLimiter:
@@ -83,21 +113,32 @@ class PgRateLimiter:
         self.rate_per_s = rate_per_s
         self.burst = burst
 
-    async def reserve(self) -> float:
-        """Reserve the next slot; returns the seconds to wait before using it."""
+    async def _reserve(self, n: int) -> float:
+        """Move the row by ``n`` slots; the seconds from now to the first one."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
         interval = 1.0 / self.rate_per_s
         async with self.engine.begin() as conn:
-            wait = (
+            first = (
                 await conn.execute(
                     _RESERVE,
                     {
                         "name": self.name,
-                        "interval": interval,
+                        "interval": n * interval,
                         "tolerance": (self.burst - 1) * interval,
                     },
                 )
             ).scalar_one()
-        return float(wait)
+        return float(first)
+
+    async def reserve(self) -> float:
+        """Reserve the next slot; returns the seconds to wait before using it."""
+        return max(0.0, await self._reserve(1))
+
+    async def reserve_block(self, n: int) -> Reservation:
+        """Reserve the next ``n`` slots in one upsert (one commit on the hot row for ``n``
+        requests); use each with ``await reservation.acquire()`` before its request."""
+        return Reservation(await self._reserve(n), 1.0 / self.rate_per_s, n)
 
     async def acquire(self) -> None:
         """Wait for the next slot."""

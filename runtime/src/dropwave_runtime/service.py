@@ -34,15 +34,16 @@ from .lag import LagProbe
 from .metrics import HTTP_REQUESTS, HTTP_SECONDS
 from .observability import (
     configure_logging,
+    continue_trace,
     correlation_id_var,
     new_request_id,
-    new_traceparent,
     traceparent_var,
 )
 from .outbox import OutboxRelay
 from .periodic import every
 from .problems import Problem, install_problem_handlers, problem_response
 from .settings import ServiceSettings
+from .tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,9 @@ class ServiceRuntime(Generic[S]):
         self.db = Database(
             settings.database_url, service, settings.db_pool_size, database_timeouts(settings)
         )
+        self.tracing = Tracing(service)
+        """Spans exported over OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (tracing.py)."""
+        self.tracing.instrument_engine(self.db.engine)
         # FastStream logs through our JSON root handler; per-message lines only at DEBUG.
         # acks="all": the relay deletes an outbox row once the broker acknowledged its event,
         # so the acknowledgement must mean every in-sync replica has it (aiokafka's default,
@@ -118,6 +122,7 @@ class ServiceRuntime(Generic[S]):
             self.publisher,
             settings.outbox_batch_size,
             settings.outbox_poll_interval_s,
+            self.tracing,
         )
         self.limits = SharedBuckets(self.db.engine)
         """Request budgets shared by the instances (README "Limits"): the API's per-route,
@@ -141,6 +146,7 @@ class ServiceRuntime(Generic[S]):
             s.consumer_max_attempts,
             s.consumer_backoff_base_s,
             s.consumer_backoff_max_s,
+            self.tracing,
         )
         topics = sorted({topic_for(cls).name for cls in self._handlers})
 
@@ -175,7 +181,13 @@ class ServiceRuntime(Generic[S]):
         """The service's app running everything ``spec`` lists, with ``deps`` (and
         ``runtime``, ``db``, ``settings``) injected by name into its handlers and jobs and
         kept for its routes (``bootstrap.provided``)."""
-        deps = {"runtime": self, "db": self.db, "settings": self.settings, **deps}
+        deps = {
+            "runtime": self,
+            "db": self.db,
+            "settings": self.settings,
+            "tracing": self.tracing,
+            **deps,
+        }
         for event_cls, handler in spec.events.items():
             self._on(event_cls, inject(handler, deps, leading=2))
         for job in spec.jobs:
@@ -272,6 +284,7 @@ class ServiceRuntime(Generic[S]):
                 if worker:
                     await self.broker.stop()
                 await self.db.dispose()
+                self.tracing.flush()
 
         app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
         app.state.runtime = self
@@ -308,6 +321,7 @@ class ServiceRuntime(Generic[S]):
             prefix=rate_limited_prefix,
         )
         app.add_middleware(_RequestContext)
+        self.tracing.instrument_app(app)  # outermost: the request context reads its span
         return app
 
     def _ops_router(self) -> APIRouter:
@@ -416,7 +430,7 @@ class _RequestContext:
         headers = Headers(scope=scope)
         request_id = (headers.get("x-request-id") or new_request_id())[:128]
         correlation_id_var.set(request_id)
-        traceparent_var.set(new_traceparent(headers.get("traceparent")))
+        traceparent_var.set(continue_trace(headers.get("traceparent")))
         status = 500  # what the client sees if nothing answers
 
         async def send_with_id(message: Message) -> None:

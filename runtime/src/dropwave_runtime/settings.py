@@ -51,6 +51,15 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(description="host:port[,host:port]")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_keep_alive_s: int = Field(
+        130,
+        ge=1,
+        le=3600,
+        description="how long an idle HTTP connection is kept open: longer than the proxy in "
+        "front keeps its idle upstream connections (Caddy 2 min, nginx and load balancers "
+        "60 s), so the proxy never sends a request on a connection this side just closed "
+        "(a 502 to the client; uvicorn's own default is 5 s)",
+    )
     log_level: str = "INFO"
     role: Role = Field(
         "all",

@@ -10,36 +10,22 @@ import httpx
 import pytest
 from campaigns.activity.live import LiveHub
 from campaigns.activity.settings import ActivitySettings
-from campaigns.bootstrap import bootstrap
-from campaigns.settings import Settings
-from dropwave_runtime.auth import Creator, current_creator_identity
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from .activity.test_activity_routes import campaign
+from .conftest import app_with_test_creators
 
 
 @pytest.fixture
 async def app(db_url: str) -> AsyncIterator[FastAPI]:
-    settings = Settings(
-        database_url=db_url,
-        kafka_bootstrap_servers="127.0.0.1:1",
-        auth_jwks_url="https://issuer.example/jwks.json",
-        auth_issuer="https://issuer.example/",
-        auth_audience="dropwave",
+    application = app_with_test_creators(
+        db_url,
+        ActivitySettings(live_max_clients_per_ip=2, live_max_connection_s=0.2),
         min_campaign_duration_s=0,
         rate_limits={"campaign_create_per_creator": "2/hour"},
     )
-    application = bootstrap(
-        settings, ActivitySettings(live_max_clients_per_ip=2, live_max_connection_s=0.2)
-    )
-    rt = application.state.runtime
-
-    async def creator_from_header(request: Request) -> Creator:
-        return Creator(request.headers["X-Test-Creator"])
-
-    application.dependency_overrides[current_creator_identity] = creator_from_header
     yield application
-    await rt.db.dispose()
+    await application.state.runtime.db.dispose()
 
 
 def client(app: FastAPI) -> httpx.AsyncClient:

@@ -135,9 +135,16 @@ class Drop:
             sms_consent=consent,
         )
 
-    def confirmed(self, n: int, *, phone: bool = True, at: datetime | None = None) -> Any:
+    def confirmed(
+        self,
+        n: int,
+        *,
+        phone: bool = True,
+        at: datetime | None = None,
+        order_token: str | None = None,
+    ) -> Any:
         order_id = self.orders.setdefault(n, uuid.uuid4())
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = {"order_token": order_token}
         if at is not None:
             fields["occurred_at"] = at
         return ev.OrderConfirmed(
@@ -185,6 +192,19 @@ class Drop:
             current_orders=current,
             min_orders=self.min_orders,
             tipped_at=at or datetime.now(UTC),
+        )
+
+    def stretch_goal(
+        self, goal: int, current: int, message: str, at: datetime | None = None
+    ) -> Any:
+        return ev.CampaignStretchGoalReached(
+            producer="campaigns",
+            correlation_id="c-goal",
+            campaign_id=self.campaign_id,
+            goal_orders=goal,
+            message=message,
+            current_orders=current,
+            reached_at=at or datetime.now(UTC),
         )
 
     def succeeded(self, confirmed: int) -> Any:

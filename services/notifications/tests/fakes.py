@@ -2,23 +2,22 @@
 
 from email.message import EmailMessage
 
-from notifications.mailer import DeliveryError
+from notifications.mailer import DeliveryError, OutgoingEmail
 
 
 class RecordingMailer:
-    """Records messages instead of sending them; can be told to fail."""
+    """Records messages instead of sending them (as a server would receive them, read back
+    with the default policy); can be told to fail."""
 
     def __init__(self, mail_from: str = "DropWave <no-reply@dropwave.test>") -> None:
         self.mail_from = mail_from
         self.sent: list[EmailMessage] = []
         self.fail_with: DeliveryError | None = None
 
-    async def send(self, message: EmailMessage) -> str | None:
+    async def send(self, message: OutgoingEmail) -> str | None:
         if self.fail_with is not None:
             raise self.fail_with
-        if "From" not in message:
-            message["From"] = self.mail_from
-        self.sent.append(message)
+        self.sent.append(message.parsed(self.mail_from))
         return None
 
     async def close(self) -> None:

@@ -26,7 +26,10 @@ def test_bootstrap_connects_nothing_and_handles_the_events() -> None:
         "PaymentRefunded",
         "CampaignMilestoneReached",
     }
-    assert [(t.__name__, role) for t, role in runtime._background] == [("deliveries", "worker")]
+    assert [(t.__name__, role) for t, role in runtime._background] == [
+        ("deliveries", "worker"),
+        ("erasing personal data", "worker"),
+    ]
     paths = set(app.openapi()["paths"])
     assert {"/healthz", "/readyz", "/metrics"} <= paths
     assert {

@@ -18,6 +18,7 @@ from dropwave_runtime.db import Database, UnitOfWork, outbox_table
 from notifications import handlers
 from notifications.domain import delivery_id
 from notifications.mailer import (
+    OutgoingEmail,
     PermanentDeliveryError,
     TransientDeliveryError,
     delivery_id_of,
@@ -134,7 +135,7 @@ async def test_several_workers_share_the_queue_and_send_each_once(
     await handle(*(drop.confirmed(n, phone=False) for n in range(1, 121)))
 
     class Slow(RecordingMailer):
-        async def send(self, message: EmailMessage) -> str | None:
+        async def send(self, message: OutgoingEmail) -> str | None:
             await asyncio.sleep(0.002)
             return await mailer.send(message)
 
@@ -247,6 +248,32 @@ async def test_expired_lease_is_taken_over_by_exactly_one_worker(
     await asyncio.gather(healthy.drain(), make_worker().drain())
     assert len(mailer.sent) == 2
     assert len({delivery_id_of(m) for m in mailer.sent}) == 2
+
+
+async def test_a_claim_past_half_its_lease_checks_the_lease_before_sending(
+    db: Database, handle: Any, drop: Any, make_worker: Any, mailer: RecordingMailer
+) -> None:
+    """Sends in the first half of the lease need no renewal; a later one renews the lease
+    first, and a row another worker took meanwhile is not sent twice."""
+    await handle(drop.confirmed(1, phone=False), drop.confirmed(2, phone=False))
+    slow = make_worker(lease_s=30)
+    jobs = await slow._claim()
+    assert [j.attempts for j in jobs] == [1, 1]  # counted when claimed
+    for job in jobs:
+        job.claimed_at -= 16  # past half the lease: the worker must ask the database
+    async with db.sessions() as session, session.begin():
+        # The lease of the first ran out and another worker took it.
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == jobs[0].id)
+            .values(claimed_by=uuid.uuid4(), lease_until=datetime.now(UTC) + timedelta(minutes=1))
+        )
+    await asyncio.gather(*(slow._process(job) for job in jobs))
+    assert [delivery_id_of(m) for m in mailer.sent] == [jobs[1].id]
+    async with db.sessions() as session:
+        first = await session.get(Delivery, jobs[0].id)
+        assert first is not None
+        assert first.status == "pending"  # still the other worker's
 
 
 async def test_campaign_fanout_tipped_and_late_confirmation_catches_up(
@@ -382,7 +409,9 @@ async def test_each_pay_later_reminder_reaches_the_buyer_once_with_the_link(
     assert [m.to for m in carrier.sent] == [drop.phone(1), drop.phone(1)]  # no consent: no SMS
     assert all(link in m.body and "reminder" in m.body for m in carrier.sent)
     [other] = [m for m in mailer.sent if m["To"] == drop.email(2)]
-    assert f"https://drops.example/pay/{drop.orders[2]}" in str(other.get_body(("plain",)))
+    other_text = other.get_body(("plain",))
+    assert other_text is not None
+    assert f"https://drops.example/pay/{drop.orders[2]}" in other_text.get_content()
     sent = [e for e in await outbox(db) if e.template == "payment_reminder"]
     assert len(sent) == 5
     sources = Counter(e.source_event_id for e in sent)

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
-from notifications.domain import check_pay_later_template, pay_later_url
+from notifications.domain import check_pay_later_template, order_page_url, pay_later_url
 from notifications.settings import Settings
 from notifications.sms import FileCarrier
 from pydantic import ValidationError
@@ -25,15 +25,24 @@ def test_the_template_places_the_order_and_the_token() -> None:
     assert pay_later_url(new, ORDER, None) == f"https://drops.example/pay/{ORDER}?token="
 
 
-def test_an_old_template_still_works_and_gets_the_token_as_a_query_parameter() -> None:
+def test_a_template_without_the_token_gets_it_in_the_fragment() -> None:
+    """Where the storefront's pay page reads it; a fragment never reaches a server's log."""
     old = "https://drops.example/pay/{order_id}"
     assert pay_later_url(old, ORDER, None) == f"https://drops.example/pay/{ORDER}"
-    assert pay_later_url(old, ORDER, TOKEN) == f"https://drops.example/pay/{ORDER}?token={TOKEN}"
+    assert pay_later_url(old, ORDER, TOKEN) == f"https://drops.example/pay/{ORDER}#t={TOKEN}"
     query = "https://drops.example/pay?order={order_id}"
     assert (
-        pay_later_url(query, ORDER, TOKEN)
-        == f"https://drops.example/pay?order={ORDER}&token={TOKEN}"
+        pay_later_url(query, ORDER, TOKEN) == f"https://drops.example/pay?order={ORDER}#t={TOKEN}"
     )
+
+
+def test_the_order_page_link_carries_the_order_token_in_the_fragment() -> None:
+    token = "ab" * 32
+    assert (
+        order_page_url("https://drops.example/", ORDER, token)
+        == f"https://drops.example/orders/{ORDER}#t={token}"
+    )
+    assert order_page_url("https://drops.example", ORDER, None) is None
 
 
 def test_the_template_is_checked_at_start_up() -> None:
@@ -49,7 +58,7 @@ def test_the_template_is_checked_at_start_up() -> None:
         "notifications_link_secret": "link-secret-0123456789",
     }
     settings = Settings.model_validate(base)
-    assert settings.pay_later_url_template == "http://localhost:8080/pay/{order_id}?token={token}"
+    assert settings.pay_later_url_template == "http://localhost:8080/pay/{order_id}#t={token}"
     with pytest.raises(ValidationError, match="order_id"):
         Settings.model_validate(base | {"pay_later_url_template": "https://x/pay/{order}"})
 

@@ -1,5 +1,6 @@
 """Unsubscribe links and Twilio's webhooks (signatures checked with the SDK's validator)."""
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -79,7 +80,7 @@ async def test_unsubscribe_get_changes_nothing_post_opts_out(
 
     page = await client.get(path)
     assert page.status_code == 200
-    assert "<form method='post'" in page.text
+    assert '<form method="post"' in page.text
     assert await opt_outs(db) == set()
 
     done = await client.post(path)
@@ -103,6 +104,7 @@ async def test_unsubscribe_get_changes_nothing_post_opts_out(
         unsubscribe_token(b"another-secret-0123456789", uuid.uuid4()),
         "A" * 22 + "." + "B" * 22,
     ],
+    ids=["malformed", "signed-with-another-secret", "well-formed-forgery"],
 )
 async def test_forged_or_malformed_tokens_are_refused(
     db: Database, client: httpx.AsyncClient, token: str
@@ -121,6 +123,65 @@ async def test_valid_token_for_an_unknown_delivery_is_404(client: httpx.AsyncCli
     token = unsubscribe_token(SECRET.encode(), uuid.uuid4())
     r = await client.post("/api/v1/notifications/unsubscribe", params={"token": token})
     assert r.status_code == 404
+
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+async def test_in_a_browser_the_page_confirms_and_offers_to_undo(
+    db: Database, client: httpx.AsyncClient, handle: Any, drop: Any, make_worker: Any
+) -> None:
+    mailer = RecordingMailer()
+    await sent_delivery(db, handle, drop, make_worker(email=mailer))
+    [message] = mailer.sent
+    path = str(message["List-Unsubscribe"]).strip("<>").removeprefix(PUBLIC)
+    token = path.split("token=")[1]
+
+    ask = await client.get(path, headers=HTML)
+    assert ask.status_code == 200
+    assert ask.headers["cache-control"] == "no-store"
+    assert ask.headers["referrer-policy"] == "no-referrer"
+    csp = ask.headers["content-security-policy"]
+    (nonce,) = re.findall(r"'nonce-([^']+)'", csp)
+    assert "default-src 'none'" in csp
+    assert "form-action 'self'" in csp
+    assert f'<style nonce="{nonce}">' in ask.text
+    assert "<script" not in ask.text
+    assert f'action="/api/v1/notifications/unsubscribe?token={token}"' in ask.text
+    assert await opt_outs(db) == set()
+
+    done = await client.post(path, headers=HTML)
+    assert done.status_code == 200
+    assert done.headers["content-type"].startswith("text/html")
+    assert "You&#39;re unsubscribed" in done.text
+    assert f'action="/api/v1/notifications/unsubscribe/undo?token={token}"' in done.text
+    assert await opt_outs(db) == {("email", address_digest("email", drop.email(1)))}
+
+    undo = await client.post(f"/api/v1/notifications/unsubscribe/undo?token={token}", headers=HTML)
+    assert undo.status_code == 200
+    assert "subscribed again" in undo.text
+    assert f'action="/api/v1/notifications/unsubscribe?token={token}"' in undo.text
+    assert await opt_outs(db) == set()
+    # Without a browser's Accept: JSON, and idempotent.
+    again = await client.post(f"/api/v1/notifications/unsubscribe/undo?token={token}")
+    assert again.json() == {"status": "subscribed"}
+
+
+async def test_in_a_browser_a_forged_link_gets_a_page_in_words(client: httpx.AsyncClient) -> None:
+    forged = "A" * 22 + "." + "B" * 22
+    for method in ("GET", "POST"):
+        r = await client.request(
+            method, "/api/v1/notifications/unsubscribe", params={"token": forged}, headers=HTML
+        )
+        assert r.status_code == 400
+        assert "This unsubscribe link isn" in r.text
+        assert "<form" not in r.text
+    unknown = unsubscribe_token(SECRET.encode(), uuid.uuid4())
+    r = await client.post(
+        "/api/v1/notifications/unsubscribe/undo", params={"token": unknown}, headers=HTML
+    )
+    assert r.status_code == 404
+    assert "This unsubscribe link isn" in r.text
 
 
 def signed(path: str, params: dict[str, str], token: str = AUTH_TOKEN) -> dict[str, str]:

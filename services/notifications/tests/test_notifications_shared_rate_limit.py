@@ -3,11 +3,11 @@ processes would have) share one email budget through the runtime's PostgreSQL li
 
 import asyncio
 import time
-from email.message import EmailMessage
 from typing import Any
 
 from dropwave_runtime.db import Database
 from notifications.bootstrap import provider_limiters
+from notifications.mailer import OutgoingEmail
 from notifications.settings import Settings
 from notifications.worker import DeliveryWorker
 
@@ -20,7 +20,7 @@ class TimedMailer(RecordingMailer):
         super().__init__()
         self.times = times
 
-    async def send(self, message: EmailMessage) -> str | None:
+    async def send(self, message: OutgoingEmail) -> str | None:
         self.times.append(time.monotonic())
         return await super().send(message)
 

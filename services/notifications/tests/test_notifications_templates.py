@@ -125,7 +125,17 @@ def test_sms_bodies_are_one_line_and_offer_stop() -> None:
         assert "\n" not in body
         assert body.endswith("Reply STOP to opt out."), name
     assert "was cancelled" in render_sms("hold_released", context)
-    assert not has_sms("creator_result")
+    for outcome in ("succeeded", "failed"):
+        result = {**context, "outcome": outcome, "confirmed_orders": 6, "percent": 50}
+        for name in ("creator_result", "creator_milestone", "creator_tipped"):
+            body = render_sms(name, {**result, "current_orders": 3})
+            assert "\n" not in body, name
+            assert "Lamp" in body, name
+            assert body.endswith("Reply STOP to opt out."), name
+    assert "Lamp succeeded with 6 orders" in render_sms(
+        "creator_result", {**context, "outcome": "succeeded", "confirmed_orders": 6}
+    )
+    assert has_sms("creator_result")
     reminder = render_sms("payment_reminder", {**context, "pay_later_until": "Monday"})
     assert "pay $25.00 for Lamp by Monday to keep your order: https://x/pay/1" in reminder
     assert reminder.endswith("Reply STOP to opt out.")

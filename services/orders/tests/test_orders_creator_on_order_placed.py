@@ -1,5 +1,5 @@
-"""Orders' campaign snapshot follows campaigns' events: the creator travels from
-CampaignPublished onto OrderPlaced (payments routes the charge by it even before it has
+"""Orders' campaign snapshot follows campaigns' events: the creator and the deadline travel
+from CampaignPublished onto OrderPlaced (payments routes the charge by it even before it has
 seen the publish), and a new title (CampaignUpdated) reaches the orders' emails."""
 
 import uuid
@@ -66,6 +66,7 @@ async def test_order_placed_carries_the_creator_from_the_published_campaign(
     placed = [e for e in events if isinstance(e, OrderPlaced)]
     assert len(placed) == 1
     assert placed[0].creator_id == "user_creator_42"
+    assert placed[0].campaign_deadline == published.deadline, "payments decides on card saving"
 
 
 async def test_a_new_title_reaches_the_confirmation(db: Database) -> None:

@@ -16,7 +16,7 @@ from orders.models import Order
 from orders.settings import Settings
 from sqlalchemy import select
 
-from .conftest import MakeCampaign
+from .conftest import AUTH, MakeCampaign
 from .test_orders_routes import slug_of
 
 POLICY = abuse.DeclinePolicy(threshold=3, window_s=3600, lockout_s=1800)
@@ -28,6 +28,7 @@ async def app(db_url: str) -> AsyncIterator[FastAPI]:
         database_url=db_url,
         kafka_bootstrap_servers="127.0.0.1:1",
         order_token_secret="test-order-secret",
+        **AUTH,
         rate_limits={"order_per_email": "3/hour", "order_per_ip": "4/hour"},
         decline_lockout_threshold=POLICY.threshold,
         decline_lockout_s=POLICY.lockout_s,

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from dropwave_contracts.events import OrderCancelled, PaymentAuthorized
+from dropwave_contracts.events import OrderCancelled, OrderPlaced, PaymentAuthorized
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from orders import handlers
@@ -16,7 +16,7 @@ from orders.models import CampaignSnapshot, Order
 from orders.settings import Settings
 from sqlalchemy import select, update
 
-from .conftest import MakeCampaign
+from .conftest import AUTH, MakeCampaign
 
 BODY = {"email": "buyer@example.com", "payment_method_id": "pm_card_visa"}
 
@@ -27,6 +27,7 @@ async def client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
         database_url=db_url,
         kafka_bootstrap_servers="127.0.0.1:1",  # not used: no lifespan, no consumer
         order_token_secret="test-order-secret",
+        **AUTH,
     )
     app = bootstrap(settings)
     transport = httpx.ASGITransport(app=app)
@@ -106,6 +107,14 @@ async def test_placing_is_idempotent_and_validated(
     async with db.sessions() as session:
         numbers = (await session.scalars(select(Order.buyer_number))).all()
     assert sorted(numbers) == [1, 2]  # bad requests changed nothing
+    async with db.sessions() as session:
+        payloads = (await session.scalars(select(outbox_table.c.payload))).all()
+    placed = [e for e in map(parse_event, payloads) if isinstance(e, OrderPlaced)]
+    # The creator's stats count them by referral code and source (campaigns/stats).
+    assert {(e.buyer_number, e.referral_code, e.source) for e in placed} == {
+        (1, None, None),
+        (2, "f-1", "x"),
+    }
 
 
 async def test_place_order_is_documented(client: httpx.AsyncClient) -> None:

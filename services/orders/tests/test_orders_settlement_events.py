@@ -24,6 +24,8 @@ from orders.models import Order
 from orders.schemas import OrderView
 from orders.settings import Settings
 
+from .conftest import AUTH
+
 MakeCampaign = Callable[..., Awaitable[uuid.UUID]]
 
 
@@ -152,6 +154,7 @@ def test_the_app_consumes_payment_refunded() -> None:
             "database_url": "postgresql+asyncpg://nobody@127.0.0.1:9/none",
             "kafka_bootstrap_servers": "127.0.0.1:9",
             "order_token_secret": "s" * 32,
+            **AUTH,
         }
     )
     assert PaymentRefunded in bootstrap(settings).state.runtime._handlers

@@ -1,18 +1,19 @@
-"""Payments test fixtures: a real localstripe (per session) and a migrated database; and
-the helpers the features' tests share (orders placed, campaigns published to an onboarded
-creator, payments authorized, captured, their holds expired)."""
+"""Payments test fixtures: a gateway on the real localstripe (the root conftest's session
+fixture) and a migrated database; and the helpers the features' tests share (orders placed,
+campaigns published to an onboarded creator, payments authorized, captured, their holds
+expired)."""
 
 import hashlib
 import hmac
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from dropwave_contracts.events import CampaignPublished, OrderPlaced
+from dropwave_contracts.events import CampaignPublished, OrderCancelled, OrderPlaced
 from dropwave_contracts.topics import parse_event
 from dropwave_devstack.faults import FaultProxy
 from dropwave_devstack.stripe_emulator import LocalStripe
@@ -28,16 +29,6 @@ from payments.webhooks.handlers import on_payment_intent_webhook
 from sqlalchemy import select
 
 WEBHOOK_SECRET = "whsec_test_payments"
-
-
-@pytest.fixture(scope="session")
-def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
-    emulator = LocalStripe(tmp_path_factory.mktemp("localstripe"))
-    emulator.start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture(scope="session")
@@ -176,6 +167,19 @@ def placed(
         buyer_phone=None,
         payment_method_id=pm,
         creator_id=creator,
+    )
+
+
+def cancelled(order: OrderPlaced, was_confirmed: bool = True) -> OrderCancelled:
+    """The buyer cancelled ``order`` (orders' ``OrderCancelled``)."""
+    return OrderCancelled(
+        producer="orders",
+        correlation_id=order.correlation_id,
+        campaign_id=order.campaign_id,
+        order_id=order.order_id,
+        buyer_number=order.buyer_number,
+        reason="buyer_cancelled",
+        was_confirmed=was_confirmed,
     )
 
 

@@ -1,9 +1,11 @@
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from payments.domain import (
     AUTHORIZATION_DONE,
     TRANSITIONS,
+    CardSaving,
     PaymentStatus,
     authorization_idempotency_key,
     can_transition,
@@ -14,6 +16,7 @@ from payments.domain import (
 )
 
 S = PaymentStatus
+DAY = 24 * 3600
 CAPTURABLE = "payment_intent.amount_capturable_updated"
 
 
@@ -102,3 +105,18 @@ def test_webhook_target(
 def test_stripe_event_uuid_is_deterministic() -> None:
     assert stripe_event_uuid("evt_1") == stripe_event_uuid("evt_1")
     assert stripe_event_uuid("evt_1") != stripe_event_uuid("evt_2")
+
+
+def test_card_saved_only_when_the_campaign_can_outlive_the_hold() -> None:
+    """Saved when deadline + settlement margin is later than now + the hold window; an
+    unknown deadline (an older OrderPlaced) saves it as before."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    rule = CardSaving(hold_s=6 * DAY, settlement_margin_s=DAY)
+    assert not rule.needed(now + timedelta(hours=2), now), "a short drop: PaymentIntent alone"
+    assert not rule.needed(now + timedelta(seconds=5 * DAY), now), "exactly at the bound"
+    assert rule.needed(now + timedelta(seconds=5 * DAY + 1), now)
+    assert rule.needed(now + timedelta(days=30), now)
+    assert rule.needed(None, now)
+    assert not CardSaving(hold_s=6 * DAY, settlement_margin_s=0).needed(
+        now + timedelta(seconds=6 * DAY), now
+    )

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -189,6 +190,33 @@ async def test_the_referral_code_is_carried_when_valid(
         assert "<script>" not in r.text
 
 
+async def test_the_visitor_source_is_carried_for_the_stats(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """``utm_source``/``source`` as given, else the referring site's label, else nothing
+    (direct); the page counts its view with both (``data-view``)."""
+    _, slug, _ = await drop(db)
+    own = urlsplit(BASE).hostname
+    cases = [
+        ({"utm_source": "TikTok"}, None, "TikTok"),
+        ({"source": "newsletter"}, "https://www.instagram.com/", "newsletter"),
+        ({"utm_source": '"><script>'}, "https://l.instagram.com/x", "instagram"),
+        ({}, "https://www.tiktok.com/@anna", "tiktok"),
+        ({}, "https://t.co/abc", "x"),
+        ({}, "https://blog.example.org/post", "other"),
+        ({}, f"https://{own}/another-drop", ""),
+        ({}, "not a url [", ""),
+        ({}, None, ""),
+    ]
+    for params, referer, want in cases:
+        headers = {"Referer": referer} if referer else {}
+        r = await client.get(f"/{slug}", params=params, headers=headers)
+        assert r.status_code == 200
+        assert f'data-source="{want}"' in r.text, (params, referer)
+        assert "<script>" not in r.text
+        assert f'data-view="/api/v1/campaigns/{slug}/views"' in r.text
+
+
 async def test_views_come_from_the_cache_until_a_change_drops_the_page(
     app: FastAPI, client: httpx.AsyncClient, db: Database
 ) -> None:
@@ -241,7 +269,9 @@ async def test_the_checkout_and_its_scripts(
     assert '<input id="sms_consent" name="sms_consent" type="checkbox">' in html
     assert '<div id="card-element"' in html
     assert '<button type="submit" disabled>Join for $15.00</button>' in html
-    assert f'data-slug="{slug}" data-ref="tiktok_1" data-stripe-key="pk_test_123"' in html
+    assert (
+        f'data-slug="{slug}" data-ref="tiktok_1" data-source="" data-stripe-key="pk_test_123"'
+    ) in html
     assert f'data-live="/api/v1/campaigns/{slug}/live"' in html
     assert f'data-count="/api/v1/campaigns/{slug}/shares"' in html
     # Scripts: every one a nonce'd src (no inline code), Stripe.js from the settings, ours

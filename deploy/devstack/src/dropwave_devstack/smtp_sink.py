@@ -84,16 +84,31 @@ def serve(host: str, port: int, maildir: Path, stop: threading.Event | None = No
         controller.stop()
 
 
-def read_messages(maildir: Path) -> list[email.message.EmailMessage]:
-    """Every stored message in ``maildir``, oldest first."""
+def read_messages(
+    maildir: Path, cache: dict[str, email.message.EmailMessage] | None = None
+) -> list[email.message.EmailMessage]:
+    """Every stored message in ``maildir``, oldest first.
+
+    With ``cache`` (file name -> message, kept by the caller) each file is parsed once: a
+    stored message never changes (written under a temporary name, then renamed). A suite
+    that polls the sink while thousands of messages pile up in it (the e2e tests: 1,000-order
+    drops) otherwise parsed every one of them on every poll, seconds a look."""
     parser = BytesParser(policy=email.policy.default)
-    messages: list[email.message.EmailMessage] = []
+    known = {} if cache is None else cache
     if not maildir.is_dir():
-        return messages
-    for path in sorted(maildir.glob("*.eml")):
-        with open(path, "rb") as f:
-            msg = parser.parse(f)
-        assert isinstance(msg, email.message.EmailMessage)
+        known.clear()
+        return []
+    paths = sorted(maildir.glob("*.eml"))
+    for gone in known.keys() - {path.name for path in paths}:
+        del known[gone]
+    messages: list[email.message.EmailMessage] = []
+    for path in paths:
+        msg = known.get(path.name)
+        if msg is None:
+            with open(path, "rb") as f:
+                parsed = parser.parse(f)
+            assert isinstance(parsed, email.message.EmailMessage)
+            msg = known[path.name] = parsed
         messages.append(msg)
     return messages
 
@@ -121,9 +136,10 @@ class SmtpSink(ManagedProcess):
         self._requested_port = port
         self.port = 0
         self.maildir = (maildir or self.data_dir / "mail").resolve()
+        self._parsed: dict[str, email.message.EmailMessage] = {}
 
     def messages(self) -> list[email.message.EmailMessage]:
-        return read_messages(self.maildir)
+        return read_messages(self.maildir, self._parsed)
 
     def clear(self) -> None:
         """Delete every stored message."""

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -326,7 +327,7 @@ class DevStack:
         return {
             "PUBLIC_BASE_URL": base,
             "PAY_LATER_URL_TEMPLATE": self.environ.get(
-                "PAY_LATER_URL_TEMPLATE", f"{base}/pay/{{order_id}}?token={{token}}"
+                "PAY_LATER_URL_TEMPLATE", f"{base}/pay/{{order_id}}#t={{token}}"
             ),
         }
 
@@ -549,9 +550,13 @@ class DevStack:
                     )
                 )
             self.services[spec.name] = instances[0]
-        for svc in self.services.values():  # once per service: the instances share a database
+        # Once per service (its instances share a database), every service at once: each has
+        # its own database, and most of a migrate run is its Python starting.
+        for svc in self.services.values():
             self._event(f"{svc.spec.name}: migrating")
-            svc.migrate()
+        with ThreadPoolExecutor(max_workers=len(self.services) or 1) as pool:
+            for done in [pool.submit(svc.migrate) for svc in self.services.values()]:
+                done.result()
         every_instance = [svc for instances in self.instances.values() for svc in instances]
         for svc in every_instance:
             self._event(f"{svc.name}: starting on {svc.base_url}")

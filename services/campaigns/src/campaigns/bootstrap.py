@@ -16,6 +16,7 @@ from dropwave_contracts.events import (
     CreatorPayoutsUpdated,
     OrderCancelled,
     OrderConfirmed,
+    OrderPlaced,
     OrdersTallied,
 )
 from dropwave_runtime.bootstrap import Periodic, Service, Worker
@@ -27,15 +28,20 @@ from .activity import handlers as activity_handlers
 from .activity import jobs as activity_jobs
 from .activity import routes as activity_routes
 from .activity.settings import ActivityFeature, ActivitySettings
+from .creators import routes as creator_routes
 from .settings import Settings
+from .stats import handlers as stats_handlers
+from .stats import routes as stats_routes
 
 SERVICE = Service(
     name="campaigns",
     title="DropWave campaigns",
     settings=Settings,
     migrations=Path(__file__).parent / "migrations",
-    routers=[routes.router, activity_routes.router],
+    routers=[routes.router, activity_routes.router, stats_routes.router, creator_routes.router],
     events={
+        # Confirmations and cancels also reach the stats and the feed (from these handlers).
+        OrderPlaced: stats_handlers.on_order_placed,
         OrderConfirmed: handlers.on_order_confirmed,
         OrderCancelled: handlers.on_order_cancelled,
         OrdersTallied: handlers.on_orders_tallied,

@@ -22,8 +22,14 @@ class CreateCampaign:
     slug: str | None = None
     images: Sequence[str] = ()
     theme: Mapping[str, Any] | None = None
+    ship_to_countries: Sequence[str] = ()
+    """Where the goods ship; empty: a digital drop (no address asked of buyers)."""
     creator_email: str | None = None
     """The token's email claim, when it carries one."""
+    price_tiers: Sequence[Mapping[str, int]] = ()
+    """Early-bird tiers, ``{"up_to_buyer", "price_cents"}`` each."""
+    stretch_goals: Sequence[Mapping[str, Any]] = ()
+    """Stretch goals, ``{"orders", "message"}`` each."""
 
 
 @dataclass(frozen=True)

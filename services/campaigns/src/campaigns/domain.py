@@ -4,19 +4,32 @@ the input is wrong whatever the state; the routes decide what HTTP answers."""
 
 import base64
 import binascii
+import itertools
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 from uuid import UUID
 
+from dropwave_contracts.events import PriceTier, price_outlook
 from dropwave_runtime.errors import Conflict, Invalid, NotAllowed
 from dropwave_runtime.inputs import utc_instant
 
 from .currencies import THREE_DECIMAL
 
 MILESTONES = (25, 50, 75, 100)
-RULES_FIELDS = frozenset({"price_cents", "currency", "min_orders", "deadline"})
+RULES_FIELDS = frozenset(
+    {
+        "price_cents",
+        "currency",
+        "min_orders",
+        "deadline",
+        "price_tiers",
+        "stretch_goals",
+        "ship_to_countries",
+    }
+)
 """What buyers commit to; frozen once the campaign is published."""
 PRESENTATION_FIELDS = frozenset({"title", "description", "images", "theme"})
 EDITABLE_STATUSES = frozenset({"draft", "active"})
@@ -62,6 +75,66 @@ def check_price(price_cents: int, currency: str) -> None:
             "price_not_chargeable",
             f"Prices in {currency.upper()} must end in 0 (Stripe charges them in tens).",
         )
+
+
+def check_tiers(tiers: Sequence[Mapping[str, int]], currency: str) -> None:
+    """Early-bird tiers: strictly increasing buyer-number bounds, each price chargeable in
+    the campaign's currency (``check_price``; the range is the schema's)."""
+    bounds = [t["up_to_buyer"] for t in tiers]
+    if any(b >= after for b, after in itertools.pairwise(bounds)):
+        raise Invalid(
+            "tiers_not_increasing",
+            "Each tier's up_to_buyer must be higher than the one before it.",
+        )
+    for tier in tiers:
+        check_price(tier["price_cents"], currency)
+
+
+def check_stretch_goals(goals: Sequence[Mapping[str, Any]], min_orders: int) -> None:
+    """Stretch goals: above the minimum, strictly increasing."""
+    thresholds = [g["orders"] for g in goals]
+    if any(t <= min_orders for t in thresholds):
+        raise Invalid(
+            "stretch_goal_not_above_minimum",
+            f"Stretch goals must be above the minimum of {min_orders} orders.",
+        )
+    if any(t >= after for t, after in itertools.pairwise(thresholds)):
+        raise Invalid(
+            "stretch_goals_not_increasing",
+            "Each stretch goal's orders must be higher than the one before it.",
+        )
+
+
+def stretch_goals_crossed(
+    goals: Sequence[Mapping[str, Any]], reached: Collection[int], current: int
+) -> list[Mapping[str, Any]]:
+    """Stretch goals now reached and not announced before, lowest first."""
+    return [g for g in goals if g["orders"] not in reached and current >= g["orders"]]
+
+
+class Terms(Protocol):
+    price_cents: int
+    price_tiers: list[dict[str, int]]
+    stretch_goals: list[dict[str, Any]]
+    stretch_goals_reached: list[int]
+    highest_buyer_number: int
+
+
+def public_terms(campaign: Terms) -> dict[str, Any]:
+    """The public view's price for the next buyer (after the highest buyer number confirmed)
+    with the tier ahead, and each stretch goal with whether it was reached."""
+    tiers = [PriceTier.model_validate(t) for t in campaign.price_tiers or []]
+    price, until, after = price_outlook(
+        (campaign.highest_buyer_number or 0) + 1, tiers, campaign.price_cents
+    )
+    reached = set(campaign.stretch_goals_reached or [])
+    goals = [{**g, "reached": g["orders"] in reached} for g in campaign.stretch_goals or []]
+    return {
+        "current_price_cents": price,
+        "current_price_until_buyer": until,
+        "next_price_cents": after,
+        "stretch_goals": goals,
+    }
 
 
 def check_publishable(status: str, deadline: datetime, now: datetime, min_duration_s: int) -> None:

@@ -13,6 +13,7 @@ from dropwave_contracts.events import (
     CampaignFailed,
     CampaignMilestoneReached,
     CampaignPublished,
+    CampaignStretchGoalReached,
     CampaignSucceeded,
     CampaignTipped,
     CampaignUpdated,
@@ -32,8 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import domain
 from .activity import handlers as activity
 from .commands import CancelCampaign, CreateCampaign, EditCampaign, PublishCampaign
+from .creators.handlers import remember_creator
 from .css import sanitize_css
 from .models import Campaign, Creator
+from .stats import handlers as stats
 
 SERVICE = "campaigns"
 SLUG_ATTEMPTS = 5
@@ -69,24 +72,6 @@ def presentation(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-async def remember_creator(
-    session: AsyncSession, creator_id: str, email: str | None = None
-) -> None:
-    """Make sure the creator has a row; keep the token's email claim when it carries one
-    (a changed address replaces the old one; a token without the claim keeps it)."""
-    stmt = pg_insert(Creator).values(id=creator_id, email=email)
-    if email is None:
-        await session.execute(stmt.on_conflict_do_nothing())
-        return
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[Creator.id],
-            set_={"email": stmt.excluded.email},
-            where=Creator.email.is_distinct_from(stmt.excluded.email),
-        )
-    )
-
-
 async def create_campaign(
     command: CreateCampaign,
     uow: UnitOfWork,
@@ -100,9 +85,11 @@ async def create_campaign(
     creates of the same title both succeed). CampaignCreated tells orders its slug."""
     domain.check_deadline(command.deadline, now, min_duration_s)
     domain.check_price(command.price_cents, command.currency)
+    domain.check_tiers(command.price_tiers, command.currency)
+    domain.check_stretch_goals(command.stretch_goals, command.min_orders)
     session = uow.session
     creator_id = command.creator_id
-    await remember_creator(session, creator_id, command.creator_email)
+    await remember_creator(uow, creator_id, command.creator_email)
     if command.slug:
         domain.check_slug_free_of_routes(command.slug)
     base = command.slug or domain.slugify(command.title)
@@ -125,6 +112,11 @@ async def create_campaign(
             milestones_reached=[],
             images=list(command.images),
             theme=clean_theme(command.theme, css_hosts),
+            price_tiers=[dict(t) for t in command.price_tiers],
+            stretch_goals=[dict(g) for g in command.stretch_goals],
+            stretch_goals_reached=[],
+            highest_buyer_number=0,
+            ship_to_countries=list(command.ship_to_countries),
         )
         try:
             async with session.begin_nested():
@@ -146,6 +138,7 @@ async def create_campaign(
                 currency=campaign.currency,
                 min_orders=campaign.min_orders,
                 deadline=campaign.deadline,
+                price_tiers=campaign.price_tiers,
             )
         )
         return campaign
@@ -182,10 +175,14 @@ async def edit_campaign(
     domain.check_editable(campaign.status, changed)
     if "deadline" in changed:
         domain.check_deadline(changed["deadline"], now, min_duration_s)
-    if changed.keys() & {"price_cents", "currency"}:
-        domain.check_price(
-            changed.get("price_cents", campaign.price_cents),
-            changed.get("currency", campaign.currency),
+    if changed.keys() & {"price_cents", "currency", "price_tiers"}:
+        currency = changed.get("currency", campaign.currency)
+        domain.check_price(changed.get("price_cents", campaign.price_cents), currency)
+        domain.check_tiers(changed.get("price_tiers", campaign.price_tiers), currency)
+    if changed.keys() & {"min_orders", "stretch_goals"}:
+        domain.check_stretch_goals(
+            changed.get("stretch_goals", campaign.stretch_goals),
+            changed.get("min_orders", campaign.min_orders),
         )
     for name, value in changed.items():
         setattr(campaign, name, value)
@@ -215,7 +212,7 @@ async def publish_campaign(
     publishing token's claim, else the last one seen) so notifications can reach them."""
     campaign = await owned_campaign(uow, command.campaign_id, command.creator_id)
     domain.check_publishable(campaign.status, campaign.deadline, now, min_duration_s)
-    await remember_creator(uow.session, campaign.creator_id, command.creator_email)
+    await remember_creator(uow, campaign.creator_id, command.creator_email)
     creator = (
         await uow.session.execute(
             select(Creator.payouts_enabled, Creator.email).where(Creator.id == campaign.creator_id)
@@ -239,6 +236,9 @@ async def publish_campaign(
             deadline=campaign.deadline,
             published_at=now,
             creator_email=creator.email,
+            price_tiers=campaign.price_tiers,
+            stretch_goals=campaign.stretch_goals,
+            ship_to_countries=list(campaign.ship_to_countries or []),
             **presentation(campaign),
         )
     )
@@ -345,7 +345,9 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
     campaign = await _locked(uow, event.campaign_id)
     if campaign is None:
         raise LookupError(f"unknown campaign {event.campaign_id}")
+    await stats.order_confirmed(event, uow)
     campaign.current_orders += 1
+    campaign.highest_buyer_number = max(campaign.highest_buyer_number, event.buyer_number)
     if campaign.last_confirmed_at is None or event.occurred_at > campaign.last_confirmed_at:
         campaign.last_confirmed_at = event.occurred_at
     await activity.buyer_joined(uow, campaign, event.buyer_number)
@@ -383,10 +385,43 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
                 tipped_at=campaign.tipped_at,
             )
         )
+    await _announce_stretch_goals(event, uow, campaign)
+
+
+async def _announce_stretch_goals(
+    event: OrderConfirmed, uow: UnitOfWork, campaign: Campaign
+) -> None:
+    """Each stretch goal the count reaches, once: under the campaign's row lock (concurrent
+    confirmations serialize) and recorded in ``stretch_goals_reached`` in the same
+    transaction as the event (a redelivery is the inbox's, a count that drops and climbs
+    again finds the goal announced). Goals are above the minimum, so the tipping comes
+    first."""
+    crossed = domain.stretch_goals_crossed(
+        campaign.stretch_goals, campaign.stretch_goals_reached, campaign.current_orders
+    )
+    if not crossed:
+        return
+    reached = [g["orders"] for g in crossed]
+    campaign.stretch_goals_reached = [*campaign.stretch_goals_reached, *reached]
+    reached_at = campaign.last_confirmed_at or event.occurred_at
+    for goal in crossed:
+        await uow.emit(
+            follow(
+                event,
+                CampaignStretchGoalReached,
+                producer=SERVICE,
+                campaign_id=campaign.id,
+                goal_orders=goal["orders"],
+                message=goal["message"],
+                current_orders=campaign.current_orders,
+                reached_at=reached_at,
+            )
+        )
 
 
 async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
     """A confirmed order that is cancelled stops counting."""
+    await stats.order_cancelled(event, uow)
     if not event.was_confirmed:
         return
     campaign = await _locked(uow, event.campaign_id)

@@ -21,6 +21,14 @@ class Creator(Base):
     # The token's `email` claim (the latest one seen; kept when a token has none): put on
     # CampaignPublished so notifications can write to the creator. Contact data: never logged.
     email: Mapped[str | None] = mapped_column(String(320))
+    # Their settings (campaigns/creators): an E.164 phone for SMS, how they hear about
+    # milestones ("email", "sms": both, one or none), and the version every change of these
+    # or of the email raises (CreatorSettingsChanged tells notifications). Never logged.
+    phone: Mapped[str | None] = mapped_column(String(16))
+    milestone_channels: Mapped[list[str]] = mapped_column(
+        ARRAY(String(8)), default=lambda: ["email"], server_default="{email}"
+    )
+    settings_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -47,6 +55,16 @@ class Campaign(Base):
     # https URLs (validated on the way in) and the theme with its custom CSS already sanitized.
     images: Mapped[list[str]] = mapped_column(JSONB, default=list)
     theme: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Early-bird tiers ([{up_to_buyer, price_cents}], increasing) and stretch goals
+    # ([{orders, message}], increasing, above min_orders): rules, frozen once published
+    # (migration 0009). Goals reached so far (their `orders`), each announced once.
+    price_tiers: Mapped[list[dict[str, int]]] = mapped_column(JSONB, default=list)
+    stretch_goals: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    stretch_goals_reached: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
+    # The highest buyer number confirmed so far: the public view prices the next buyer.
+    highest_buyer_number: Mapped[int] = mapped_column(Integer, default=0)
+    ship_to_countries: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    """Where the physical goods ship (ISO alpha-2); empty: a digital drop (migration 0012)."""
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
     # When the deadline scheduler settled it (successful/failed).

@@ -39,7 +39,10 @@ _SLUG: TypeAdapter[str] = TypeAdapter(Slug)
 
 
 def _view(c: Campaign) -> CampaignView:
-    return CampaignView.model_validate(c, from_attributes=True)
+    """The campaign as the API shows it, with the next buyer's price and the stretch goals'
+    progress (``domain.public_terms``)."""
+    view = CampaignView.model_validate(c, from_attributes=True)
+    return CampaignView.model_validate({**view.model_dump(), **domain.public_terms(c)})
 
 
 def _problem(error: DomainError, title: str) -> Problem:
@@ -80,7 +83,10 @@ async def create_campaign(
         slug=body.slug,
         images=[str(u) for u in body.images],
         theme=body.theme.model_dump() if body.theme else None,
+        ship_to_countries=body.ship_to_countries,
         creator_email=creator.email,
+        price_tiers=[t.model_dump() for t in body.price_tiers],
+        stretch_goals=[g.model_dump() for g in body.stretch_goals],
     )
     async with _command(rt, "Campaign cannot be created") as uow:
         campaign = await handlers.create_campaign(
@@ -126,9 +132,9 @@ async def update_campaign(
     campaign_id: UUID, body: CampaignUpdate, creator: CreatorId, rt: Runtime[Settings]
 ) -> CampaignView:
     """Edit a campaign (owner). Title, description, images and theme while draft or active;
-    the rules (`price_cents`, `currency`, `min_orders`, `deadline`) only while draft, else
-    409 `rules_locked` (sending an unchanged value is not a change). Nothing changes on any
-    error."""
+    the rules (`price_cents`, `currency`, `min_orders`, `deadline`, `price_tiers`,
+    `stretch_goals`, `ship_to_countries`) only while draft, else 409 `rules_locked` (sending
+    an unchanged value is not a change). Nothing changes on any error."""
     settings = rt.settings
     command = EditCampaign(campaign_id, creator, body.changes())
     async with _command(rt, "Campaign cannot be edited") as uow:

@@ -5,14 +5,15 @@ their adapters there, in the event loop."""
 import asyncio
 from pathlib import Path
 
-from dropwave_runtime.bootstrap import Service, Worker
+from dropwave_contracts.events import CreatorSettingsChanged
+from dropwave_runtime.bootstrap import Periodic, Service, Worker
 from dropwave_runtime.db import Database
 from dropwave_runtime.rate_limit import PgRateLimiter
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import handlers
+from . import handlers, projections, retention
 from .mailer import Mailer, ResendMailer, SmtpMailer
 from .routes import TWILIO_WEBHOOKS, router
 from .settings import Settings
@@ -91,9 +92,20 @@ SERVICE = Service(
     migrations=Path(__file__).parent / "migrations",
     routers=[router],
     webhook_prefixes=(TWILIO_WEBHOOKS,),
-    # What each event sends is the table in messages.py; one handler runs it all.
-    events=dict.fromkeys(handlers.EVENTS, handlers.handle),
-    jobs=[Worker("deliveries", deliveries)],
+    # What each event sends is the table in messages.py; one handler runs it all. Creators'
+    # settings (keyed by creator, not campaign) only keep their read model.
+    events={
+        **dict.fromkeys(handlers.EVENTS, handlers.handle),
+        CreatorSettingsChanged: projections.on_creator_settings_changed,
+    },
+    jobs=[
+        Worker("deliveries", deliveries),
+        Periodic(
+            "erasing personal data",
+            retention.erase_expired,
+            lambda settings: settings.pii_erase_interval_s,
+        ),
+    ],
 )
 
 

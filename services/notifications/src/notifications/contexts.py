@@ -8,6 +8,7 @@ from dropwave_contracts.events import (
     CampaignCancelled,
     CampaignFailed,
     CampaignMilestoneReached,
+    CampaignStretchGoalReached,
     CampaignSucceeded,
     CampaignTipped,
     OrderConfirmed,
@@ -41,6 +42,7 @@ def order_confirmed(event: OrderConfirmed, campaign: CampaignInfo | None = None)
         "amount": format_money(event.amount_cents, event.currency),
         "min_orders": event.campaign_min_orders,
         "deadline": format_deadline(event.campaign_deadline),
+        "order_token": event.order_token,
     }
 
 
@@ -61,6 +63,23 @@ def creator_tipped(event: CampaignTipped, campaign: CampaignInfo | None) -> Cont
         "current_orders": event.current_orders,
         "min_orders": event.min_orders,
     }
+
+
+def stretch_goal_fields(goal_orders: int, message: str) -> Context:
+    return {"goal_orders": goal_orders, "goal_message": message}
+
+
+def stretch_goal(event: CampaignStretchGoalReached, campaign: CampaignInfo | None) -> Context:
+    return {
+        "title": _title(campaign),
+        "current_orders": event.current_orders,
+        **stretch_goal_fields(event.goal_orders, event.message),
+    }
+
+
+def title_only(event: OrderConfirmed, campaign: CampaignInfo | None) -> Context:
+    """The campaign's title (the event's, as confirmed): a source adds the rest."""
+    return {"title": event.campaign_title}
 
 
 def hold_released(
@@ -111,11 +130,13 @@ def creator_result(
 ) -> Context:
     price = campaign.price_cents if campaign and campaign.price_cents else 0
     currency = campaign.currency if campaign and campaign.currency else "usd"
+    # With early-bird tiers buyers paid different prices: no one price times the orders.
+    one_price = bool(price) and not (campaign is not None and campaign.price_tiers)
     return {
         "title": _title(campaign),
         "outcome": "succeeded" if isinstance(event, CampaignSucceeded) else "failed",
         "confirmed_orders": event.confirmed_orders,
         "min_orders": event.min_orders,
         "price": format_money(price, currency) if price else "the price",
-        "gross": format_money(price * event.confirmed_orders, currency) if price else "",
+        "gross": format_money(price * event.confirmed_orders, currency) if one_price else "",
     }

@@ -107,13 +107,23 @@ def check_pay_later_template(template: str) -> str:
 
 def pay_later_url(template: str, order_id: uuid.UUID | str, token: str | None) -> str:
     """The buyer's pay-later link: ``template`` with the order id and the link's signed token
-    (from payments). A template without ``{token}`` (written before tokens) gets it as a
-    ``token`` query parameter, so its links still open the link; no token (an older event):
-    none is added (``{token}`` is left empty)."""
+    (from payments). A template without ``{token}`` gets it in the URL's fragment (``#t=``,
+    what the storefront's pay page reads: a fragment is never sent to a server, so never
+    logged); no token (an older event): none is added (``{token}`` is left empty)."""
     quoted = quote(token or "", safe="")
     if "{token}" in template:
         return template.format(order_id=order_id, token=quoted)
     url = template.format(order_id=order_id)
     if not token:
         return url
-    return f"{url}{'&' if '?' in url else '?'}token={quoted}"
+    return f"{url}#t={quoted}"
+
+
+def order_page_url(base_url: str, order_id: uuid.UUID | str, token: str | None) -> str | None:
+    """The buyer's order page (the storefront's ``/orders/{id}``) with the order token in the
+    fragment (``#t=``): browsers never send a fragment, so the token is in no server's or
+    CDN's log and in no ``Referer``; the page's script reads it and takes it out of the
+    address bar. None without a token (an older event: no link)."""
+    if not token:
+        return None
+    return f"{base_url.rstrip('/')}/orders/{order_id}#t={quote(token, safe='')}"

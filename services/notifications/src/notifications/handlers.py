@@ -63,18 +63,28 @@ _BUYER_FANOUT = text(
     """
 )
 
+# The creator's channels: their settings (``creators``, from CreatorSettingsChanged) when
+# known, each channel only with its address; else email to CampaignPublished's address.
 _CREATOR = text(
     """
     INSERT INTO deliveries (id, source_event_id, campaign_id, recipient_kind, recipient_ref,
                             channel, template, context, correlation_id)
     SELECT encode(substring(sha256(convert_to(
-               CAST(:eid AS text) || '/creator/email/' || c.creator_id,
+               CAST(:eid AS text) || '/creator/' || ch.channel || '/' || c.creator_id,
                'UTF8')) from 1 for 16), 'hex')::uuid,
-           CAST(:eid AS uuid), c.campaign_id, 'creator', c.creator_id, 'email', :template,
+           CAST(:eid AS uuid), c.campaign_id, 'creator', c.creator_id, ch.channel, :template,
            CAST(:context AS jsonb), :correlation_id
     FROM campaigns c
-    WHERE c.campaign_id = CAST(:campaign_id AS uuid)
-      AND c.creator_id IS NOT NULL AND c.creator_email IS NOT NULL
+    LEFT JOIN creators s ON s.creator_id = c.creator_id
+    CROSS JOIN (VALUES ('email'), ('sms')) AS ch(channel)
+    WHERE c.campaign_id = CAST(:campaign_id AS uuid) AND c.creator_id IS NOT NULL
+      AND (ch.channel = 'email' OR :with_sms)
+      AND CASE WHEN s.creator_id IS NULL
+               THEN ch.channel = 'email' AND c.creator_email IS NOT NULL
+               ELSE ch.channel = ANY(s.milestone_channels)
+                    AND CASE ch.channel WHEN 'email' THEN s.email IS NOT NULL
+                                        ELSE s.phone IS NOT NULL END
+          END
     ON CONFLICT ON CONSTRAINT uq_deliveries_event_recipient_channel DO NOTHING
     """
 )
@@ -103,9 +113,11 @@ async def handle(event: CampaignEvent, uow: UnitOfWork) -> None:
         return
     campaign = await uow.session.get(CampaignInfo, event.campaign_id)
     for message in messages:
-        source = message.source(event, campaign)
-        if source is not None:
-            await enqueue(uow, message, event, source, message.context(event, campaign))
+        found = message.source(event, campaign)
+        sources = [found] if isinstance(found, Source) else list(found or ())
+        for source in sources:
+            context = {**message.context(event, campaign), **source.context}
+            await enqueue(uow, message, event, source, context)
 
 
 async def enqueue(
@@ -145,7 +157,12 @@ async def enqueue(
             return count
         case CampaignCreator():
             result = await uow.session.execute(
-                _CREATOR, {**params, "campaign_id": str(event.campaign_id)}
+                _CREATOR,
+                {
+                    **params,
+                    "campaign_id": str(event.campaign_id),
+                    "with_sms": "sms" in message.channels,
+                },
             )
             return int(getattr(result, "rowcount", 0) or 0)
 

@@ -9,8 +9,8 @@ The bootstrap consumes the row's event and ``handlers.handle`` enqueues its deli
 """
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -19,6 +19,7 @@ from dropwave_contracts.events import (
     CampaignCancelled,
     CampaignFailed,
     CampaignMilestoneReached,
+    CampaignStretchGoalReached,
     CampaignSucceeded,
     CampaignTipped,
     OrderConfirmed,
@@ -35,7 +36,8 @@ E = TypeVar("E", bound=CampaignEvent)
 Channel = Literal["email", "sms"]
 EMAIL: Final[tuple[Channel, ...]] = ("email",)
 EMAIL_AND_SMS: Final[tuple[Channel, ...]] = ("email", "sms")
-"""Email, and SMS to the buyers who gave a phone number and consented."""
+"""Email, and SMS to the buyers who gave a phone number and consented (to creators: as
+their settings say)."""
 
 
 @runtime_checkable
@@ -61,7 +63,9 @@ class CampaignBuyers:
 
 @dataclass(frozen=True)
 class CampaignCreator:
-    """The campaign's creator, by email, when CampaignPublished carried their address."""
+    """The campaign's creator, on the channels of the row they chose (their settings, from
+    CreatorSettingsChanged: email, SMS, both or none); without settings, by email when
+    CampaignPublished carried their address."""
 
 
 Recipients = OrderBuyer | CampaignBuyers | CampaignCreator
@@ -70,10 +74,12 @@ Recipients = OrderBuyer | CampaignBuyers | CampaignCreator
 @dataclass(frozen=True)
 class Source:
     """The event a message is caused by: deliveries are exactly once per (its id,
-    recipient, channel)."""
+    recipient, channel). ``context``: what this source adds to the message's context (a
+    late stretch goal's own message)."""
 
     event_id: uuid.UUID
     correlation_id: str
+    context: Mapping[str, Any] = field(default_factory=dict)
 
 
 def the_event(event: CampaignEvent, campaign: CampaignInfo | None) -> Source:
@@ -97,6 +103,26 @@ def tipped_at(event: CampaignTipped) -> datetime:
     return event.tipped_at
 
 
+def reached_at(event: CampaignStretchGoalReached) -> datetime:
+    return event.reached_at
+
+
+def the_stretch_goals(event: OrderConfirmed, campaign: CampaignInfo | None) -> list[Source]:
+    """Like ``the_tipping``, for each stretch goal reached by the time of this confirmation
+    but seen before it: that goal's message is still owed, keyed by the goal's event."""
+    if campaign is None:
+        return []
+    return [
+        Source(
+            uuid.UUID(goal["event_id"]),
+            event.correlation_id,
+            contexts.stretch_goal_fields(goal["goal_orders"], goal["message"]),
+        )
+        for goal in campaign.stretch_goals_reached or []
+        if event.occurred_at <= datetime.fromisoformat(goal["reached_at"])
+    ]
+
+
 @dataclass(frozen=True)
 class Message(Generic[E]):
     """One message type. ``context`` builds its templates' data from the event and the
@@ -111,7 +137,9 @@ class Message(Generic[E]):
     """The templates' name; the message's name when empty."""
     channels: tuple[Channel, ...] = EMAIL
     pay_later_link: bool = False
-    source: Callable[[E, CampaignInfo | None], Source | None] = the_event
+    source: Callable[[E, CampaignInfo | None], Source | Sequence[Source] | None] = the_event
+    """The event(s) its deliveries are keyed by: None, one, or several (each with its own
+    context additions)."""
 
     def __post_init__(self) -> None:
         if not self.template:
@@ -120,8 +148,6 @@ class Message(Generic[E]):
             raise ValueError(f"{self.name}: every message goes by email")
         if isinstance(self.recipients, OrderBuyer) and "order_id" not in self.event.model_fields:
             raise ValueError(f"{self.name}: {self.event.__name__} names no order")
-        if "sms" in self.channels and isinstance(self.recipients, CampaignCreator):
-            raise ValueError(f"{self.name}: creators get email only")
 
 
 # Not annotated: mypy infers each row's type, so it checks its context and source
@@ -200,18 +226,43 @@ MESSAGES: Final = (
         template="hold_released",
         channels=EMAIL_AND_SMS,
     ),
-    # Creators.
+    Message(
+        "stretch_goal_reached",
+        event=CampaignStretchGoalReached,
+        recipients=CampaignBuyers(confirmed_by=reached_at),
+        context=contexts.stretch_goal,
+        channels=EMAIL_AND_SMS,
+    ),
+    Message(
+        "stretch_goal_reached_late",
+        event=OrderConfirmed,
+        recipients=OrderBuyer(),
+        context=contexts.title_only,
+        template="stretch_goal_reached",
+        channels=EMAIL_AND_SMS,
+        source=the_stretch_goals,
+    ),
+    # Creators: their milestones, on the channels they chose (email, SMS, both, none).
+    Message(
+        "creator_stretch_goal",
+        event=CampaignStretchGoalReached,
+        recipients=CampaignCreator(),
+        context=contexts.stretch_goal,
+        channels=EMAIL_AND_SMS,
+    ),
     Message(
         "creator_milestone",
         event=CampaignMilestoneReached,
         recipients=CampaignCreator(),
         context=contexts.creator_milestone,
+        channels=EMAIL_AND_SMS,
     ),
     Message(
         "creator_tipped",
         event=CampaignTipped,
         recipients=CampaignCreator(),
         context=contexts.creator_tipped,
+        channels=EMAIL_AND_SMS,
     ),
     Message(
         "creator_succeeded",
@@ -219,6 +270,7 @@ MESSAGES: Final = (
         recipients=CampaignCreator(),
         context=contexts.creator_result,
         template="creator_result",
+        channels=EMAIL_AND_SMS,
     ),
     Message(
         "creator_failed",
@@ -226,6 +278,7 @@ MESSAGES: Final = (
         recipients=CampaignCreator(),
         context=contexts.creator_result,
         template="creator_result",
+        channels=EMAIL_AND_SMS,
     ),
 )
 

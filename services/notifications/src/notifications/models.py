@@ -1,8 +1,8 @@
 """Tables owned by notifications (the outbox/inbox plumbing comes from the runtime).
 
 ``deliveries`` is the durable work queue: one row per message; no address, no content.
-``buyers`` and ``campaigns`` are read models built from events (the only place contact
-data lives); ``opt_outs`` keeps SHA-256 digests of addresses, not the addresses.
+``buyers``, ``campaigns`` and ``creators`` are read models built from events (the only
+place contact data lives); ``opt_outs`` keeps SHA-256 digests of addresses, not the addresses.
 ``rate_limits`` (migration 0003) is the runtime's shared provider limiter
 (``dropwave_runtime.rate_limit``): one row per provider.
 """
@@ -23,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 RECIPIENT_KINDS: Final = ("buyer", "creator")
@@ -100,7 +100,8 @@ class Buyer(Base):
     buyer_number: Mapped[int] = mapped_column(Integer)
     amount_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
-    email: Mapped[str] = mapped_column(String(320))
+    email: Mapped[str | None] = mapped_column(String(320))
+    """None once erased (``retention.py``; migration 0006)."""
     phone: Mapped[str | None] = mapped_column(String(20))
     sms_consent: Mapped[bool] = mapped_column(Boolean, server_default="false")
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -122,6 +123,33 @@ class CampaignInfo(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     tipped_event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     tipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When it succeeded, failed or was cancelled: its buyers' contacts are erased
+    ``PII_RETENTION_DAYS`` later (``retention.py``; migration 0006)."""
+    pii_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    price_tiers: Mapped[list[dict[str, int]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
+    """Early-bird tiers (from CampaignPublished): buyers pay different prices (0004)."""
+    stretch_goals_reached: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
+    """Goals reached: ``{event_id, goal_orders, message, reached_at}`` each (0004)."""
+
+
+class CreatorContact(Base):
+    """A creator's contact settings (from CreatorSettingsChanged, the highest ``version``
+    wins). Without a row, a creator is written to by email at their campaign's
+    ``creator_email`` (from CampaignPublished)."""
+
+    __tablename__ = "creators"
+
+    creator_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    milestone_channels: Mapped[list[str]] = mapped_column(ARRAY(String(8)))
+    """Channels of the creator's messages: ``email``, ``sms``, both or none."""
+    version: Mapped[int] = mapped_column(Integer)
 
 
 class OptOut(Base):

@@ -23,6 +23,31 @@ async def opt_out(session: AsyncSession, channel: str, address: str, source: str
 
 async def unsubscribe_delivery(session: AsyncSession, delivery: uuid.UUID) -> bool:
     """Opt out the email address ``delivery`` went to; False when it is unknown."""
+    address = await _delivery_address(session, delivery)
+    if address is None:
+        return False
+    await opt_out(session, "email", address, "unsubscribe_link")
+    log.info("unsubscribed", extra={"delivery_id": str(delivery)})
+    return True
+
+
+async def resubscribe_delivery(session: AsyncSession, delivery: uuid.UUID) -> bool:
+    """Undo an unsubscribe: the email address ``delivery`` went to gets email again (its
+    email opt-out is removed, whatever its source); False when the delivery is unknown."""
+    address = await _delivery_address(session, delivery)
+    if address is None:
+        return False
+    await session.execute(
+        delete(OptOut).where(
+            OptOut.channel == "email", OptOut.address_sha256 == address_digest("email", address)
+        )
+    )
+    log.info("resubscribed", extra={"delivery_id": str(delivery)})
+    return True
+
+
+async def _delivery_address(session: AsyncSession, delivery: uuid.UUID) -> str | None:
+    """The email address ``delivery`` went to (the buyer's or the creator's), if known."""
     row = (
         await session.execute(
             select(Delivery.recipient_kind, Delivery.order_id, Delivery.campaign_id).where(
@@ -31,19 +56,12 @@ async def unsubscribe_delivery(session: AsyncSession, delivery: uuid.UUID) -> bo
         )
     ).first()
     if row is None:
-        return False
-    address: str | None
+        return None
     if row.recipient_kind == "buyer":
-        address = await session.scalar(select(Buyer.email).where(Buyer.order_id == row.order_id))
-    else:
-        address = await session.scalar(
-            select(CampaignInfo.creator_email).where(CampaignInfo.campaign_id == row.campaign_id)
-        )
-    if address is None:
-        return False
-    await opt_out(session, "email", address, "unsubscribe_link")
-    log.info("unsubscribed", extra={"delivery_id": str(delivery)})
-    return True
+        return await session.scalar(select(Buyer.email).where(Buyer.order_id == row.order_id))
+    return await session.scalar(
+        select(CampaignInfo.creator_email).where(CampaignInfo.campaign_id == row.campaign_id)
+    )
 
 
 async def sms_keyword_received(session: AsyncSession, sender: str, body: str) -> None:

@@ -1,24 +1,31 @@
-"""The read models messages are built from: campaigns (title, creator, tipping) and buyers
-(contact, confirmation). Events about one row may come in any order and more than once."""
+"""The read models messages are built from: campaigns (title, creator, tipping), buyers
+(contact, confirmation) and creators (contact settings). Events about one row may come in
+any order and more than once."""
 
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from dropwave_contracts.envelope import CampaignEvent
 from dropwave_contracts.events import (
+    CampaignCancelled,
+    CampaignFailed,
     CampaignPublished,
+    CampaignStretchGoalReached,
+    CampaignSucceeded,
     CampaignTipped,
     CampaignUpdated,
+    CreatorSettingsChanged,
     OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
 )
 from dropwave_runtime.db import UnitOfWork
-from sqlalchemy import update
+from sqlalchemy import func, literal, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
-from .models import Buyer, CampaignInfo
+from .models import Buyer, CampaignInfo, CreatorContact
 
 
 async def _upsert(
@@ -41,6 +48,7 @@ async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> No
         "deadline": event.deadline,
         "price_cents": event.price_cents,
         "currency": event.currency,
+        "price_tiers": [t.model_dump() for t in event.price_tiers],
     }
     await _upsert(uow, CampaignInfo.campaign_id, event.campaign_id, values)
 
@@ -65,6 +73,30 @@ async def on_campaign_tipped(event: CampaignTipped, uow: UnitOfWork) -> None:
         update(CampaignInfo)
         .where(CampaignInfo.campaign_id == event.campaign_id)
         .values(tipped_event_id=event.event_id, tipped_at=event.tipped_at)
+    )
+
+
+async def on_stretch_goal_reached(event: CampaignStretchGoalReached, uow: UnitOfWork) -> None:
+    """Remember the goal: a confirmation seen later may still be owed its message."""
+    goal = {
+        "event_id": str(event.event_id),
+        "goal_orders": event.goal_orders,
+        "message": event.message,
+        "reached_at": event.reached_at.isoformat(),
+    }
+    await uow.session.execute(
+        pg_insert(CampaignInfo)
+        .values(campaign_id=event.campaign_id, title="your drop")
+        .on_conflict_do_nothing()
+    )
+    reached = CampaignInfo.stretch_goals_reached
+    await uow.session.execute(
+        update(CampaignInfo)
+        .where(
+            CampaignInfo.campaign_id == event.campaign_id,
+            ~reached.contains([{"event_id": goal["event_id"]}]),
+        )
+        .values(stretch_goals_reached=reached.op("||")(literal([goal], JSONB)))
     )
 
 
@@ -100,9 +132,45 @@ async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
     )
 
 
+async def on_campaign_closed(
+    event: CampaignSucceeded | CampaignFailed | CampaignCancelled, uow: UnitOfWork
+) -> None:
+    """When the campaign closed (the first time told): its buyers' contacts are erased a
+    retention time after it (``retention.py``)."""
+    closed_at = event.cancelled_at if isinstance(event, CampaignCancelled) else event.closed_at
+    await uow.session.execute(
+        pg_insert(CampaignInfo)
+        .values(campaign_id=event.campaign_id, title="your drop", closed_at=closed_at)
+        .on_conflict_do_update(
+            index_elements=[CampaignInfo.campaign_id],
+            set_={"closed_at": func.coalesce(CampaignInfo.closed_at, closed_at)},
+        )
+    )
+
+
 async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:
     await uow.session.execute(
         update(Buyer).where(Buyer.order_id == event.order_id).values(cancelled=True)
+    )
+
+
+async def on_creator_settings_changed(event: CreatorSettingsChanged, uow: UnitOfWork) -> None:
+    """The creator's contact settings, for every campaign of theirs, from the next message
+    on (a pending one too: the worker reads the address when it sends). The highest version
+    wins, whatever order the events come in."""
+    values = {
+        "email": event.email,
+        "phone": event.phone,
+        "milestone_channels": list(event.milestone_channels),
+        "version": event.version,
+    }
+    stmt = pg_insert(CreatorContact).values(creator_id=event.creator_id, **values)
+    await uow.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[CreatorContact.creator_id],
+            set_=values,
+            where=CreatorContact.version < stmt.excluded.version,
+        )
     )
 
 
@@ -112,7 +180,11 @@ PROJECTIONS: Final[Mapping[type[CampaignEvent], Projection]] = {
     CampaignPublished: on_campaign_published,
     CampaignUpdated: on_campaign_updated,
     CampaignTipped: on_campaign_tipped,
+    CampaignStretchGoalReached: on_stretch_goal_reached,
     OrderPlaced: on_order_placed,
     OrderConfirmed: on_order_confirmed,
     OrderCancelled: on_order_cancelled,
+    CampaignSucceeded: on_campaign_closed,
+    CampaignFailed: on_campaign_closed,
+    CampaignCancelled: on_campaign_closed,
 }

@@ -2,13 +2,14 @@
 
 from typing import ClassVar, Literal
 
-from dropwave_runtime.settings import MIN_SECRET_BYTES, ServiceSettings
+from dropwave_runtime.retention import RetentionSettings
+from dropwave_runtime.settings import MIN_SECRET_BYTES
 from pydantic import Field, SecretStr, field_validator
 
 from .domain import check_pay_later_template
 
 
-class Settings(ServiceSettings):
+class Settings(RetentionSettings):
     """Read from the environment: ``SMTP_HOST``, ``MAIL_FROM``, ``SMS_PROVIDER``..."""
 
     secret_fields: ClassVar[dict[str, int]] = {"notifications_link_secret": MIN_SECRET_BYTES}
@@ -78,10 +79,11 @@ class Settings(ServiceSettings):
         description="HMAC secret of unsubscribe links (32+ random bytes)", min_length=16
     )
     pay_later_url_template: str = Field(
-        "http://localhost:8080/pay/{order_id}?token={token}",
+        "http://localhost:8080/pay/{order_id}#t={token}",
         description="the buyer's pay-later link after a failed capture: {order_id} and {token} "
         "(the link's signed token from payments) are filled in; a template without {token} "
-        "gets it as a ?token= query parameter",
+        "gets it as the fragment #t= (the storefront's pay page reads it there; keep the "
+        "token out of a query string: those are logged)",
     )
 
     @field_validator("pay_later_url_template")

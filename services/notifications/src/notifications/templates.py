@@ -42,3 +42,8 @@ def render_sms(template_name: str, context: dict[str, object]) -> str:
 
 def has_sms(template_name: str) -> bool:
     return f"{template_name}.sms.j2" in environment().list_templates()
+
+
+def render_page(name: str, context: dict[str, object]) -> str:
+    """Render the web page ``pages/<name>.html.j2`` (the unsubscribe page)."""
+    return environment().get_template(f"pages/{name}.html.j2").render(context)

@@ -2,10 +2,11 @@
 
 The queue is the table. A worker claims a batch with ``FOR UPDATE SKIP LOCKED`` and stamps
 it with a lease (``claimed_by``, ``lease_until``), so any number of workers in any number of
-instances share it without taking the same row. Right before each send the worker renews
-the lease of that one row and checks it still holds it, so a row whose lease ran out (its
-worker crashed) is sent by exactly one other worker. After the provider accepts, the row is
-marked ``sent`` and ``NotificationSent`` is staged in the outbox, in one transaction.
+instances share it without taking the same row. Before each send the worker makes sure it
+still holds the row's lease (past the first half of it, by renewing it in the database), so
+a row whose lease ran out (its worker crashed) is sent by exactly one other worker. After
+the provider accepts, the row is marked ``sent`` and ``NotificationSent`` is staged in the
+outbox, in one transaction.
 
 The one window left: the provider accepted and the process died before that commit. The
 lease runs out and the message is sent again with the same Message-ID (and, with Resend,
@@ -22,6 +23,7 @@ end as ``failed`` with a code-only ``last_error``, a log line and
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .domain import (
     address_digest,
     format_money,
+    order_page_url,
     pay_later_url,
     unsubscribe_token,
 )
@@ -50,7 +53,7 @@ from .mailer import (
     compose,
 )
 from .messages import PAY_LATER_TEMPLATES
-from .models import Buyer, CampaignInfo, Delivery, OptOut
+from .models import Buyer, CampaignInfo, CreatorContact, Delivery, OptOut
 from .sms import SmsMessage, SmsSender
 from .templates import render, render_sms
 
@@ -74,7 +77,8 @@ _CLAIM = text(
         FOR UPDATE SKIP LOCKED
     )
     UPDATE deliveries d
-    SET claimed_by = :worker, lease_until = now() + make_interval(secs => :lease)
+    SET claimed_by = :worker, lease_until = now() + make_interval(secs => :lease),
+        attempts = d.attempts + 1
     FROM due WHERE d.id = due.id
     RETURNING d.id, d.source_event_id, d.campaign_id, d.recipient_kind, d.recipient_ref,
               d.order_id, d.channel, d.template, d.context, d.correlation_id, d.attempts
@@ -84,9 +88,9 @@ _CLAIM = text(
 _RENEW = text(
     """
     UPDATE deliveries
-    SET lease_until = now() + make_interval(secs => :lease), attempts = attempts + 1
+    SET lease_until = now() + make_interval(secs => :lease)
     WHERE id = :id AND claimed_by = :worker AND status = 'pending'
-    RETURNING attempts
+    RETURNING id
     """
 )
 
@@ -117,6 +121,11 @@ class Job:
     template: str
     context: dict[str, Any]
     correlation_id: str
+    attempts: int
+    """This attempt's number (counted when claimed)."""
+    claimed_at: float
+    """``time.monotonic()`` just before the claim was sent: the lease runs at least
+    ``lease_s`` from here."""
     address: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -173,6 +182,7 @@ class DeliveryWorker:
     # -- claiming --------------------------------------------------------------------------
 
     async def _claim(self) -> list[Job]:
+        claimed_at = time.monotonic()
         async with self.db.sessions() as session, session.begin():
             rows = (
                 await session.execute(
@@ -196,6 +206,8 @@ class DeliveryWorker:
                     template=r.template,
                     context=dict(r.context or {}),
                     correlation_id=r.correlation_id,
+                    attempts=r.attempts,
+                    claimed_at=claimed_at,
                 )
                 for r in rows
             ]
@@ -213,6 +225,13 @@ class DeliveryWorker:
                     select(CampaignInfo).where(CampaignInfo.campaign_id.in_(campaign_ids))
                 )
             }
+            creator_ids = {j.recipient_ref for j in jobs if j.recipient_kind == "creator"}
+            contacts = {
+                c.creator_id: c
+                for c in await session.scalars(
+                    select(CreatorContact).where(CreatorContact.creator_id.in_(creator_ids))
+                )
+            }
             for job in jobs:
                 if job.recipient_kind == "buyer" and job.order_id in buyers:
                     b = buyers[job.order_id]
@@ -221,6 +240,13 @@ class DeliveryWorker:
                         "buyer_number": b.buyer_number,
                         "amount": format_money(b.amount_cents, b.currency),
                     }
+                elif job.recipient_kind == "creator" and job.recipient_ref in contacts:
+                    # Their settings as they are now: a changed address is used at once, a
+                    # channel they turned off since is skipped.
+                    contact = contacts[job.recipient_ref]
+                    job.address = contact.email if job.channel == "email" else contact.phone
+                    if job.channel not in contact.milestone_channels:
+                        job.extra["opted_out"] = True
                 elif job.recipient_kind == "creator" and job.campaign_id in creators:
                     job.address = creators[job.campaign_id].creator_email
             digests = {address_digest(j.channel, j.address) for j in jobs if j.address}
@@ -258,9 +284,9 @@ class DeliveryWorker:
             await self._finish(job, "failed", "no address for the recipient")
             log.warning("notification without address", extra=ids)
             return
-        attempts = await self._renew(job)
-        if attempts is None:
+        if not await self._holds_lease(job):
             return  # the lease ran out and another worker has it (or it is done)
+        attempts = job.attempts
         try:
             provider_id = await self._send(job)
         except PermanentDeliveryError as exc:
@@ -282,12 +308,21 @@ class DeliveryWorker:
             self.on_sent(job.id)
         log.info("notification sent", extra=ids)
 
-    async def _renew(self, job: Job) -> int | None:
+    async def _holds_lease(self, job: Job) -> bool:
+        """Whether this worker may send ``job`` now. Within the first half of the lease it
+        certainly may: no other worker takes a row before its lease ends, and the send has
+        the other half (``lease_s`` must stay above twice the slowest send). Later, the lease
+        is renewed in the database, which also tells whether another worker took the row.
+        Most sends are in the first half, so they cost no transaction here (issue 15)."""
+        if time.monotonic() - job.claimed_at < self.config.lease_s / 2:
+            return True
         async with self.db.sessions() as session, session.begin():
-            attempts = await session.scalar(
+            held = await session.scalar(
                 _RENEW, {"id": job.id, "worker": self.worker_id, "lease": self.config.lease_s}
             )
-        return int(attempts) if attempts is not None else None
+        if held is not None:
+            job.claimed_at = time.monotonic()
+        return held is not None
 
     def _context(self, job: Job) -> dict[str, Any]:
         context = {**job.extra, **job.context}
@@ -296,6 +331,11 @@ class DeliveryWorker:
         if job.template in PAY_LATER_TEMPLATES and job.order_id is not None:
             context["pay_later_url"] = pay_later_url(
                 self.config.pay_later_url_template, job.order_id, token
+            )
+        order_token = context.pop("order_token", None)
+        if job.order_id is not None:
+            context["order_url"] = order_page_url(
+                self.config.public_base_url, job.order_id, order_token
             )
         return context
 

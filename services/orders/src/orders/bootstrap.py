@@ -28,6 +28,8 @@ from fastapi import FastAPI
 from . import abuse, handlers, routes
 from .closing import jobs as closing
 from .closing.cli import CLOSE_NOW_COMMAND
+from .fulfilment import jobs as fulfilment
+from .fulfilment import routes as fulfilment_routes
 from .intake import OrderIntake
 from .settings import Settings
 
@@ -37,7 +39,7 @@ SERVICE = Service(
     settings=Settings,
     migrations=Path(__file__).parent / "migrations",
     commands={"close-now": CLOSE_NOW_COMMAND},
-    routers=[routes.router],
+    routers=[routes.router, fulfilment_routes.router],
     events={
         CampaignCreated: handlers.on_campaign_created,
         CampaignPublished: handlers.on_campaign_published,
@@ -56,6 +58,11 @@ SERVICE = Service(
     jobs=[
         Periodic(
             "closing round", closing.close_due, lambda settings: settings.close_poll_interval_s
+        ),
+        Periodic(
+            "erasing personal data",
+            fulfilment.erase_expired,
+            lambda settings: settings.pii_erase_interval_s,
         ),
         Periodic(
             "reloading lockouts",

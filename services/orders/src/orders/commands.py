@@ -1,5 +1,6 @@
 """What a buyer asks of orders, as the routes hand it to the handlers (no HTTP in it)."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -24,6 +25,8 @@ class PlaceOrder:
     client_ip: str | None = None
     """Where the request came from: kept on the order so a later card decline counts
     against that address too (``abuse.py``)."""
+    shipping: Mapping[str, str] | None = None
+    """The shipping address as sent (checked against the campaign's countries when placed)."""
 
 
 @dataclass(frozen=True, slots=True)

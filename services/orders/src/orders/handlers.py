@@ -24,15 +24,19 @@ from dropwave_contracts.events import (
     PaymentFailed,
     PaymentRefunded,
     PaymentReleased,
+    PriceTier,
+    price_for_buyer,
 )
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.errors import DomainError, Invalid, NotFound
-from sqlalchemy import case, insert, literal, select, update
+from sqlalchemy import case, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import abuse, domain
 from .commands import CancelOrder, PlaceOrder
+from .fulfilment import domain as fulfilment
 from .models import CampaignSnapshot, Order, OrderRefund
+from .settings import Settings
 
 SERVICE = "orders"
 
@@ -52,6 +56,7 @@ class OrderSummary:
     decline_code: str | None = None
     cancel_reason: str | None = None
     refunded_cents: int = 0
+    shipping_address: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, order: Order) -> "OrderSummary":
@@ -67,6 +72,7 @@ class OrderSummary:
             order.decline_code,
             order.cancel_reason,
             order.refunded_cents,
+            order.shipping_address,
         )
 
 
@@ -127,6 +133,8 @@ async def place_orders(
     outcomes: list[Outcome | None] = [None] * len(commands)
     first_with_key: dict[str, int] = {}
     fresh: list[int] = []
+    ship_to = campaign.ship_to_countries or []
+    addresses: dict[int, dict[str, str] | None] = {}
     for i, c in enumerate(commands):
         if (old := prior.get(c.idempotency_key)) is not None:
             outcomes[i] = _replay(OrderSummary.of(old), c.fingerprint, old.request_fingerprint)
@@ -137,6 +145,11 @@ async def place_orders(
             outcomes[i] = refusal
         else:
             first_with_key[c.idempotency_key] = i
+            try:
+                addresses[i] = fulfilment.shipping_address(ship_to, c.shipping)
+            except DomainError as error:  # no buyer number taken, nothing stored
+                outcomes[i] = error
+                continue
             fresh.append(i)
 
     if fresh:
@@ -149,18 +162,23 @@ async def place_orders(
         assert last is not None
         rows: list[dict[str, Any]] = []
         events: list[OrderPlaced] = []
+        # Each buyer's price is fixed here, with the number (the snapshot is already read).
+        tiers = [PriceTier.model_validate(t) for t in campaign.price_tiers or ()]
         for i, number in zip(fresh, domain.buyer_numbers(last, len(fresh)), strict=True):
             c = commands[i]
             order_id = uuid.uuid4()
+            amount = price_for_buyer(number, tiers, campaign.price_cents)
             row = {
                 "id": order_id,
                 "campaign_id": campaign_id,
                 "buyer_number": number,
                 "status": "pending",
-                "amount_cents": campaign.price_cents,
+                "amount_cents": amount,
                 "currency": campaign.currency,
                 "buyer_email": c.email,
                 "buyer_phone": c.phone,
+                "sms_consent": c.sms_consent and c.phone is not None,
+                "shipping_address": addresses[i],
                 "payment_method_id": c.payment_method_id,
                 "referral_code": c.referral_code,
                 "source": c.source,
@@ -176,17 +194,27 @@ async def place_orders(
                     campaign_id=campaign_id,
                     order_id=order_id,
                     buyer_number=number,
-                    amount_cents=campaign.price_cents,
+                    amount_cents=amount,
                     currency=campaign.currency,
                     buyer_email=c.email,
-                    buyer_phone=c.phone,
+                    # The phone only with consent: nobody downstream may use it otherwise.
+                    buyer_phone=c.phone if c.sms_consent else None,
                     payment_method_id=c.payment_method_id,
                     sms_consent=c.sms_consent and c.phone is not None,
                     creator_id=campaign.creator_id,
+                    referral_code=c.referral_code,
+                    source=c.source,
+                    campaign_deadline=campaign.deadline,
                 )
             )
             order = OrderSummary(
-                order_id, campaign_id, number, "pending", campaign.price_cents, campaign.currency
+                order_id,
+                campaign_id,
+                number,
+                "pending",
+                amount,
+                campaign.currency,
+                shipping_address=addresses[i],
             )
             outcomes[i] = Placed(order, replayed=False)
         await uow.session.execute(insert(Order), rows)
@@ -205,14 +233,10 @@ async def place_orders(
     return resolved
 
 
-async def cancel_order(command: CancelOrder, uow: UnitOfWork) -> Order:
-    """The buyer cancels before the deadline; campaigns uncounts it, payments releases it.
-
-    The campaign row is locked (shared) before the order: the closing job locks it
-    exclusively to close intake and tally, so a cancel either commits before the tally
-    (which then leaves the order out) or sees intake closed and is refused. A cancel answered
-    200 is never counted."""
-    order_id = command.order_id
+async def buyers_order(uow: UnitOfWork, order_id: uuid.UUID) -> tuple[CampaignSnapshot, Order]:
+    """An order the buyer changes, locked after its campaign's row (shared): the closing job
+    locks that row exclusively to close intake and tally, so the change either commits
+    before the tally or sees intake closed."""
     campaign_id = await uow.session.scalar(select(Order.campaign_id).where(Order.id == order_id))
     if campaign_id is None:
         raise NotFound("order_not_found", "No such order")
@@ -224,6 +248,17 @@ async def cancel_order(command: CancelOrder, uow: UnitOfWork) -> Order:
     assert campaign is not None
     order = await uow.session.scalar(select(Order).where(Order.id == order_id).with_for_update())
     assert order is not None
+    return campaign, order
+
+
+async def cancel_order(command: CancelOrder, uow: UnitOfWork) -> Order:
+    """The buyer cancels before the deadline; campaigns uncounts it, payments releases it.
+
+    The campaign row is locked (shared) before the order: the closing job locks it
+    exclusively to close intake and tally, so a cancel either commits before the tally
+    (which then leaves the order out) or sees intake closed and is refused. A cancel answered
+    200 is never counted."""
+    campaign, order = await buyers_order(uow, command.order_id)
     domain.check_cancellable(
         order.status,
         campaign.status,
@@ -263,6 +298,7 @@ async def on_campaign_created(event: CampaignCreated, uow: UnitOfWork) -> None:
             min_orders=event.min_orders,
             deadline=event.deadline,
             creator_id=event.creator_id,
+            price_tiers=[t.model_dump() for t in event.price_tiers],
             status="draft",
         )
         .on_conflict_do_nothing(index_elements=[CampaignSnapshot.id])
@@ -278,6 +314,8 @@ async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> No
         "min_orders": event.min_orders,
         "deadline": event.deadline,
         "creator_id": event.creator_id,
+        "price_tiers": [t.model_dump() for t in event.price_tiers],
+        "ship_to_countries": list(event.ship_to_countries or []),
     }
     stmt = pg_insert(CampaignSnapshot).values(
         id=event.campaign_id, last_buyer_number=0, status="active", **values
@@ -303,22 +341,25 @@ async def on_campaign_updated(event: CampaignUpdated, uow: UnitOfWork) -> None:
     )
 
 
-async def _close(uow: UnitOfWork, campaign_id: uuid.UUID, status: str) -> None:
+async def _close(uow: UnitOfWork, campaign_id: uuid.UUID, status: str, closed_at: datetime) -> None:
+    """The outcome, and when it came: personal data is erased a retention time after it."""
     await uow.session.execute(
-        update(CampaignSnapshot).where(CampaignSnapshot.id == campaign_id).values(status=status)
+        update(CampaignSnapshot)
+        .where(CampaignSnapshot.id == campaign_id)
+        .values(status=status, closed_at=func.coalesce(CampaignSnapshot.closed_at, closed_at))
     )
 
 
 async def on_campaign_succeeded(event: CampaignSucceeded, uow: UnitOfWork) -> None:
-    await _close(uow, event.campaign_id, "successful")
+    await _close(uow, event.campaign_id, "successful", event.closed_at)
 
 
 async def on_campaign_failed(event: CampaignFailed, uow: UnitOfWork) -> None:
-    await _close(uow, event.campaign_id, "failed")
+    await _close(uow, event.campaign_id, "failed", event.closed_at)
 
 
 async def on_campaign_cancelled(event: CampaignCancelled, uow: UnitOfWork) -> None:
-    await _close(uow, event.campaign_id, "cancelled")
+    await _close(uow, event.campaign_id, "cancelled", event.cancelled_at)
 
 
 async def _order_for_update(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
@@ -328,8 +369,12 @@ async def _order_for_update(uow: UnitOfWork, order_id: uuid.UUID) -> Order:
     return order
 
 
-async def on_payment_authorized(event: PaymentAuthorized, uow: UnitOfWork) -> None:
-    """The hold is in place: the order is confirmed and counts towards the minimum."""
+async def on_payment_authorized(
+    event: PaymentAuthorized, uow: UnitOfWork, settings: Settings | None = None
+) -> None:
+    """The hold is in place: the order is confirmed and counts towards the minimum. The
+    event carries the buyer's order token (for the confirmation mail's link to the order
+    page) when the secret is at hand (``settings``, injected by the runtime)."""
     order = await _order_for_update(uow, event.order_id)
     if not domain.can_move(order.status, "authorized"):
         return
@@ -348,11 +393,17 @@ async def on_payment_authorized(event: PaymentAuthorized, uow: UnitOfWork) -> No
             buyer_number=order.buyer_number,
             amount_cents=order.amount_cents,
             currency=order.currency,
-            buyer_email=order.buyer_email,
-            buyer_phone=order.buyer_phone,
+            buyer_email=order.buyer_email or "",
+            # Only with SMS consent (None: an order from before consent was kept, as then).
+            buyer_phone=order.buyer_phone if order.sms_consent is not False else None,
             campaign_title=campaign.title,
             campaign_min_orders=campaign.min_orders,
             campaign_deadline=campaign.deadline,
+            order_token=(
+                domain.order_token(settings.order_token_secret.get_secret_value(), order.id)
+                if settings is not None
+                else None
+            ),
         )
     )
 

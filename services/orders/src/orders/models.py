@@ -1,7 +1,9 @@
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Integer, String, UniqueConstraint, func
+from sqlalchemy import Boolean, DateTime, Integer, String, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -23,6 +25,12 @@ class CampaignSnapshot(Base):
     deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(20))
     last_buyer_number: Mapped[int] = mapped_column(Integer, default=0)
+    price_tiers: Mapped[list[dict[str, int]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
+    """Early-bird tiers (``[{up_to_buyer, price_cents}]``, from ``CampaignPublished``): an
+    order's price is its buyer number's (``price_for_buyer``), fixed when the number is
+    assigned (migration 0006)."""
     creator_id: Mapped[str | None] = mapped_column(String(255), default=None)
     """The campaign's creator (from ``CampaignPublished``), carried on ``OrderPlaced`` so
     payments can route the charge without having seen the publish (migration 0002)."""
@@ -32,6 +40,13 @@ class CampaignSnapshot(Base):
     """Orders still authorizing when intake closed: the tally waits for them."""
     tallied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When ``OrdersTallied`` was emitted (once per campaign; migration 0004)."""
+    ship_to_countries: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    """Where the goods ship (``CampaignPublished``); empty: a digital drop (migration 0007)."""
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the campaign succeeded, failed or was cancelled: buyers' personal data is erased
+    ``PII_RETENTION_DAYS`` after it (``fulfilment/jobs.py``)."""
+    pii_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When its orders' personal data was erased (once)."""
 
 
 class Order(Base):
@@ -47,8 +62,14 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(20))
     amount_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
-    buyer_email: Mapped[str] = mapped_column(String(320))
+    buyer_email: Mapped[str | None] = mapped_column(String(320))
+    """None once erased (``pii_erased_at``)."""
     buyer_phone: Mapped[str | None] = mapped_column(String(20))
+    sms_consent: Mapped[bool | None] = mapped_column(Boolean, default=False)
+    """The buyer agreed to SMS; None: placed before migration 0007 (unknown)."""
+    shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
+    """The normalized shipping address (``fulfilment.domain``) of a shipping campaign's order."""
+    pii_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     payment_method_id: Mapped[str | None] = mapped_column(String(255))
     referral_code: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(64))

@@ -149,6 +149,7 @@ async def place_order(request: Request) -> Response:
         payment_method_id=body.payment_method_id,
         referral_code=body.referral_code,
         source=body.source,
+        shipping=body.shipping_address.model_dump() if body.shipping_address else None,
         correlation_id=correlation_id_var.get() or str(uuid4()),
         trace_headers=current_trace_headers(),
         client_ip=ip[:45],
@@ -170,7 +171,7 @@ async def place_order(request: Request) -> Response:
     return Response(answer.model_dump_json(), status, headers, media_type="application/json")
 
 
-def _check_token(rt: Runtime[Settings], order_id: UUID, given: str | None) -> None:
+def check_token(rt: Runtime[Settings], order_id: UUID, given: str | None) -> None:
     if not given or not domain.token_matches(_secret(rt), order_id, given):
         raise Problem(404, "order_not_found", "No such order")
 
@@ -183,7 +184,7 @@ async def cancel_order(
     token: Annotated[str | None, Query(max_length=MAX_TOKEN)] = None,
 ) -> OrderView:
     """The buyer cancels with the order token, before the deadline, while not final."""
-    _check_token(rt, order_id, x_order_token or token)
+    check_token(rt, order_id, x_order_token or token)
     command = CancelOrder(order_id, correlation_id_var.get())
     try:
         async with rt.db.unit_of_work() as uow:
@@ -201,7 +202,7 @@ async def get_order(
     token: Annotated[str | None, Query(max_length=MAX_TOKEN)] = None,
 ) -> OrderView:
     """Read an order with its order token (header X-Order-Token or ?token=)."""
-    _check_token(rt, order_id, x_order_token or token)
+    check_token(rt, order_id, x_order_token or token)
     async with rt.db.sessions() as session:
         order = await session.get(Order, order_id)
     if order is None:

@@ -5,6 +5,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 
+from .fulfilment.schemas import ShippingAddress, ShippingAddressView
+
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
 PaymentMethodId = Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]{1,250}$")]
 ShortCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -20,6 +22,9 @@ class OrderCreate(BaseModel):
     payment_method_id: PaymentMethodId | None = None
     referral_code: ShortCode | None = None
     source: ShortCode | None = None
+    shipping_address: ShippingAddress | None = None
+    """Required when the campaign ships physical goods (its `ship_to_countries`), to one of
+    those countries; refused on a digital drop (422 `shipping_not_offered`)."""
 
 
 class OrderView(BaseModel):
@@ -28,6 +33,8 @@ class OrderView(BaseModel):
     buyer_number: int
     status: str
     amount_cents: int
+    """What this buyer pays: the early-bird tier of their buyer number (fixed when the number
+    was assigned), else the campaign's price; authorized now, captured if the drop happens."""
     currency: str
     client_secret: str | None = None
     failure_code: str | None = None
@@ -37,6 +44,9 @@ class OrderView(BaseModel):
     (its authorization had not finished when the campaign's closing tally was taken)."""
     refunded_cents: int = 0
     """Refunded so far; the status reads ``refunded`` once it covers the amount."""
+    shipping_address: ShippingAddressView | None = None
+    """Where it ships (normalized by the country's rules); null on a digital drop. The buyer
+    may change it until the deadline: `PUT /api/v1/orders/{id}/shipping-address`."""
 
 
 class PlacedOrder(OrderView):

@@ -1,10 +1,16 @@
 from typing import ClassVar
 
-from dropwave_runtime.settings import MIN_SECRET_BYTES, ServiceSettings
+from dropwave_runtime.auth import CreatorAuthSettings
+from dropwave_runtime.retention import RetentionSettings
+from dropwave_runtime.settings import MIN_SECRET_BYTES
 from pydantic import Field, SecretStr
 
 
-class Settings(ServiceSettings):
+class Settings(CreatorAuthSettings, RetentionSettings):
+    """Orders' settings; creators' bearer tokens are verified as campaigns does (their
+    orders list and CSV, ``fulfilment/routes.py``); buyers' personal data is erased
+    ``PII_RETENTION_DAYS`` after a campaign closed (``fulfilment/jobs.py``)."""
+
     secret_fields: ClassVar[dict[str, int]] = {"order_token_secret": MIN_SECRET_BYTES}
 
     # Order tokens are HMACs of the order id: nothing to store, and a replayed

@@ -10,7 +10,7 @@ from orders.closing.cli import close_now
 from orders.closing.commands import CloseNow
 from orders.settings import Settings
 
-from ..conftest import MakeCampaign
+from ..conftest import AUTH, MakeCampaign
 from .test_closing_tally import add_orders, snapshot, tallies
 
 
@@ -19,6 +19,7 @@ def settings(db_url: str) -> Settings:
         database_url=db_url,
         kafka_bootstrap_servers="127.0.0.1:1",
         order_token_secret="x" * 32,
+        **AUTH,
         close_max_wait_s=30,
     )
 

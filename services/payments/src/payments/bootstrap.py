@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from .authorization import handlers as authorization
 from .connect import handlers as connect
 from .connect import routes as connect_routes
+from .domain import CardSaving
 from .pay_later import jobs as pay_later
 from .pay_later import routes as pay_later_routes
 from .reconciliation.cli import RECONCILE_COMMAND
@@ -75,10 +76,14 @@ SERVICE = Service(
 
 def bootstrap(settings: Settings) -> FastAPI:
     rt = configure(SERVICE.name, settings)
+    gateway = StripeGateway.from_settings(
+        settings, trace_configs=rt.tracing.aiohttp_trace_configs()
+    )
     return rt.wire(
         SERVICE,
-        gateway=StripeGateway.from_settings(settings),
+        gateway=gateway,
         # One Stripe budget for every instance and every caller (ADR 0005).
         limiter=stripe_budget(rt.db.engine, settings),
         platform_fee_bps=settings.platform_fee_bps,
+        card_saving=CardSaving(settings.authorization_hold_s, settings.settlement_margin_s),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -72,6 +72,37 @@ def capture_idempotency_key(order_id: uuid.UUID) -> str:
     """Stripe idempotency key of capturing an order's PaymentIntent at settlement: every
     retry (429, 5xx, timeout, a crash) sends the same key, so Stripe captures once."""
     return f"capture:{order_id}"
+
+
+HOLD_S: Final = 6 * 24 * 3600.0
+"""How long an authorization is relied on to hold: Stripe's 7 days for online card payments
+minus a day of safety (``AUTHORIZATION_HOLD_S``)."""
+SETTLEMENT_MARGIN_S: Final = 24 * 3600.0
+"""How long after a deadline captures may still run (``SETTLEMENT_MARGIN_S``)."""
+
+
+@dataclass(frozen=True)
+class CardSaving:
+    """When an order's card is saved for an off-session charge (a Customer and
+    ``setup_future_usage``: one more Stripe request per order, ADR 0005)."""
+
+    hold_s: float = HOLD_S
+    settlement_margin_s: float = SETTLEMENT_MARGIN_S
+
+    def needed(self, deadline: datetime | None, now: datetime) -> bool:
+        """Only when the campaign's captures may come after the authorization's hold is
+        gone: its deadline plus the settlement margin is later than now plus the hold
+        window. A campaign that closes within the hold needs the PaymentIntent alone. An
+        unknown deadline (an ``OrderPlaced`` from before it carried one) saves the card, as
+        every order did before."""
+        if deadline is None:
+            return True
+        return deadline + timedelta(seconds=self.settlement_margin_s) > now + timedelta(
+            seconds=self.hold_s
+        )
+
+
+DEFAULT_CARD_SAVING: Final = CardSaving()
 
 
 def platform_fee_cents(amount_cents: int, fee_bps: int) -> int:

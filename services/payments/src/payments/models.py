@@ -41,6 +41,9 @@ class Payment(Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """When the order's ``OrderCancelled`` was handled: from then on the payment is never
     captured; its ``release`` item releases whatever Stripe holds."""
+    save_card: Mapped[bool] = mapped_column(default=True, server_default="true")
+    """Authorize with the card saved on a Customer for an off-session charge: the campaign
+    can outlive the authorization's hold (migration 0006; decided once, on ``OrderPlaced``)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -87,6 +90,11 @@ class SettlementItem(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    needed_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the item's answer is needed: an authorization's campaign deadline (where orders
+    closes the tally). Lanes claim authorizations earliest first (migration 0009), so a drop
+    closing soon is never queued behind another drop's backlog; none: after those that have
+    one."""
     last_error: Mapped[str | None] = mapped_column(String(255))
     amount_cents: Mapped[int | None] = mapped_column(Integer)
     fee_cents: Mapped[int | None] = mapped_column(Integer)
@@ -94,6 +102,9 @@ class SettlementItem(Base):
     causation_id: Mapped[str | None] = mapped_column(String(128))
     """The event that queued an item outside a campaign's run (``OrderPlaced`` for
     ``authorize``, ``OrderCancelled`` for a buyer's ``release``); ``None``: the run's."""
+    traceparent: Mapped[str | None] = mapped_column(String(55))
+    """The trace context of the work that queued the item: the worker's attempt continues
+    it (its Stripe call and the events it emits are in the order's trace)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

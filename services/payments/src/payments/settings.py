@@ -6,6 +6,8 @@ from dropwave_runtime.auth import CreatorAuthSettings
 from dropwave_runtime.settings import MIN_SECRET_BYTES
 from pydantic import Field, SecretStr
 
+from .domain import HOLD_S, SETTLEMENT_MARGIN_S
+
 
 class Settings(CreatorAuthSettings):
     """Stripe, settlement, Connect (creators sign in with the same OIDC bearer JWTs as on
@@ -68,7 +70,14 @@ class Settings(CreatorAuthSettings):
         description="Stripe requests/s shared by all instances; None: 25 (sk_test_) or 100",
     )
     stripe_rate_limit_burst: int = Field(1, ge=1, le=1000)
-    settlement_concurrency: int = Field(8, ge=1, le=64, description="in-flight calls/instance")
+    settlement_concurrency: int = Field(8, ge=1, le=64, description="lanes per instance")
+    authorize_batch: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="authorizations a lane claims and sends at once (one claim, one limiter "
+        "upsert, one commit of the outcomes)",
+    )
     settlement_max_attempts: int = Field(
         8, ge=1, le=100, description="attempts of a capture before it is reported failed"
     )
@@ -78,6 +87,23 @@ class Settings(CreatorAuthSettings):
         le=1000,
         description="attempts of an authorization (429/5xx/timeouts) before the payment fails "
         "with authorization_unavailable (20 with the default backoff: about 4-8 minutes)",
+    )
+    # Saving the card (a Customer + setup_future_usage: one more Stripe request per order)
+    # only for a campaign that can outlive the card's authorization (ADR 0005).
+    authorization_hold_s: float = Field(
+        HOLD_S,
+        gt=0,
+        description="how long an authorization is relied on to hold: Stripe's 7 days for "
+        "online card payments minus a day of safety (networks and issuers that expire "
+        "sooner, clock skew, the queue's own delay before the authorization is made)",
+    )
+    settlement_margin_s: float = Field(
+        SETTLEMENT_MARGIN_S,
+        ge=0,
+        description="how long after a campaign's deadline its captures may still run (orders' "
+        "close wait, the tally, the capture queue at the Stripe rate, retries through an "
+        "outage); the card is saved when deadline + this is later than now + "
+        "authorization_hold_s",
     )
     settlement_retry_base_s: float = Field(0.5, gt=0)
     settlement_retry_max_s: float = Field(30.0, gt=0)

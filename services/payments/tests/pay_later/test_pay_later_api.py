@@ -118,6 +118,11 @@ async def test_the_token_on_the_event_reads_the_link_until_paid(
     assert r.status_code == 200, r.text
     assert r.headers["cache-control"] == "no-store"
     view = r.json()
+    # The storefront's pay page sends it as a header (a query string is logged).
+    by_header = await client.get(url(failed.order_id), headers={"X-Pay-Token": failed.pay_token})
+    assert by_header.json() == view
+    forged = await client.get(url(failed.order_id), headers={"X-Pay-Token": "1." + "A" * 43})
+    assert forged.status_code == 404
     assert view == {
         "order_id": str(failed.order_id),
         "campaign_id": str(failed.campaign_id),

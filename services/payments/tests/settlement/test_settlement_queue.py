@@ -42,6 +42,8 @@ from payments.stripe_gateway import StripeGateway
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from ..conftest import cancelled
+
 AUTHORIZE_CALLS = r"^POST /v1/(customers|payment_intents)$"
 INTENT_CREATE = r"^POST /v1/payment_intents$"
 CAPTURE_CALLS = r"^POST /v1/payment_intents/[^/]+/capture$"
@@ -79,18 +81,6 @@ def placed(campaign_id: uuid.UUID, pm: str | None = "pm_card_visa") -> OrderPlac
         buyer_email="buyer@example.com",
         buyer_phone=None,
         payment_method_id=pm,
-    )
-
-
-def cancelled(order: OrderPlaced, reason: str = "buyer_cancelled") -> OrderCancelled:
-    return OrderCancelled(
-        producer="orders",
-        correlation_id=order.correlation_id,
-        campaign_id=order.campaign_id,
-        order_id=order.order_id,
-        buyer_number=order.buyer_number,
-        reason=reason,
-        was_confirmed=True,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import stripe
-from dropwave_contracts.events import OrderCancelled, OrderPlaced, PaymentReleased
+from dropwave_contracts.events import OrderPlaced, PaymentReleased
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from payments.authorization.handlers import on_order_cancelled, on_order_placed
@@ -15,6 +15,8 @@ from payments.models import Payment, SettlementItem
 from payments.settlement.worker import WorkerConfig
 from payments.stripe_gateway import AuthorizationRequest, StripeGateway
 from sqlalchemy import select
+
+from ..conftest import cancelled
 
 
 def placed(payment_method_id: str) -> OrderPlaced:
@@ -29,18 +31,6 @@ def placed(payment_method_id: str) -> OrderPlaced:
         buyer_email="buyer@example.com",
         buyer_phone=None,
         payment_method_id=payment_method_id,
-    )
-
-
-def cancelled(order: OrderPlaced, was_confirmed: bool = True) -> OrderCancelled:
-    return OrderCancelled(
-        producer="orders",
-        correlation_id=order.correlation_id,
-        campaign_id=order.campaign_id,
-        order_id=order.order_id,
-        buyer_number=order.buyer_number,
-        reason="buyer_cancelled",
-        was_confirmed=was_confirmed,
     )
 
 

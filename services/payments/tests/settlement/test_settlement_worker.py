@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -32,7 +32,8 @@ from payments.settlement.handlers import on_campaign_failed, on_campaign_succeed
 from payments.settlement.summary import settlement_summary
 from payments.settlement.worker import SettlementWorker, WorkerConfig
 from payments.stripe_gateway import AuthorizationRequest, CaptureResult, StripeGateway
-from sqlalchemy import func, select
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select, update
 
 CAPTURE_CALLS = r"^POST /v1/payment_intents/[^/]+/capture$"
 CANCEL_CALLS = r"^POST /v1/payment_intents/[^/]+/cancel$"
@@ -551,3 +552,45 @@ async def test_1000_order_failed_campaign_releases_every_hold_under_all_faults(
         )
     assert queued == 0
     assert sum((await event_counts(db, PaymentReleased)).values()) == n
+
+
+async def test_idle_lanes_wait_to_be_woken_and_a_backoff_come_due_still_wakes_them(
+    db: Database, gateway: StripeGateway
+) -> None:
+    """Idle, eight lanes look once each and then wait (NOTIFY or housekeeping wakes them):
+    the worker's transactions over 2 s are housekeeping's, not eight lanes polling. An
+    item whose backoff comes due (no NOTIFY for that) is still taken within a few
+    housekeeping rounds."""
+    checkouts: list[float] = []
+    sa_event.listen(db.engine.sync_engine.pool, "checkout", lambda *_: checkouts.append(1.0))
+    config = WorkerConfig(concurrency=8, poll_interval_s=0.2, idle_wait_s=60.0)
+    w = worker(db, gateway, config=config)
+    task = asyncio.create_task(w.run())
+    try:
+        await asyncio.sleep(0.5)  # the lanes' first look, the listener connecting
+        checkouts.clear()
+        await asyncio.sleep(2.0)
+        # ~10 housekeeping rounds of a few checkouts each; polling lanes made 16 per 0.2 s.
+        assert len(checkouts) <= 10 * 5, len(checkouts)
+
+        campaign = await authorized_campaign(db, gateway, 1)
+        succeeded = CampaignSucceeded(
+            producer="campaigns",
+            correlation_id="corr-idle",
+            campaign_id=campaign.id,
+            confirmed_orders=1,
+            min_orders=1,
+            closed_at=datetime.now(UTC),
+        )
+        # One transaction: the capture is queued (its NOTIFY goes out at commit) and put off
+        # 0.3 s, so the lanes woken find nothing due, and nothing announces it coming due.
+        async with db.unit_of_work() as uow:
+            await on_campaign_succeeded(succeeded, uow)
+            await uow.session.execute(
+                update(SettlementItem).values(next_attempt_at=func.now() + timedelta(seconds=0.3))
+            )
+        summary = await run_until_done(db, campaign, [], 10)
+        assert summary["succeeded"] == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

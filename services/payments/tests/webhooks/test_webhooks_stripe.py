@@ -152,6 +152,23 @@ def test_verify_rejects_wrong_secret_stale_and_tampered(sign: Signer) -> None:
         assert info.value.code == "invalid_signature"
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["not json", "[1, 2]", '{"type": "payment_intent.succeeded"}', '{"id": 7, "type": "x"}'],
+)
+def test_verify_rejects_a_signed_body_that_is_not_a_stripe_event(sign: Signer, body: str) -> None:
+    with pytest.raises(Problem) as info:
+        verify_stripe_event(body.encode(), sign(body), WEBHOOK_SECRET)
+    assert (info.value.status, info.value.code) == (400, "invalid_payload")
+
+
+def test_verify_rejects_a_body_that_is_not_utf8(sign: Signer) -> None:
+    body = b'{"id": "evt_\xff"}'
+    with pytest.raises(Problem) as info:
+        verify_stripe_event(body, "t=1,v1=00", WEBHOOK_SECRET)
+    assert (info.value.status, info.value.code) == (400, "invalid_payload")
+
+
 # --- the route, on a migrated database ----------------------------------------------
 
 

@@ -2,11 +2,14 @@
 Content-Security-Policy. No I/O."""
 
 import re
+import uuid
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from dropwave_contracts.events import PriceTier, price_outlook
 from dropwave_runtime.inputs import is_slug
 
 MAX_SLUG = 120
@@ -29,6 +32,21 @@ CACHE_NOT_FOUND = "no-store"
 """Unknown or not yet published: a drop published this second must show at once."""
 
 
+NO_REFERRER = "no-referrer"
+"""The order and pay pages: their URL names an order, so no ``Referer`` leaves them at all
+(their token is in the fragment, which a ``Referer`` never carries, but the id alone is
+nobody else's business)."""
+
+
+def order_id_or_none(value: str) -> str | None:
+    """The order id of a path in its canonical spelling, or None when it is not a UUID (a
+    404 without asking anyone)."""
+    try:
+        return str(uuid.UUID(value)) if len(value) == 36 else None
+    except ValueError:
+        return None
+
+
 def slug_or_none(value: str) -> str | None:
     """The path's slug when it can be one (campaigns' pattern), else None (a 404 without a
     database query)."""
@@ -41,6 +59,47 @@ def clean_ref(value: str | None) -> str:
     if value is None or _REF.fullmatch(value) is None:
         return ""
     return value
+
+
+SOURCE_SITES: dict[str, str] = {
+    "tiktok.com": "tiktok",
+    "instagram.com": "instagram",
+    "facebook.com": "facebook",
+    "fb.com": "facebook",
+    "fb.me": "facebook",
+    "x.com": "x",
+    "twitter.com": "x",
+    "t.co": "x",
+    "youtube.com": "youtube",
+    "youtu.be": "youtube",
+    "pinterest.com": "pinterest",
+    "reddit.com": "reddit",
+    "google.com": "search",
+    "bing.com": "search",
+    "duckduckgo.com": "search",
+}
+"""Sites (and their subdomains) whose links count under a source label in the creator's
+stats; any other site is ``other``."""
+
+
+def visitor_source(given: str | None, referer: str | None, own_host: str | None) -> str:
+    """Where the visitor came from, for the creator's stats (campaigns folds spellings): the
+    link's ``utm_source``/``source`` when it is 1-64 of ``[A-Za-z0-9_-]``; else the label of
+    the site in the ``Referer`` (``SOURCE_SITES``, any other site ``other``); else ``""``
+    (direct: typed, bookmarked, an app that sends no referrer, or our own pages)."""
+    explicit = clean_ref(given)
+    if explicit:
+        return explicit
+    try:
+        host = (urlsplit(referer).hostname or "") if referer else ""
+    except ValueError:
+        return ""
+    if not host or host == own_host:
+        return ""
+    for site, label in SOURCE_SITES.items():
+        if host == site or host.endswith(f".{site}"):
+            return label
+    return "other"
 
 
 def clean_accent(value: str | None) -> str | None:
@@ -82,6 +141,47 @@ def progress(joined: int, min_orders: int) -> int:
     """The progress bar's value: joined, capped at the minimum (the bar is full once it
     tipped)."""
     return max(0, min(joined, min_orders))
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The page's price: the next buyer's (``price_cents`` in minor units), and the tier
+    ahead when there is one (``until_buyer`` pays it, ``next_cents`` after)."""
+
+    price_cents: int
+    until_buyer: int | None
+    next_cents: int | None
+
+
+def pricing(price_cents: int, tiers: Sequence[Mapping[str, int]], highest_buyer: int) -> Pricing:
+    """The next buyer's price (after the highest buyer number confirmed) and the tier ahead."""
+    parsed = [PriceTier.model_validate(t) for t in tiers]
+    return Pricing(*price_outlook(highest_buyer + 1, parsed, price_cents))
+
+
+@dataclass(frozen=True)
+class GoalProgress:
+    orders: int
+    message: str
+    reached: bool
+    progress: int
+    """The goal's bar: orders joined, capped at the goal."""
+
+
+def stretch_goals(
+    goals: Sequence[Mapping[str, Any]], reached: Collection[int], joined: int
+) -> list[GoalProgress]:
+    """Each goal with its progress; reached once campaigns announced it (a count that drops
+    afterwards does not un-reach it)."""
+    return [
+        GoalProgress(
+            g["orders"],
+            g["message"],
+            g["orders"] in reached,
+            g["orders"] if g["orders"] in reached else max(0, min(joined, g["orders"])),
+        )
+        for g in goals
+    ]
 
 
 def origin(url: str) -> str:

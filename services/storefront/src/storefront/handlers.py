@@ -14,6 +14,7 @@ from dropwave_contracts.events import (
     CampaignCancelled,
     CampaignFailed,
     CampaignPublished,
+    CampaignStretchGoalReached,
     CampaignSucceeded,
     CampaignTipped,
     CampaignUpdated,
@@ -72,6 +73,9 @@ async def on_campaign_published(event: CampaignPublished, uow: UnitOfWork) -> No
         "min_orders": event.min_orders,
         "deadline": event.deadline,
         "published_at": event.published_at,
+        "price_tiers": [t.model_dump() for t in event.price_tiers],
+        "stretch_goals": [g.model_dump() for g in event.stretch_goals],
+        "ship_to_countries": list(event.ship_to_countries or []),
         **_presentation(event),
     }
     stmt = pg_insert(CampaignPage).values(campaign_id=event.campaign_id, status="active", **values)
@@ -99,6 +103,17 @@ async def on_campaign_tipped(event: CampaignTipped, uow: UnitOfWork) -> None:
     )
 
 
+async def on_stretch_goal_reached(event: CampaignStretchGoalReached, uow: UnitOfWork) -> None:
+    """The goal shows as reached from now on (campaigns announces each once)."""
+    reached = CampaignPage.stretch_goals_reached
+    await _update(
+        uow,
+        event.campaign_id,
+        ~reached.contains([event.goal_orders]),
+        stretch_goals_reached=func.array_append(reached, event.goal_orders),
+    )
+
+
 async def on_campaign_closed(event: CampaignSucceeded | CampaignFailed, uow: UnitOfWork) -> None:
     """The outcome: the page says whether the drop happened and shows the closing tally
     from now on."""
@@ -119,11 +134,19 @@ async def on_campaign_cancelled(event: CampaignCancelled, uow: UnitOfWork) -> No
 
 async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork) -> None:
     """One more joined (a row of its own when the campaign's page is not known yet)."""
-    stmt = pg_insert(CampaignPage).values(campaign_id=event.campaign_id, joined=1)
+    stmt = pg_insert(CampaignPage).values(
+        campaign_id=event.campaign_id, joined=1, highest_buyer_number=event.buyer_number
+    )
     slug = await uow.session.scalar(
         stmt.on_conflict_do_update(
             index_elements=[CampaignPage.campaign_id],
-            set_={"joined": CampaignPage.joined + 1, "updated_at": func.now()},
+            set_={
+                "joined": CampaignPage.joined + 1,
+                "highest_buyer_number": func.greatest(
+                    CampaignPage.highest_buyer_number, event.buyer_number
+                ),
+                "updated_at": func.now(),
+            },
             where=COUNTING,
         ).returning(CampaignPage.slug)
     )

@@ -1,8 +1,9 @@
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import DateTime, Integer, String, Text, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -37,6 +38,22 @@ class CampaignPage(Base):
     # Confirmed orders not cancelled ("N of M joined"); the closing tally once decided.
     joined: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Early-bird tiers and stretch goals as CampaignPublished states them, the goals reached
+    # (their `orders`) and the highest buyer number confirmed: the page prices the next
+    # buyer and shows each goal's progress (migration 0002).
+    price_tiers: Mapped[list[dict[str, int]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
+    stretch_goals: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
+    stretch_goals_reached: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), default=list, server_default="{}"
+    )
+    highest_buyer_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Where the goods ship (CampaignPublished): the checkout asks for an address in one of
+    # them; empty: a digital drop (migration 0003).
+    ship_to_countries: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

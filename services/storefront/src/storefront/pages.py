@@ -1,10 +1,12 @@
 """The pages: Jinja2 templates (HTML autoescaped, undefined is an error), the hashed static
-assets, and the per-response parts (CSP nonce, referral code) put into cached renders.
+assets, and the per-response parts (CSP nonce, referral code, source) put into cached
+renders.
 
-A page is rendered once per change of its campaign (``cache.py``) with two markers, random
-per process, where the response's nonce and the visitor's referral code go; a response is
-then two string replacements. The referral code is ``[A-Za-z0-9_-]`` only and the nonce
-URL-safe base64, so neither needs escaping where it lands (an attribute value).
+A page is rendered once per change of its campaign (``cache.py``) with three markers, random
+per process, where the response's nonce and the visitor's referral code and source go; a
+response is then three string replacements. The referral code and the source are
+``[A-Za-z0-9_-]`` only and the nonce URL-safe base64, so none needs escaping where it lands
+(an attribute value).
 """
 
 import hashlib
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dropwave_runtime.countries import country_name
 from dropwave_runtime.display import format_deadline, format_money
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -28,6 +31,7 @@ from .settings import Settings
 STATIC_DIR = Path(__file__).parent / "static"
 NONCE_MARK = f"nonce-{secrets.token_hex(12)}"
 REF_MARK = f"ref-{secrets.token_hex(12)}"
+SOURCE_MARK = f"source-{secrets.token_hex(12)}"
 Fetch = Callable[[str], Awaitable[CampaignPage | None]]
 """The read model's row of a slug, or None."""
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -121,19 +125,53 @@ class Storefront:
             self._load, settings.page_cache_ttl_s, settings.page_cache_max_entries
         )
 
-    async def page(self, slug: str, ref: str | None) -> Response:
+    async def page(self, slug: str, ref: str | None, source: str = "") -> Response:
+        """The page for a visitor who came with ``ref`` and from ``source`` (a clean label,
+        ``domain.visitor_source``): both go with its view, share and order."""
         valid = domain.slug_or_none(slug)
         rendered = await self.cache.get(valid) if valid is not None else self.not_found()
         nonce = secrets.token_urlsafe(16)
-        html = rendered.html.replace(NONCE_MARK, nonce).replace(REF_MARK, domain.clean_ref(ref))
+        html = (
+            rendered.html.replace(NONCE_MARK, nonce)
+            .replace(REF_MARK, domain.clean_ref(ref))
+            .replace(SOURCE_MARK, domain.clean_ref(source))
+        )
+        return self._response(html, rendered.status, nonce, rendered.cache_control)
+
+    def buyer_page(self, template: str, order_id: str) -> Response:
+        """A page of one order (``order.html.j2``: the order page, ``pay.html.j2``: the
+        pay-later page): the same for every visitor; its token stays in the URL's fragment,
+        which only the page's script reads. Never cached (``no-store``: it is about one
+        buyer's money), no ``Referer`` leaves it, and an id that is not a UUID is a 404."""
+        nonce = secrets.token_urlsafe(16)
+        valid = domain.order_id_or_none(order_id)
+        if valid is None:
+            html = self.env.get_template("not_found.html.j2").render(nonce=nonce, kind="page")
+            return self._response(html, 404, nonce, domain.CACHE_NOT_FOUND, domain.NO_REFERRER)
+        html = self.env.get_template(template).render(
+            nonce=nonce,
+            order_id=valid,
+            stripe_key=self.settings.stripe_publishable_key,
+            stripe_js_url=self.settings.stripe_js_url,
+        )
+        return self._response(html, 200, nonce, domain.CACHE_NOT_FOUND, domain.NO_REFERRER)
+
+    def _response(
+        self,
+        html: str,
+        status: int,
+        nonce: str,
+        cache_control: str,
+        referrer_policy: str = "strict-origin-when-cross-origin",
+    ) -> Response:
         return Response(
             html,
-            rendered.status,
+            status,
             headers={
                 "Content-Security-Policy": self.policy.header(nonce),
-                "Referrer-Policy": "strict-origin-when-cross-origin",
+                "Referrer-Policy": referrer_policy,
                 "X-Content-Type-Options": "nosniff",
-                "Cache-Control": rendered.cache_control,
+                "Cache-Control": cache_control,
             },
             media_type="text/html; charset=utf-8",
         )
@@ -142,7 +180,7 @@ class Storefront:
         return self.render(await self.fetch(slug))
 
     def not_found(self) -> Rendered:
-        html = self.env.get_template("not_found.html.j2").render(nonce=NONCE_MARK)
+        html = self.env.get_template("not_found.html.j2").render(nonce=NONCE_MARK, kind="drop")
         return Rendered(404, html, domain.CACHE_NOT_FOUND)
 
     def render(self, row: CampaignPage | None) -> Rendered:
@@ -153,16 +191,24 @@ class Storefront:
             return self.not_found()
         template = "gone.html.j2" if phase == "cancelled" else "campaign.html.j2"
         canonical = f"{self.base_url}/{row.slug}"
+        currency = row.currency or "usd"
+        now = domain.pricing(row.price_cents or 0, row.price_tiers or [], row.highest_buyer_number)
         html = self.env.get_template(template).render(
             nonce=NONCE_MARK,
             ref=REF_MARK,
+            source=SOURCE_MARK,
             phase=phase,
             canonical=canonical,
             title=row.title,
             summary=_summary(row.description),
             paragraphs=[p.strip() for p in row.description.split("\n\n") if p.strip()],
             images=row.images,
-            price=format_money(row.price_cents or 0, row.currency or "usd"),
+            price=format_money(now.price_cents, currency),
+            tier_until=now.until_buyer,
+            next_price=format_money(now.next_cents, currency) if now.next_cents else None,
+            goals=domain.stretch_goals(
+                row.stretch_goals or [], row.stretch_goals_reached or [], row.joined
+            ),
             joined=row.joined,
             min_orders=row.min_orders,
             progress=domain.progress(row.joined, row.min_orders),
@@ -173,5 +219,9 @@ class Storefront:
             stripe_key=self.settings.stripe_publishable_key,
             stripe_js_url=self.settings.stripe_js_url,
             slug=row.slug,
+            ship_to=sorted(
+                ((code, country_name(code)) for code in row.ship_to_countries or []),
+                key=lambda country: country[1],
+            ),
         )
         return Rendered(domain.status_code(phase), html, domain.cache_control(phase))

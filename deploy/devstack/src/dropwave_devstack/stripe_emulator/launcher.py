@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     access = logging.getLogger("aiohttp.access")
     access.setLevel(logging.DEBUG)
     access.addHandler(logging.StreamHandler())
+    access.propagate = False  # one line per request (the root handler would repeat it)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 
     print(f"localstripe listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)

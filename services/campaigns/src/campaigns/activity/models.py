@@ -47,4 +47,7 @@ increments_table = Table(
     Column("campaign_id", Uuid, nullable=False),
     Column("kind", String(10), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The visitor's referral code ('' for none) and source label (campaigns/stats/domain.py).
+    Column("referral_code", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
 )

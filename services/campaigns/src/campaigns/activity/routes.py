@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from ..models import Campaign
 from ..settings import Settings
+from ..stats.domain import source_label
 from . import store
 from .domain import BadCursor, Cursor, TokenBucket
 from .schemas import ActivityEntryView, ActivityPage
@@ -147,7 +148,18 @@ async def live(
     )
 
 
-async def _count(request: Request, rt: Runtime[Settings], slug: str, kind: str) -> Response:
+# The visitor's referral code (the drop page's ``?ref=``) and source, as orders takes them.
+Code = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+async def _count(
+    request: Request,
+    rt: Runtime[Settings],
+    slug: str,
+    kind: str,
+    ref: str | None,
+    source: str | None,
+) -> Response:
     feature = _feature(request)
     ip = client_ip(request.scope, rt.settings.trusted_networks)
     wait = feature.limiter.take(ip, feature.clock())
@@ -158,19 +170,25 @@ async def _count(request: Request, rt: Runtime[Settings], slug: str, kind: str) 
         response.headers["Retry-After"] = str(TokenBucket.retry_after(wait))
         return response
     async with rt.db.unit_of_work() as uow:
-        counted = await store.count_hit(uow.session, slug, kind)
+        counted = await store.count_hit(uow.session, slug, kind, ref or "", source_label(source))
     if not counted:
         raise _not_found()
     return Response(status_code=202)
 
 
 @router.post("/{slug}/views", status_code=202, response_class=Response)
-async def add_view(slug: SlugPath, request: Request, rt: Runtime[Settings]) -> Response:
-    """Count a view of the campaign page (rate-limited per client address)."""
-    return await _count(request, rt, slug, "view")
+async def add_view(
+    slug: SlugPath, request: Request, rt: Runtime[Settings], ref: Code = None, source: Code = None
+) -> Response:
+    """Count a view of the campaign page (rate-limited per client address); `ref` and
+    `source` (optional, `[A-Za-z0-9_-]`, 1-64) attribute it in the creator's stats."""
+    return await _count(request, rt, slug, "view", ref, source)
 
 
 @router.post("/{slug}/shares", status_code=202, response_class=Response)
-async def add_share(slug: SlugPath, request: Request, rt: Runtime[Settings]) -> Response:
-    """Count a share of the campaign (rate-limited per client address)."""
-    return await _count(request, rt, slug, "share")
+async def add_share(
+    slug: SlugPath, request: Request, rt: Runtime[Settings], ref: Code = None, source: Code = None
+) -> Response:
+    """Count a share of the campaign (rate-limited per client address); `ref` and `source`
+    as for views."""
+    return await _count(request, rt, slug, "share", ref, source)

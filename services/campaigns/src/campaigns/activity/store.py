@@ -138,17 +138,20 @@ async def public_campaign(session: AsyncSession, slug: str) -> Campaign | None:
 # --- views and shares ---------------------------------------------------------------------
 
 
-async def count_hit(session: AsyncSession, slug: str, kind: str) -> bool:
-    """Append one view/share of a published campaign: an insert, never a hot-row update.
+async def count_hit(
+    session: AsyncSession, slug: str, kind: str, referral_code: str = "", source: str = "direct"
+) -> bool:
+    """Append one view/share of a published campaign: an insert, never a hot-row update;
+    with the visitor's referral code ('' for none) and source label (for the stats).
 
     False when there is no such published campaign."""
     assert kind in COUNTER_KINDS
-    source = select(Campaign.id, literal(kind)).where(
+    rows = select(Campaign.id, literal(kind), literal(referral_code), literal(source)).where(
         Campaign.slug == slug, Campaign.status != "draft"
     )
     result = await session.execute(
         insert(increments_table)
-        .from_select(["campaign_id", "kind"], source)
+        .from_select(["campaign_id", "kind", "referral_code", "source"], rows)
         .returning(increments_table.c.id)
     )
     return result.first() is not None
@@ -205,7 +208,16 @@ ROLLUP = text(
         DELETE FROM campaign_counter_increments WHERE id IN (
             SELECT id FROM campaign_counter_increments ORDER BY id LIMIT :batch
             FOR UPDATE SKIP LOCKED)
-        RETURNING campaign_id, kind
+        RETURNING campaign_id, kind, referral_code, source
+    ), by_source AS (
+        INSERT INTO campaign_counter_sources AS s (campaign_id, referral_code, source,
+                                                    views, shares)
+        SELECT campaign_id, referral_code, source,
+               count(*) FILTER (WHERE kind = 'view'), count(*) FILTER (WHERE kind = 'share')
+        FROM moved GROUP BY campaign_id, referral_code, source
+        ORDER BY campaign_id, referral_code, source
+        ON CONFLICT (campaign_id, referral_code, source) DO UPDATE
+            SET views = s.views + excluded.views, shares = s.shares + excluded.shares
     ), agg AS (
         SELECT campaign_id,
                count(*) FILTER (WHERE kind = 'view') AS views,
@@ -222,8 +234,9 @@ ROLLUP = text(
 
 
 async def roll_up(session: AsyncSession, batch: int = 10_000) -> list[UUID]:
-    """Fold pending increments into the totals (safe with several instances: SKIP LOCKED),
-    and announce the new counters; returns the campaigns touched."""
+    """Fold pending increments into the totals and into the per-referral-code-and-source
+    counts of the stats, in one statement (safe with several instances: SKIP LOCKED), and
+    announce the new counters; returns the campaigns touched."""
     touched = list((await session.execute(ROLLUP, {"batch": batch})).scalars())
     if touched:
         campaigns = (await session.scalars(select(Campaign).where(Campaign.id.in_(touched)))).all()

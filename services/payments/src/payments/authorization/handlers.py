@@ -5,18 +5,31 @@ settlement worker's lanes do, ADR 0005)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from dropwave_contracts.events import OrderCancelled, OrderPlaced
 from dropwave_runtime.db import UnitOfWork
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ..connect.handlers import payout_account
-from ..domain import PaymentStatus, can_transition, platform_fee_cents
+from ..domain import (
+    DEFAULT_CARD_SAVING,
+    CardSaving,
+    PaymentStatus,
+    can_transition,
+    platform_fee_cents,
+)
 from ..models import Payment, SettlementItem
 from ..settlement.queue import AUTHORIZE, RELEASE, enqueue_item
 
 
-async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, platform_fee_bps: int = 500) -> None:
+async def on_order_placed(
+    event: OrderPlaced,
+    uow: UnitOfWork,
+    platform_fee_bps: int = 500,
+    card_saving: CardSaving = DEFAULT_CARD_SAVING,
+) -> None:
     """Record the order's payment (``pending``) and queue its authorization: no Stripe call
     here, so a handler retried or dead-lettered can never leave a PaymentIntent nothing
     tracks. The settlement worker's lanes authorize it (paced, retried from the durable
@@ -25,6 +38,11 @@ async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, platform_fee_bps:
     The inbox already drops a redelivery of the same event; this guards against the same
     order arriving again under another event id: an order already recorded is not queued
     twice (``PaymentAuthorized`` / ``PaymentActionRequired`` / ``PaymentFailed`` once).
+
+    Whether the card is saved for an off-session charge is decided here too, from the
+    campaign's deadline (``card_saving``): a campaign closing within the authorization's
+    hold needs one Stripe request per order, the PaymentIntent alone. The deadline also
+    orders the queue: authorizations of the drop closing first are sent first.
     """
     existing = await uow.session.scalar(
         select(Payment.status).where(Payment.order_id == event.order_id).with_for_update()
@@ -58,12 +76,15 @@ async def on_order_placed(event: OrderPlaced, uow: UnitOfWork, platform_fee_bps:
             application_fee_cents=fee,
             # The buyer's card as sent; replaced by the one Stripe confirmed with.
             payment_method_id=event.payment_method_id,
+            save_card=card_saving.needed(event.campaign_deadline, datetime.now(UTC)),
             correlation_id=event.correlation_id,
         )
         .on_conflict_do_nothing(index_elements=[Payment.order_id])
     )
     if not cancelled_first:
-        await enqueue_item(uow, event, AUTHORIZE, event.campaign_id, event.order_id)
+        await enqueue_item(
+            uow, event, AUTHORIZE, event.campaign_id, event.order_id, event.campaign_deadline
+        )
 
 
 async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:

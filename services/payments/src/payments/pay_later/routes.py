@@ -8,7 +8,7 @@ from typing import Annotated
 
 from dropwave_runtime.problems import Problem
 from dropwave_runtime.service import Runtime
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from ..settings import Settings
 from .domain import verify_pay_token
@@ -33,10 +33,20 @@ async def get_pay_later(
     rt: Runtime[Settings],
     response: Response,
     token: Annotated[str | None, Query(description="the link's token, from the email")] = None,
+    x_pay_token: Annotated[
+        str | None,
+        Header(
+            max_length=64,
+            description="the link's token, as a header (the storefront's pay page: a query "
+            "string is logged, a header is not); wins over ?token=",
+        ),
+    ] = None,
 ) -> PayLaterInfo:
-    """The pay-later link behind the buyer's email (``?token=`` from it): what to pay and the
-    ``client_secret`` to pay with. A missing, malformed, forged, another order's or expired
-    token, and an unknown order, are the same 404 problem. Reads only."""
+    """The pay-later link behind the buyer's email (its token as ``X-Pay-Token`` or
+    ``?token=``): what to pay and the ``client_secret`` to pay with. A missing, malformed,
+    forged, another order's or expired token, and an unknown order, are the same 404 problem.
+    Reads only."""
+    token = x_pay_token or token
     settings = rt.settings
     try:
         order = uuid.UUID(order_id)

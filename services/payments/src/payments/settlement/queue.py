@@ -4,10 +4,12 @@ operators' listing and retry of items. Nothing here calls Stripe (the worker doe
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Final
 
 from dropwave_contracts.envelope import Event
 from dropwave_runtime.db import Database, UnitOfWork
+from dropwave_runtime.observability import current_trace_headers
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -47,10 +49,16 @@ authorization to be resolved)."""
 
 
 async def enqueue_item(
-    uow: UnitOfWork, cause: Event, kind: str, campaign_id: uuid.UUID, order_id: uuid.UUID
+    uow: UnitOfWork,
+    cause: Event,
+    kind: str,
+    campaign_id: uuid.UUID,
+    order_id: uuid.UUID,
+    needed_by: datetime | None = None,
 ) -> None:
     """Queue one item for the settlement worker, due now (none if the order has one of
-    that kind already). ``ON CONFLICT DO NOTHING`` never waits on a lane's row lock."""
+    that kind already), needed by ``needed_by`` (authorizations: the campaign's deadline).
+    ``ON CONFLICT DO NOTHING`` never waits on a lane's row lock."""
     await uow.session.execute(
         pg_insert(SettlementItem)
         .values(
@@ -58,8 +66,10 @@ async def enqueue_item(
             kind=kind,
             campaign_id=campaign_id,
             status=QUEUED,
+            needed_by=needed_by,
             correlation_id=cause.correlation_id,
             causation_id=str(cause.event_id),
+            traceparent=current_trace_headers()["traceparent"],
         )
         .on_conflict_do_nothing()
     )
@@ -72,12 +82,13 @@ async def enqueue_eligible(uow: UnitOfWork, kind: str, where: Any) -> int:
         literal(kind),
         Payment.campaign_id,
         literal(QUEUED),
+        literal(current_trace_headers()["traceparent"]),
     ).where(where, Payment.status.in_(ELIGIBLE[kind]))
     if kind == CAPTURE:
         eligible = eligible.where(Payment.cancel_requested_at.is_(None))
     result = await uow.session.execute(
         pg_insert(SettlementItem)
-        .from_select(["order_id", "kind", "campaign_id", "status"], eligible)
+        .from_select(["order_id", "kind", "campaign_id", "status", "traceparent"], eligible)
         .on_conflict_do_nothing()
         .returning(SettlementItem.campaign_id)
     )
@@ -103,6 +114,7 @@ async def enqueue_release(uow: UnitOfWork, item: SettlementItem, payment: Paymen
             status=QUEUED,
             correlation_id=item.correlation_id,
             causation_id=item.causation_id,
+            traceparent=item.traceparent,
         )
         .on_conflict_do_nothing()
     )

@@ -27,11 +27,16 @@ database and drained by a worker.
   reported failed; a late webhook of a capture that did happen still moves it to captured),
   a release never gives up (backoff capped at ``settlement_retry_max_s``) until Stripe
   confirms: it stays visible in the metrics and ``python -m payments queue list``.
+* An authorization is one Stripe request (the PaymentIntent) unless its campaign can
+  outlive the authorization's hold (``payments.save_card``, decided on ``OrderPlaced`` from
+  the deadline): then the card is saved on the order's Customer (``customer:<order>``)
+  first, for an off-session charge after the hold is gone.
 * An authorization sent to Stripe is recorded first (``authorization_attempts``, its own
   commit before the call): when such an order is cancelled or given up on, its ``release``
-  item lists the order's Customer's PaymentIntents (the Customer is made per order under
-  ``customer:<order>``) and cancels any, so an attempt that timed out or lost its answer
-  leaves no hold. An authorization never sent needs no Stripe call at all.
+  item finds what an attempt that timed out or lost its answer left and cancels it: it
+  lists the order's Customer's PaymentIntents, or, with no Customer, replays the create
+  under ``authorize:<order>`` (Stripe answers with the first attempt's PaymentIntent). An
+  authorization never sent needs no Stripe call at all.
 * A capture run decided on orders' closing tally (``CampaignSucceeded.tally_event_id``)
   claims no item before that ``OrdersTallied`` is recorded (``campaign_tallies``): by then
   every ``OrderCancelled`` of the campaign has been handled. Older outcomes (no tally) and
@@ -50,7 +55,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
@@ -69,6 +74,7 @@ from dropwave_runtime.db import Database, UnitOfWork
 from dropwave_runtime.listen import wake_on
 from dropwave_runtime.periodic import every
 from dropwave_runtime.rate_limit import PgRateLimiter
+from dropwave_runtime.tracing import Tracing
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -161,12 +167,20 @@ class SettlementGateway(Protocol):
     ) -> OffSessionResult: ...
 
 
+def _requests(payment: Payment) -> int:
+    """Stripe requests the payment's authorization makes: the PaymentIntent, and first the
+    order's Customer when the card is saved and the Customer is not made yet."""
+    return 2 if payment.save_card and payment.customer_id is None else 1
+
+
 # --- the worker -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
     concurrency: int = 8
+    authorize_batch: int = 10
+    """Authorizations a lane claims and sends at once (:meth:`SettlementWorker.authorize_batch`)."""
     max_attempts: int = 8
     """Attempts of a capture before it is reported failed."""
     authorize_max_attempts: int = 20
@@ -174,6 +188,11 @@ class WorkerConfig:
     retry_base_s: float = 0.5
     retry_max_s: float = 30.0
     poll_interval_s: float = 0.5
+    """How often housekeeping runs, and so how soon a backoff come due wakes the lanes."""
+    idle_wait_s: float = 10.0
+    """How long an idle lane waits unless woken: by ``NOTIFY payments_queue`` (an item
+    queued or made due now) or by housekeeping (an item due: a backoff, a capture whose
+    tally came). Lanes polling on their own cost an idle payments ~18 % of a core."""
     platform_fee_bps: int = 500
     pay_later_grace_s: float = 7 * 24 * 3600
     pay_later_reminder_every_s: float = 2 * 24 * 3600
@@ -184,6 +203,7 @@ class WorkerConfig:
     def from_settings(cls, s: Settings) -> WorkerConfig:
         return cls(
             concurrency=s.settlement_concurrency,
+            authorize_batch=s.authorize_batch,
             max_attempts=s.settlement_max_attempts,
             authorize_max_attempts=s.authorize_max_attempts,
             retry_base_s=s.settlement_retry_base_s,
@@ -206,8 +226,10 @@ class SettlementWorker:
         gateway: SettlementGateway,
         limiter: PgRateLimiter,
         config: WorkerConfig | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.db = db
+        self.tracing = tracing or Tracing("payments", export=False)
         self.gateway = gateway
         self.limiter = limiter
         self.config = config or WorkerConfig()
@@ -240,27 +262,40 @@ class SettlementWorker:
             await asyncio.gather(*lanes, return_exceptions=True)
 
     async def _lane(self) -> None:
-        """Take due items one after another; when none is due, wait for the next one to be
-        announced (or the poll interval, jittered, for backoffs coming due)."""
+        """Take due items one after another; when none is due, wait to be woken (see
+        ``idle_wait_s``)."""
         while True:
             self._wake.clear()
             try:
-                worked = await self.process_one()
+                # Authorizations (the flood of a drop) in batches, then one other item, so a
+                # backlog of authorizations never starves captures and releases.
+                claimed = await self.authorize_batch(self.config.authorize_batch)
+                worked = await self.process_one(authorize=False) or claimed > 0
             except Exception:
                 log.exception("settlement item failed; retrying later")
                 worked = False
             if not worked:
-                timeout = self.config.poll_interval_s * (0.5 + random.random())
+                timeout = self.config.idle_wait_s * (0.5 + random.random())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def housekeeping(self) -> None:
         await self.sweep()
         await self.close_finished_runs()
+        if await self._any_due():
+            self._wake.set()
         now = time.monotonic()
         if now >= self._gauges_due:
             self._gauges_due = now + GAUGE_REFRESH_S
             await refresh_queue_gauges(self.db)
+
+    async def _any_due(self) -> bool:
+        """Whether an item is due (what NOTIFY does not announce: a backoff come due)."""
+        due = select(SettlementItem.order_id).where(
+            SettlementItem.status == QUEUED, SettlementItem.next_attempt_at <= func.now()
+        )
+        async with self.db.sessions() as session:
+            return bool(await session.scalar(select(due.exists())))
 
     async def sweep(self) -> int:
         """Queue payments that became eligible after their campaign's run started."""
@@ -272,9 +307,11 @@ class SettlementWorker:
                 total += await enqueue_eligible(uow, kind, Payment.campaign_id.in_(runs))
         return total
 
-    async def process_one(self, order_id: uuid.UUID | None = None) -> bool:
-        """Claim one due item (of ``order_id`` only, if given) and make its Stripe call;
-        False when nothing is due."""
+    async def process_one(
+        self, order_id: uuid.UUID | None = None, *, authorize: bool = True
+    ) -> bool:
+        """Claim one due item (of ``order_id`` only, if given; no authorization unless
+        ``authorize``) and make its Stripe call; False when nothing is due."""
         async with self.db.unit_of_work() as uow:
             due = select(SettlementItem).where(
                 SettlementItem.status == QUEUED,
@@ -283,6 +320,8 @@ class SettlementWorker:
             )
             if order_id is not None:
                 due = due.where(SettlementItem.order_id == order_id)
+            if not authorize:
+                due = due.where(SettlementItem.kind != AUTHORIZE)
             item = await uow.session.scalar(
                 due.order_by(SettlementItem.next_attempt_at)
                 .limit(1)
@@ -294,13 +333,16 @@ class SettlementWorker:
                 select(Payment).where(Payment.order_id == item.order_id).with_for_update()
             )
             run = await uow.session.get(Settlement, item.campaign_id)
-            if item.kind == AUTHORIZE:
-                await self._authorize(uow, item, payment, run)
-            elif item.kind == CAPTURE:
-                assert run is not None
-                await self._capture(uow, item, payment, run)
-            else:
-                await self._release(uow, item, payment, run)
+            # The attempt continues the trace of what queued the item (the order's request,
+            # the campaign's outcome): its Stripe call and events are in that trace.
+            with self.tracing.span(f"settlement {item.kind}", item.traceparent):
+                if item.kind == AUTHORIZE:
+                    await self._authorize(uow, item, payment, run)
+                elif item.kind == CAPTURE:
+                    assert run is not None
+                    await self._capture(uow, item, payment, run)
+                else:
+                    await self._release(uow, item, payment, run)
             return True
 
     def _common(
@@ -330,12 +372,105 @@ class SettlementWorker:
         payment: Payment | None,
         run: Settlement | None,
     ) -> None:
+        if not await self._authorization_needed(uow, item, payment, run):
+            return
+        assert payment is not None
+        await self._mark_attempted([payment.order_id])
+        try:
+            outcome: AuthorizationResult | stripe.StripeError = await self._create_intent(payment)
+        except stripe.StripeError as exc:
+            outcome = exc
+        await self._authorized(uow, item, payment, run, outcome)
+
+    async def authorize_batch(self, limit: int) -> int:
+        """Claim up to ``limit`` due authorizations (earliest deadline first) in one
+        transaction and make their calls concurrently: one commit marks them attempted, one
+        upsert reserves their limiter slots (handed out at the limiter's pace), one commit
+        records every outcome. Each item keeps the guarantees of one claim (its row lock is
+        the lease across the call, the same key on every attempt). Returns how many items
+        were claimed (0: none due)."""
+        async with self.db.unit_of_work() as uow:
+            items = (
+                await uow.session.scalars(
+                    select(SettlementItem)
+                    .where(
+                        SettlementItem.status == QUEUED,
+                        SettlementItem.kind == AUTHORIZE,
+                        SettlementItem.next_attempt_at <= func.now(),
+                    )
+                    # Earliest deadline first (migration 0009): orders still authorizing
+                    # at their drop's close are waited for, then cancelled; a drop closing
+                    # in days can wait its turn.
+                    .order_by(
+                        SettlementItem.needed_by.asc().nulls_last(),
+                        SettlementItem.next_attempt_at,
+                    )
+                    .limit(limit)
+                    .with_for_update(skip_locked=True, of=SettlementItem)
+                )
+            ).all()
+            if not items:
+                return 0
+            orders = [item.order_id for item in items]
+            payments = {
+                p.order_id: p
+                for p in await uow.session.scalars(
+                    select(Payment)
+                    .where(Payment.order_id.in_(orders))
+                    .order_by(Payment.order_id)
+                    .with_for_update()
+                )
+            }
+            campaigns = {item.campaign_id for item in items}
+            runs = {
+                r.campaign_id: r
+                for r in await uow.session.scalars(
+                    select(Settlement).where(Settlement.campaign_id.in_(campaigns))
+                )
+            }
+            sending: list[tuple[SettlementItem, Payment, Settlement | None]] = []
+            for item in items:
+                payment, run = payments.get(item.order_id), runs.get(item.campaign_id)
+                with self.tracing.span(f"settlement {item.kind}", item.traceparent):
+                    if await self._authorization_needed(uow, item, payment, run):
+                        assert payment is not None
+                        sending.append((item, payment, run))
+            if not sending:
+                return len(items)
+            await self._mark_attempted([payment.order_id for _, payment, _ in sending])
+            slots = await self.limiter.reserve_block(
+                sum(_requests(payment) for _, payment, _ in sending)
+            )
+
+            async def call(
+                item: SettlementItem, payment: Payment
+            ) -> AuthorizationResult | stripe.StripeError:
+                with self.tracing.span(f"settlement {item.kind}", item.traceparent):
+                    try:
+                        return await self._create_intent(payment, pace=slots.acquire)
+                    except stripe.StripeError as exc:
+                        return exc
+
+            outcomes = await asyncio.gather(*(call(item, p) for item, p, _ in sending))
+            for (item, payment, run), outcome in zip(sending, outcomes, strict=True):
+                with self.tracing.span(f"settlement {item.kind}", item.traceparent):
+                    await self._authorized(uow, item, payment, run, outcome)
+            return len(items)
+
+    async def _authorization_needed(
+        self,
+        uow: UnitOfWork,
+        item: SettlementItem,
+        payment: Payment | None,
+        run: Settlement | None,
+    ) -> bool:
+        """Settle a claimed authorization that needs no Stripe call; True when it does."""
         if payment is None:
             item.status = SKIPPED
-            return
+            return False
         if PaymentStatus(payment.status) in AUTHORIZATION_DONE:
             item.status = DONE  # resolved meanwhile (a webhook of an earlier attempt's intent)
-            return
+            return False
         if payment.cancel_requested_at is not None or (run is not None and run.kind == RELEASE):
             # Cancelled (or the campaign failed) before the authorization was known: never
             # sent, nothing to do at Stripe; sent, the release item finds what it left.
@@ -343,30 +478,20 @@ class SettlementWorker:
             item.status = SKIPPED
             if await attempted(uow, payment.order_id):
                 await enqueue_release(uow, item, payment)
-            return
-        await self._mark_attempted(payment.order_id)
-        request = AuthorizationRequest(
-            order_id=payment.order_id,
-            campaign_id=payment.campaign_id,
-            amount_cents=payment.amount_cents,
-            currency=payment.currency,
-            payment_method_id=payment.payment_method_id,
-            destination_account=payment.destination_account,
-            application_fee_cents=payment.application_fee_cents,
-            save_card=True,
-        )
-        try:
-            if payment.customer_id is None:
-                await self.limiter.acquire()
-                payment.customer_id = await self.gateway.customer(
-                    payment.order_id, max_network_retries=0
-                )
-            await self.limiter.acquire()
-            result = await self.gateway.authorize(
-                request, customer_id=payment.customer_id, max_network_retries=0
-            )
-        except stripe.StripeError as exc:
-            if await self._retry_later(uow, item, exc, self.config.authorize_max_attempts):
+            return False
+        return True
+
+    async def _authorized(
+        self,
+        uow: UnitOfWork,
+        item: SettlementItem,
+        payment: Payment,
+        run: Settlement | None,
+        outcome: AuthorizationResult | stripe.StripeError,
+    ) -> None:
+        """Record an authorization's answer (or its error) with its event, in the claim."""
+        if isinstance(outcome, stripe.StripeError):
+            if await self._retry_later(uow, item, outcome, self.config.authorize_max_attempts):
                 return
             # Given up: a clear failure (orders fails the order), never a payment stuck
             # pending; whatever an unanswered attempt left at Stripe is released.
@@ -383,6 +508,7 @@ class SettlementWorker:
             )
             await enqueue_release(uow, item, payment)
             return
+        result = outcome
         QUEUE_ATTEMPTS.labels(AUTHORIZE, "ok").inc()
         payment.payment_intent_id = result.payment_intent_id
         payment.status = result.status.value
@@ -420,31 +546,66 @@ class SettlementWorker:
                 )
             )
 
-    async def _mark_attempted(self, order_id: uuid.UUID) -> None:
-        """Record, committed on its own connection before the call, that this order's
-        authorization reaches Stripe: if the claim's transaction is lost (a crash), a cancel
-        still knows Stripe may hold a PaymentIntent for it."""
+    async def _create_intent(
+        self, payment: Payment, pace: Callable[[], Awaitable[None]] | None = None
+    ) -> AuthorizationResult:
+        """The order's PaymentIntent (key ``authorize:<order>``, the same parameters on every
+        attempt): one request, paced; two when the card is saved (``payment.save_card``: the
+        campaign can outlive the hold), the order's Customer first (key ``customer:<order>``)."""
+        request = AuthorizationRequest(
+            order_id=payment.order_id,
+            campaign_id=payment.campaign_id,
+            amount_cents=payment.amount_cents,
+            currency=payment.currency,
+            payment_method_id=payment.payment_method_id,
+            destination_account=payment.destination_account,
+            application_fee_cents=payment.application_fee_cents,
+            save_card=payment.save_card,
+        )
+        pace = pace or self.limiter.acquire
+        if _requests(payment) == 2:
+            await pace()
+            payment.customer_id = await self.gateway.customer(
+                payment.order_id, max_network_retries=0
+            )
+        await pace()
+        return await self.gateway.authorize(
+            request, customer_id=payment.customer_id, max_network_retries=0
+        )
+
+    async def _mark_attempted(self, order_ids: Sequence[uuid.UUID]) -> None:
+        """Record, committed on its own connection before the calls (one commit for a
+        batch), that these orders' authorizations reach Stripe: if the claim's transaction is
+        lost (a crash), a cancel still knows Stripe may hold a PaymentIntent for them."""
         async with self.db.engine.begin() as conn:
             await conn.execute(
-                pg_insert(AuthorizationAttempt).values(order_id=order_id).on_conflict_do_nothing()
+                pg_insert(AuthorizationAttempt)
+                .values([{"order_id": order_id} for order_id in order_ids])
+                .on_conflict_do_nothing()
             )
 
     async def _release_unknown_intents(
         self, uow: UnitOfWork, item: SettlementItem, payment: Payment, run: Settlement | None
     ) -> None:
-        """Cancel whatever an unanswered authorization attempt left at Stripe: the order's
-        Customer's PaymentIntents (the Customer's key replays it; retried until Stripe
-        answers)."""
+        """Cancel whatever an unanswered authorization attempt left at Stripe (retried until
+        Stripe answers). A saved card's attempt was made on the order's Customer: list its
+        PaymentIntents (the Customer's key replays it). Without a Customer, replay the
+        create itself: the same key and parameters get the first attempt's PaymentIntent
+        back (Stripe keeps the answer 24 h); if the first never arrived, this makes it now,
+        and it is cancelled at once: nothing stays held either way."""
         try:
-            if payment.customer_id is None:
+            if payment.save_card or payment.customer_id is not None:
+                if payment.customer_id is None:
+                    await self.limiter.acquire()
+                    payment.customer_id = await self.gateway.customer(
+                        payment.order_id, max_network_retries=0
+                    )
                 await self.limiter.acquire()
-                payment.customer_id = await self.gateway.customer(
-                    payment.order_id, max_network_retries=0
+                cancelled = await self.gateway.cancel_customer_intents(
+                    payment.order_id, payment.customer_id, max_network_retries=0
                 )
-            await self.limiter.acquire()
-            cancelled = await self.gateway.cancel_customer_intents(
-                payment.order_id, payment.customer_id, max_network_retries=0
-            )
+            else:
+                cancelled = await self._cancel_replayed_intent(payment)
         except stripe.StripeError as exc:
             await self._retry_later(uow, item, exc, None)
             return
@@ -463,6 +624,18 @@ class SettlementWorker:
                     **(self._common(payment, run, item) | {"payment_intent_id": cancelled[0]})
                 )
             )
+
+    async def _cancel_replayed_intent(self, payment: Payment) -> list[str]:
+        """Replay the order's authorization and cancel the PaymentIntent it names (key
+        ``release:<order>``); none when Stripe refused it before making one."""
+        replayed = await self._create_intent(payment)
+        if replayed.payment_intent_id is None:
+            return []
+        await self.limiter.acquire()
+        await self.gateway.release(
+            replayed.payment_intent_id, payment.order_id, max_network_retries=0
+        )
+        return [replayed.payment_intent_id]
 
     async def _capture(
         self, uow: UnitOfWork, item: SettlementItem, payment: Payment | None, run: Settlement
@@ -697,7 +870,12 @@ class SettlementWorker:
 
 
 async def settlement_worker(
-    db: Database, gateway: SettlementGateway, limiter: PgRateLimiter, settings: Settings
+    db: Database,
+    gateway: SettlementGateway,
+    limiter: PgRateLimiter,
+    settings: Settings,
+    tracing: Tracing,
 ) -> None:
     """The worker of every instance: drains the queue until shutdown."""
-    await SettlementWorker(db, gateway, limiter, WorkerConfig.from_settings(settings)).run()
+    config = WorkerConfig.from_settings(settings)
+    await SettlementWorker(db, gateway, limiter, config, tracing).run()

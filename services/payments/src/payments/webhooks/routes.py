@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Annotated, Any
@@ -31,21 +32,28 @@ WEBHOOK_CONSUMER = "stripe-webhook"
 def verify_stripe_event(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
     """The webhook's event as a plain dict, once its ``Stripe-Signature`` checks out.
 
+    The SDK's ``Webhook.construct_event`` would also build a ``StripeObject`` tree, only for
+    us to turn it back into dicts: a third of a webhook's CPU. The signature check is the
+    SDK's own.
+
     Raises a 400 ``invalid_signature`` problem for a missing, malformed, wrong or stale
     signature, and a 400 ``invalid_payload`` problem for a body that is not a Stripe event.
     """
     if not signature:
         raise Problem(400, "invalid_signature", "Missing Stripe-Signature header")
     try:
-        event = stripe.Webhook.construct_event(
-            payload.decode("utf-8"), signature, secret, tolerance=SIGNATURE_TOLERANCE_S
-        )
+        text = payload.decode("utf-8")
+        stripe.WebhookSignature.verify_header(text, signature, secret, SIGNATURE_TOLERANCE_S)
+        data = json.loads(text)
     except stripe.SignatureVerificationError as exc:
         raise Problem(400, "invalid_signature", "Invalid Stripe-Signature") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError among them
         raise Problem(400, "invalid_payload", "The body is not a Stripe event") from exc
-    data: dict[str, Any] = event.to_dict()
-    if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("id"), str)
+        or not isinstance(data.get("type"), str)
+    ):
         raise Problem(400, "invalid_payload", "The body is not a Stripe event")
     return data
 

@@ -52,9 +52,51 @@
     const input = form.elements[name];
     if (input) input.setAttribute('aria-invalid', text ? 'true' : 'false');
   };
+  // A drop that ships: the server renders the address fields (ship_*), the countries it
+  // ships to in the select; the API's answer about the address is shown in place.
+  const shipping = document.getElementById('shipping');
+  const SHIP_FIELDS = {
+    name: 'ship_name', street_address: 'ship_line1', city: 'ship_city',
+    country_area: 'ship_region', postal_code: 'ship_postal_code', country_code: 'ship_country',
+  };
+  const shippingError = (text) => {
+    const box = document.getElementById('shipping-error');
+    if (!box) return false;
+    box.textContent = text;
+    box.hidden = !text;
+    return true;
+  };
   const clearErrors = () => {
     fail('');
     ['email', 'phone', 'card'].forEach((name) => fieldError(name, ''));
+    if (shipping) {
+      Object.values(SHIP_FIELDS).forEach((name) => fieldError(name, ''));
+      shippingError('');
+    }
+  };
+  const readShipping = () => {
+    const value = (name) => form.elements[name].value.trim();
+    let ok = true;
+    ['ship_name', 'ship_line1'].forEach((name) => {
+      if (!value(name)) {
+        fieldError(name, 'Fill this in to have your order shipped.');
+        ok = false;
+      }
+    });
+    if (!ok) return null;
+    const address = {
+      name: value('ship_name'),
+      street_address: [value('ship_line1'), value('ship_line2')].filter(Boolean).join('\n'),
+      country_code: value('ship_country'),
+    };
+    [['city', 'ship_city'], ['country_area', 'ship_region'], ['postal_code', 'ship_postal_code']]
+      .forEach(([key, name]) => { if (value(name)) address[key] = value(name); });
+    return address;
+  };
+  const SHIP_WORDS = {
+    shipping_address_required: 'Enter the address to ship your order to.',
+    country_not_shipped: "This drop doesn't ship to that country.",
+    shipping_not_offered: 'This drop ships nothing; reload the page and try again.',
   };
 
   if (typeof Stripe !== 'function' || !section.dataset.stripeKey) {
@@ -95,14 +137,16 @@
       fieldError('phone', 'Enter your phone number with its country code, like +1 555 123 4567, or leave it empty.');
       ok = false;
     }
-    if (!ok) return null;
+    const address = shipping ? readShipping() : undefined;
+    if (!ok || address === null) return null;
     const body = { email };
+    if (address) body.shipping_address = address;
     if (phone) {
       body.phone = phone;
       body.sms_consent = form.elements.sms_consent.checked;
     }
     if (section.dataset.ref) body.referral_code = section.dataset.ref;
-    body.source = 'storefront';
+    body.source = section.dataset.source || 'storefront'; // campaigns counts 'storefront' as direct
     return body;
   };
 
@@ -117,6 +161,11 @@
         } else if (field === 'phone') {
           fieldError('phone', 'Enter your phone number with its country code, like +1 555 123 4567.');
           placed = true;
+        } else if (field === 'shipping_address' && shipping) {
+          const name = SHIP_FIELDS[error.loc[2]];
+          if (name) fieldError(name, 'Check this part of your address.');
+          else shippingError('Check your shipping address.');
+          placed = true;
         } else if (field === 'payment_method_id') {
           delete attempt.pm;
           save(attempt);
@@ -125,6 +174,13 @@
         }
       });
       if (!placed) fail(TRY_AGAIN);
+    } else if (answer.code === 'country_not_shipped' && shipping) {
+      fieldError('ship_country', SHIP_WORDS.country_not_shipped);
+    } else if (answer.code in SHIP_WORDS || answer.code === 'shipping_address_invalid') {
+      // The detail names the address's wrong fields (never their values).
+      if (!shippingError(SHIP_WORDS[answer.code] || answer.detail || 'Check your shipping address.')) {
+        fail(SHIP_WORDS[answer.code] || TRY_AGAIN);
+      }
     } else if (WORDS[answer.code]) {
       fail(WORDS[answer.code]);
     } else if (response.status === 429) {
@@ -134,10 +190,26 @@
     }
   };
 
-  const confirmed = (order) => {
+  // The order's own price (an early-bird tier may differ from the page's), as Stripe counts
+  // it: in the currency's minor units.
+  const money = (minor, currency) => {
+    const format = new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() });
+    const digits = format.resolvedOptions().maximumFractionDigits;
+    return format.format(minor / 10 ** digits);
+  };
+
+  const confirmed = (order, token) => {
     forget();
     form.hidden = true;
     done.querySelector('.buyer-number').textContent = `You're buyer #${order.buyer_number}`;
+    done.querySelector('.amount').textContent = money(order.amount_cents, order.currency);
+    // The order page reads its token from this tab's sessionStorage (never from a URL).
+    const link = done.querySelector('.order-link');
+    try {
+      sessionStorage.setItem(`dropwave:order:${order.id}`, token);
+      link.href = `/orders/${order.id}`;
+      link.hidden = false;
+    } catch (e) { /* the confirmation mail has the link */ }
     done.hidden = false;
     done.focus();
   };
@@ -155,7 +227,7 @@
     const until = Date.now() + POLL_FOR_MS;
     for (;;) {
       if (order.status === 'authorized' || order.status === 'captured') {
-        confirmed(order);
+        confirmed(order, token);
         return true;
       }
       if (order.status === 'failed') {

@@ -2,6 +2,18 @@
 // the deadline, the share button. Enhancement only: without it the page reads the same.
 (() => {
   'use strict';
+  // The view, and later a share, counted with the visitor's referral code and source (the
+  // creator's stats; the server put them on the checkout section).
+  const checkout = document.getElementById('checkout');
+  const params = new URLSearchParams();
+  if (checkout && checkout.dataset.ref) params.set('ref', checkout.dataset.ref);
+  if (checkout && checkout.dataset.source) params.set('source', checkout.dataset.source);
+  const attributed = (url) => (params.toString() ? `${url}?${params}` : url);
+  const viewed = document.querySelector('.status[data-view]');
+  if (viewed) {
+    fetch(attributed(viewed.dataset.view), { method: 'POST' }).then((r) => r.text()).catch(() => {});
+  }
+
   const status = document.querySelector('.status[data-live]');
   if (!status) return;
 
@@ -62,7 +74,7 @@
   if (share && note) {
     share.hidden = false;
     share.addEventListener('click', async () => {
-      fetch(share.dataset.count, { method: 'POST' }).then((r) => r.text()).catch(() => {});
+      fetch(attributed(share.dataset.count), { method: 'POST' }).then((r) => r.text()).catch(() => {});
       const url = share.dataset.url;
       if (navigator.share) {
         try { await navigator.share({ title: document.title, url }); } catch (e) { /* dismissed */ }
