@@ -75,6 +75,7 @@
       response = null;
     }
     if (response && response.status === 404) {
+      await response.text().catch(() => ''); // read to its end, as pay.js does
       state.textContent = NOT_FOUND;
       cancelButton.hidden = true;
       return;

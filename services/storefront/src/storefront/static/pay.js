@@ -36,7 +36,12 @@
     const response = await fetch(`/api/v1/payments/${id}/pay-later`, {
       headers: { 'X-Pay-Token': token }, cache: 'no-store',
     });
-    if (response.status === 404) return { gone: true };
+    // Read a refusal to its end: a body left unread is cut off when the buyer leaves the
+    // page (Chromium reports that as an aborted request) and its connection is not reused.
+    if (response.status === 404) {
+      await response.text().catch(() => '');
+      return { gone: true };
+    }
     if (!response.ok) throw new Error(String(response.status));
     return response.json();
   };
