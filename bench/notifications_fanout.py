@@ -36,6 +36,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
+import uvloop
 from dropwave_contracts.events import CampaignTipped
 from dropwave_devstack.postgres import EmbeddedPostgres, admin_dsn_from_url, ensure_database
 from dropwave_devstack.smtp_sink import SmtpSink
@@ -251,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             url = template.replace("{db}", "bench")
             upgrade(url, MIGRATIONS / "migrations")
             with SmtpSink(root / "smtp") as smtp:
-                return asyncio.run(run(args, url, smtp))
+                # uvloop, as the service runs (uvicorn picks it when installed).
+                return uvloop.run(run(args, url, smtp))
 
 
 if __name__ == "__main__":

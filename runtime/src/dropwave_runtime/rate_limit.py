@@ -52,9 +52,11 @@ rate_limits_table = Table(
 
 
 class RateLimiter(Protocol):
-    """What a sender needs of a limiter: wait for the next slot."""
+    """What a sender needs of a limiter: wait for the next slot, or reserve a batch's."""
 
     async def acquire(self) -> None: ...
+
+    async def reserve_block(self, n: int) -> Reservation: ...
 
 
 _RESERVE = text(
