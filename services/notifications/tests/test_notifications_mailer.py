@@ -14,6 +14,7 @@ from dropwave_devstack.ports import free_port
 from dropwave_devstack.smtp_sink import SmtpSink
 from notifications.domain import RenderedEmail
 from notifications.mailer import (
+    _WIRE,
     OutgoingEmail,
     SmtpMailer,
     TransientDeliveryError,
@@ -266,3 +267,21 @@ async def test_list_unsubscribe_is_a_plain_bracketed_https_url_on_the_wire(
     # Other headers still fold and encode as usual.
     assert parsed["Subject"] == RENDERED.subject
     assert message.as_bytes("a@b.example").count(f"<{LONG_UNSUBSCRIBE}>".encode()) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "DropWave <drops@dropwave.example>",
+        "<https://drops.example/api/v1/notifications/unsubscribe?token=" + "t" * 300 + ">",
+        "  spaced   out\tvalue ",
+        "",
+        "=?utf-8?q?Caf=C3=A9?=\r\n =?utf-8?q?_au_lait?=",
+        "Café",
+    ],
+    ids=["address", "long-url", "whitespace", "empty", "folded-encoded", "non-ascii"],
+)
+def test_the_wire_policy_writes_headers_as_compat32_does(value: str) -> None:
+    """The fast path for one-line ASCII values changes no byte of what compat32 writes."""
+    compat32 = email.policy.compat32.clone(linesep="\r\n", max_line_length=0)
+    assert _WIRE.fold_binary("Subject", value) == compat32.fold_binary("Subject", value)

@@ -73,7 +73,18 @@ def delivery_id_of(message: Message) -> uuid.UUID | None:
 # (issue 15). compat32 writes strings; with no line-length limit a long ``List-Unsubscribe``
 # stays one plain ``<https://...>`` (RFC 8058: clients do not decode RFC 2047 words in it),
 # and non-ASCII subjects are still RFC 2047 encoded. Lines stay far below SMTP's 998.
-_WIRE = email.policy.compat32.clone(linesep="\r\n", max_line_length=0)
+class _WirePolicy(email.policy.Compat32):
+    """compat32 writing a one-line ASCII value as it is: for such a value compat32's
+    ``Header`` round trip returns it unchanged, at ~6 us a header, a tenth of the fan-out's
+    CPU (issue 15). Anything else (an encoded, folded subject) goes the usual way."""
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if isinstance(value, str) and value.isascii() and "\r" not in value and "\n" not in value:
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_WIRE = _WirePolicy(linesep="\r\n", max_line_length=0)
 # Bodies as quoted-printable UTF-8: readable, 7-bit safe, and not base64 (which spam
 # filters hold against plain text).
 _UTF8_QP = email.charset.Charset("utf-8")

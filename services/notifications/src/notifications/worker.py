@@ -329,50 +329,63 @@ class DeliveryWorker:
     # -- one job ---------------------------------------------------------------------------
 
     async def _guarded(self, job: Job) -> None:
-        async with self._semaphore:
-            try:
-                await self._process(job)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a bug must not stop the batch; the lease retries it
-                log.exception(
-                    "delivery failed unexpectedly",
-                    extra={"delivery_id": str(job.id), "error_kind": type(exc).__name__},
+        """One job. Its send holds one of the ``concurrency`` slots; the commit of its mark
+        (grouped with the others') does not, so the next send starts meanwhile."""
+        try:
+            async with self._semaphore:
+                marked = await self._process(job)
+            if marked is not None:
+                await marked
+                DELIVERIES.labels(job.channel, "sent").inc()
+                if self.on_sent is not None:
+                    self.on_sent(job.id)
+                log.info(
+                    "notification sent",
+                    extra={
+                        "delivery_id": str(job.id),
+                        "template": job.template,
+                        "channel": job.channel,
+                    },
                 )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must not stop the batch; the lease retries it
+            log.exception(
+                "delivery failed unexpectedly",
+                extra={"delivery_id": str(job.id), "error_kind": type(exc).__name__},
+            )
 
-    async def _process(self, job: Job) -> None:
+    async def _process(self, job: Job) -> asyncio.Future[None] | None:
+        """Send ``job`` (or settle it unsent); once the provider accepted it, the future of
+        its mark's commit (``_mark_sent``)."""
         ids = {"delivery_id": str(job.id), "template": job.template, "channel": job.channel}
         if job.extra.get("opted_out"):
             await self._finish(job, "skipped", "opted out")
             log.info("notification skipped: opted out", extra=ids)
-            return
+            return None
         if not job.address:
             await self._finish(job, "failed", "no address for the recipient")
             log.warning("notification without address", extra=ids)
-            return
+            return None
         if not await self._holds_lease(job):
-            return  # the lease ran out and another worker has it (or it is done)
+            return None  # the lease ran out and another worker has it (or it is done)
         attempts = job.attempts
         try:
             provider_id = await self._send(job)
         except PermanentDeliveryError as exc:
             await self._finish(job, "failed", str(exc))
             log.warning("notification refused", extra={**ids, "error": str(exc)})
-            return
+            return None
         except DeliveryError as exc:
             await self._retry_or_fail(job, attempts, str(exc))
-            return
+            return None
         except Exception as exc:
             # A bug or bad data: counted as an attempt like a transient error, so the job
             # gives up after DELIVERY_MAX_ATTEMPTS instead of coming back with every lease.
             log.exception("delivery failed unexpectedly", extra=ids)
             await self._retry_or_fail(job, attempts, f"unexpected error: {type(exc).__name__}")
-            return
-        await self._mark_sent(job, provider_id)
-        DELIVERIES.labels(job.channel, "sent").inc()
-        if self.on_sent is not None:
-            self.on_sent(job.id)
-        log.info("notification sent", extra=ids)
+            return None
+        return self._mark_sent(job, provider_id)
 
     async def _holds_lease(self, job: Job) -> bool:
         """Whether this worker may send ``job`` now. Within the first half of the lease it
@@ -445,18 +458,19 @@ class DeliveryWorker:
         except (SQLAlchemyError, OSError) as exc:
             raise TransientDeliveryError(f"rate limiter: {type(exc).__name__}") from None
 
-    async def _mark_sent(self, job: Job, provider_id: str | None) -> None:
-        """Record the send (``sent`` and ``NotificationSent``) and return once committed.
+    def _mark_sent(self, job: Job, provider_id: str | None) -> asyncio.Future[None]:
+        """Queue the record of the send (``sent`` and ``NotificationSent``); the future is
+        done once it is committed.
 
-        Group commit: the mark queues, and one recorder task writes every mark queued so
-        far in one transaction; marks arriving while it commits go in the next one. A
-        failed transaction fails each of its sends' marks (their leases resend them, with
-        the same Message-ID: the window the module docstring names)."""
+        Group commit: one recorder task writes every mark queued so far in one transaction;
+        marks arriving while it commits go in the next one. A failed transaction fails each
+        of its marks (their leases resend them, with the same Message-ID: the window the
+        module docstring names)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sent.append(_Sent(job, provider_id, current_trace_headers(), done))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record_sent())
-        await done
+        return done
 
     async def _record_sent(self) -> None:
         while self._sent:
