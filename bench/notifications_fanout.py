@@ -184,15 +184,19 @@ async def run(args: argparse.Namespace, url: str, smtp: SmtpSink) -> int:
     tasks = [asyncio.create_task(w.drain()) for w in workers]
     done = 0
     deadline = t0 + args.timeout
-    while not all(t.done() for t in tasks) and time.perf_counter() < deadline:
-        await asyncio.sleep(2)
-        done = await sent(db)
+    elapsed = 0.0
+    while time.perf_counter() < deadline:
+        # Woken when the workers finish, not at the next tick: the time is the sending's own.
+        _, running = await asyncio.wait(tasks, timeout=2)
         elapsed = time.perf_counter() - t0
+        if not running:
+            break
+        done = await sent(db)
         print(f"  {elapsed:6.1f} s  {done:6d} sent  {done / elapsed:7.0f} messages/s", flush=True)
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    elapsed = time.perf_counter() - t0
+    elapsed = elapsed or time.perf_counter() - t0
     done = await sent(db)
     for s in senders:
         if s is not None:
