@@ -19,6 +19,9 @@ def environment() -> Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates ship in the package: no file stat per render to see whether one changed
+        # (5 % of the notifications fan-out's CPU; issue 15).
+        auto_reload=False,
     )
 
 
