@@ -24,6 +24,9 @@ the minimum the Stripe limit allows; captures/s vs the limit), notifications (th
 client on the same sink, measured after the drop), peak memory (RSS) per process, and that
 nothing was lost (each order's one PaymentIntent captured at the emulator, each buyer's
 messages once by Message-ID, no dead letters). Goal: every stage at 0.8x its limit or better.
+To see where a stage waits, it also prints the CPU each process group used during the
+arrivals (against the box's core-seconds), how long ``OrderPlaced`` took to reach payments
+and each consumer's mean time per ``OrderPlaced``, and samples orders' outbox backlog.
 
 Settings that differ from ``make dev``: requests come from 127.0.0.1 (the gateway), so that
 address is exempt from the per-client budgets (``RATE_LIMIT_EXEMPT``, as a CDN in front would
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -65,7 +69,16 @@ from dropwave_devstack.stack import DevStack
 from notifications.mailer import message_id
 from notifications.settings import Settings as NotificationSettings
 from notifications_fanout import smtp_ceiling
-from order_intake import HOT_ROW_CLIENTS, DurablePostgres, Run, fixed_rate, hot_row_ceiling, pct
+from order_intake import (
+    HOT_ROW_CLIENTS,
+    DurablePostgres,
+    Run,
+    cpu_seconds,
+    fixed_rate,
+    hot_row_ceiling,
+    pct,
+    postgres_pids,
+)
 from storefront_views import get
 
 GOAL = 0.8
@@ -89,6 +102,10 @@ class Sample:
     authorized: int
     captured: int
     messages: int
+    recorded: int = 0
+    """Payments recorded (from OrderPlaced), whatever their state."""
+    outbox: int = 0
+    """Events in orders' outbox not yet published."""
 
 
 @dataclass
@@ -155,23 +172,31 @@ async def sample(stack: DevStack, campaign_id: uuid.UUID, progress: Progress) ->
     """Every 0.5 s until cancelled: authorized and captured payments, messages in the sink."""
     assert stack.smtp is not None
     conn = await asyncpg.connect(to_asyncpg_dsn(stack.database_url("payments")))
+    orders = await asyncpg.connect(to_asyncpg_dsn(stack.database_url("orders")))
     try:
         while True:
             row = await conn.fetchrow(
                 "SELECT count(*) FILTER (WHERE status IN "
                 "('authorized', 'captured', 'capture_failed')) AS authorized, "
-                "count(*) FILTER (WHERE status = 'captured') AS captured "
-                "FROM payments WHERE campaign_id = $1",
+                "count(*) FILTER (WHERE status = 'captured') AS captured, "
+                "count(*) AS recorded FROM payments WHERE campaign_id = $1",
                 campaign_id,
             )
+            outbox = await orders.fetchval("SELECT count(*) FROM outbox")
             progress.samples.append(
                 Sample(
-                    time.time(), row["authorized"], row["captured"], count_mail(stack.smtp.maildir)
+                    time.time(),
+                    row["authorized"],
+                    row["captured"],
+                    count_mail(stack.smtp.maildir),
+                    row["recorded"],
+                    outbox,
                 )
             )
             await asyncio.sleep(0.5)
     finally:
         await conn.close()
+        await orders.close()
 
 
 async def settled(stack: DevStack, campaign_id: uuid.UUID, orders: int) -> bool:
@@ -314,17 +339,69 @@ async def dead_letters(bootstrap: str) -> int:
         await consumer.stop()
 
 
+def family(pid: int | None) -> list[int]:
+    """A process and its descendants (Linux /proc)."""
+    if pid is None:
+        return []
+    pids, i = [pid], 0
+    while i < len(pids):
+        for task in Path(f"/proc/{pids[i]}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                pids += [int(c) for c in task.read_text().split()]
+        i += 1
+    return pids
+
+
+def cpu_groups(stack: DevStack) -> dict[str, list[int]]:
+    """Who shares the box's cores in the drop: each service (its instances), PostgreSQL,
+    each infrastructure part, and this bench (load generators and sampler)."""
+    groups: dict[str, list[int]] = {
+        name: [p for svc in instances for p in family(svc.pid)]
+        for name, instances in stack.instances.items()
+    }
+    parts = {
+        "localstripe": stack.stripe,
+        "smtp sink": stack.smtp,
+        "tansu": stack.broker,
+        "caddy": stack.gateway,
+    }
+    groups.update({name: family(part.pid if part else None) for name, part in parts.items()})
+    groups["postgres"] = postgres_pids()
+    groups["bench (load)"] = [os.getpid()]
+    return groups
+
+
+def cpu_used(groups: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds each group has used so far (processes gone since count as 0)."""
+    return {name: sum(cpu_seconds(pids).values()) for name, pids in groups.items()}
+
+
+HANDLER = re.compile(
+    r'^dropwave_handler_seconds_(?P<what>sum|count)\{consumer="(?P<consumer>[^"]+)",'
+    r'event_type="OrderPlaced"\} (?P<value>\S+)$'
+)
+
+
+async def order_placed_handling(stack: DevStack) -> dict[str, float]:
+    """Mean time each consumer took per ``OrderPlaced`` (its unit of work: waits for
+    locks, the pool and a busy event loop included), from each instance's ``/metrics``."""
+    totals: dict[str, list[float]] = {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for instances in stack.instances.values():
+            for svc in instances:
+                for line in (await http.get(f"{svc.base_url}/metrics")).text.splitlines():
+                    if match := HANDLER.match(line):
+                        pair = totals.setdefault(match["consumer"], [0.0, 0.0])
+                        pair[match["what"] == "count"] += float(match["value"])
+    return {name: total / count for name, (total, count) in totals.items() if count}
+
+
 def peak_rss_mb(pid: int | None) -> str:
     """VmHWM (peak resident set) of a process and of its children, in MB."""
     if pid is None:
         return "n/a"
-    pids, i = [pid], 0
-    while i < len(pids):
-        for task in Path(f"/proc/{pids[i]}/task").glob("*/children"):
-            pids += [int(c) for c in task.read_text().split()]
-        i += 1
     peaks = []
-    for p in pids:
+    for p in family(pid):
         try:
             status = Path(f"/proc/{p}/status").read_text()
         except OSError:
@@ -365,6 +442,8 @@ async def drop(args: argparse.Namespace, stack: DevStack) -> int:
         flush=True,
     )
     log_offset = stack.stripe.log_path.stat().st_size
+    groups = cpu_groups(stack)
+    cpu_before, wall_before = cpu_used(groups), time.monotonic()
     progress = Progress()
     sampler = asyncio.create_task(sample(stack, campaign_id, progress))
     ordered, viewed = await asyncio.gather(
@@ -372,8 +451,22 @@ async def drop(args: argparse.Namespace, stack: DevStack) -> int:
         views(stack.base_url, f"/{campaign['slug']}", rate * VIEWS_PER_ORDER, seconds),
     )
     accepted = ordered.accepted
+    cpu_after, wall = cpu_used(groups), time.monotonic() - wall_before
     print(
         f"  arrivals done in {ordered.elapsed:.1f}s; waiting for settlement and messages",
+        flush=True,
+    )
+    cores = os.cpu_count() or 1
+    spent = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    print(
+        f"  CPU in the arrivals: {sum(spent.values()):.0f} of {cores * wall:.0f} core-seconds "
+        f"({sum(spent.values()) / (cores * wall):.0%} of {cores} cores); "
+        + ", ".join(
+            f"{name} {used / wall:.2f}"
+            for name, used in sorted(spent.items(), key=lambda kv: -kv[1])
+            if used / wall >= 0.01
+        )
+        + " (cores each)",
         flush=True,
     )
     finished = time.monotonic() + args.timeout
@@ -384,7 +477,8 @@ async def drop(args: argparse.Namespace, stack: DevStack) -> int:
         last = progress.samples[-1] if progress.samples else None
         if last and int(last.at) % 10 == 0:
             print(
-                f"  authorized {last.authorized}, captured {last.captured}, mail {last.messages}",
+                f"  recorded {last.recorded}, authorized {last.authorized}, captured "
+                f"{last.captured}, mail {last.messages}; orders' outbox {last.outbox}",
                 flush=True,
             )
         await asyncio.sleep(1)
@@ -401,6 +495,12 @@ async def drop(args: argparse.Namespace, stack: DevStack) -> int:
     mail = read_mail(stack.smtp.maildir)
     orders_db = await asyncpg.connect(to_asyncpg_dsn(stack.database_url("orders")))
     try:
+        placed_at = {
+            r["id"]: r["created_at"]
+            for r in await orders_db.fetch(
+                "SELECT id, created_at FROM orders WHERE campaign_id = $1", campaign_id
+            )
+        }
         buyers = Counter(
             r["buyer_email"]
             for r in await orders_db.fetch(
@@ -433,6 +533,14 @@ async def drop(args: argparse.Namespace, stack: DevStack) -> int:
             "SELECT max(updated_at) FROM payments WHERE campaign_id = $1 AND status = 'captured'",
             campaign_id,
         )
+        # Where an authorization backlog builds: OrderPlaced reaching payments (orders'
+        # relay, the broker, payments' consumer), or the lanes after it.
+        recorded_at = {
+            r["order_id"]: r["created_at"]
+            for r in await pay.fetch(
+                "SELECT order_id, created_at FROM payments WHERE campaign_id = $1", campaign_id
+            )
+        }
     finally:
         await pay.close()
     dlq = await dead_letters(stack.kafka_bootstrap_servers)
@@ -463,6 +571,18 @@ async def drop(args: argparse.Namespace, stack: DevStack) -> int:
         smtp_limit = await smtp_ceiling(
             stack.smtp, sample_message, connections, args.ceiling_messages
         )
+
+    lags = [(recorded_at[o] - t).total_seconds() for o, t in placed_at.items() if o in recorded_at]
+    if lags:
+        print(
+            f"OrderPlaced reached payments {pct(lags, 50):.1f} / {pct(lags, 99):.1f} s "
+            f"(p50 / p99) after the order was placed"
+        )
+    handling = await order_placed_handling(stack)
+    print(
+        "OrderPlaced handled in (mean, per consumer): "
+        + ", ".join(f"{name} {s * 1000:.0f} ms" for name, s in sorted(handling.items()))
+    )
 
     # -- report ------------------------------------------------------------------------------
     stripe_rate = args.stripe_rate
