@@ -147,6 +147,41 @@ async def test_several_workers_share_the_queue_and_send_each_once(
     assert {r.status for r in await deliveries(db)} == {"sent"}
 
 
+async def test_the_next_batch_is_claimed_while_the_last_sends_of_one_are_in_flight(
+    db: Database, handle: Any, make_drop: Any, make_worker: Any, mailer: RecordingMailer
+) -> None:
+    """Batches overlap (issue 15): a claim does not wait for the previous batch's tail, and
+    every message still goes once."""
+    drop = make_drop(min_orders=100)
+    await handle(drop.published(creator_email=None))
+    await handle(*(drop.confirmed(n, phone=False) for n in range(1, 13)))
+    in_flight = 0
+
+    class Slow(RecordingMailer):
+        async def send(self, message: OutgoingEmail) -> str | None:
+            nonlocal in_flight
+            in_flight += 1
+            try:
+                await asyncio.sleep(0.01)
+                return await mailer.send(message)
+            finally:
+                in_flight -= 1
+
+    worker = make_worker(email=Slow(), batch_size=4, concurrency=2)
+    claim, sending_at_claims = worker._claim, []
+
+    async def counting_claim() -> Any:
+        sending_at_claims.append(in_flight)
+        return await claim()
+
+    worker._claim = counting_claim
+    assert await worker.drain() == 12
+    ids = [delivery_id_of(m) for m in mailer.sent]
+    assert len(ids) == len(set(ids)) == 12
+    assert {r.status for r in await deliveries(db)} == {"sent"}
+    assert any(sending_at_claims[1:]), sending_at_claims  # claimed with sends in flight
+
+
 async def test_transient_failure_is_retried_with_backoff_then_sent(
     db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer
 ) -> None:

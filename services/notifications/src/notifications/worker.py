@@ -149,6 +149,8 @@ class Job:
     ``lease_s`` from here."""
     address: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    slots: Reservation | None = None
+    """Its batch's reserved slots of its channel's shared budget (``_reserve``)."""
 
 
 @dataclass
@@ -194,8 +196,6 @@ class DeliveryWorker:
         self.worker_id = uuid.uuid4()
         self.on_sent = on_sent
         self._semaphore = asyncio.Semaphore(config.concurrency)
-        self._slots: dict[str, Reservation] = {}
-        """The current batch's slots of each channel's shared budget (``_reserve``)."""
         self._sent: list[_Sent] = []
         """Sends the provider accepted, waiting for the next group commit."""
         self._recorder: asyncio.Task[None] | None = None
@@ -203,12 +203,12 @@ class DeliveryWorker:
     # -- the loop --------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Forever: drain what is due, then sleep a poll interval. Stopped, it still records
+        """Forever: send what is due, then sleep a poll interval. Stopped, it still records
         the sends already made (a send left unrecorded is sent again after its lease)."""
         try:
             while True:
                 try:
-                    if await self.run_once() == 0:
+                    if await self._pipeline() == 0:
                         await asyncio.sleep(self.config.poll_interval_s)
                 except asyncio.CancelledError:
                     raise
@@ -220,10 +220,40 @@ class DeliveryWorker:
 
     async def drain(self) -> int:
         """Send everything due now (tests, the benchmark); returns how many were handled."""
-        total = 0
-        while (n := await self.run_once()) > 0:
-            total += n
+        total = await self._pipeline()
         await self.recorded()
+        return total
+
+    async def _pipeline(self) -> int:
+        """Batch after batch until one claims nothing; returns how many jobs were claimed.
+
+        The next batch is claimed once the current one is down to its last ``concurrency``
+        sends, so the claim never leaves connections idle (one batch after another cost
+        ~10 % of the fan-out's throughput; issue 15). Sends stay bounded by the one
+        semaphore, and the rows still in flight are leased: no claim takes them."""
+        batches: list[asyncio.Task[int]] = []
+        try:
+            while True:
+                tail = asyncio.Event()
+                batch = asyncio.create_task(self._run_batch(tail))
+                batches.append(batch)
+                waiting = asyncio.create_task(tail.wait())
+                try:
+                    await asyncio.wait([batch, waiting], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiting.cancel()
+                if batch.done() and (batch.exception() is not None or batch.result() == 0):
+                    break
+        except BaseException:
+            for b in batches:
+                b.cancel()
+            await asyncio.gather(*batches, return_exceptions=True)
+            raise
+        total = 0
+        for result in await asyncio.gather(*batches, return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result
+            total += result
         return total
 
     async def recorded(self) -> None:
@@ -232,10 +262,32 @@ class DeliveryWorker:
             await asyncio.wait([self._recorder])
 
     async def run_once(self) -> int:
+        """Claim one batch and send it; returns how many jobs it claimed (0: none due)."""
+        return await self._run_batch()
+
+    async def _run_batch(self, tail: asyncio.Event | None = None) -> int:
+        """``run_once``; ``tail`` is set once at most ``concurrency`` of its sends are left
+        (at once when it claimed no more than that, nothing included)."""
         jobs = await self._claim()
+        left = len(jobs)
+
+        def one_done(_: object) -> None:
+            nonlocal left
+            left -= 1
+            if tail is not None and left <= self.config.concurrency:
+                tail.set()
+
+        tasks = []
         if jobs:
-            self._slots = await self._reserve(jobs)
-            await asyncio.gather(*(self._guarded(job) for job in jobs))
+            slots = await self._reserve(jobs)
+            for job in jobs:
+                job.slots = slots.get(job.channel)
+            tasks = [asyncio.create_task(self._guarded(job)) for job in jobs]
+            for task in tasks:
+                task.add_done_callback(one_done)
+        if tail is not None and left <= self.config.concurrency:
+            tail.set()
+        await asyncio.gather(*tasks)
         return len(jobs)
 
     # -- claiming --------------------------------------------------------------------------
@@ -446,11 +498,11 @@ class DeliveryWorker:
                 delivery_id=job.id,
                 unsubscribe_url=url,
             )
-            await self._acquire("email")
+            await self._acquire(job, "email")
             return await self.mailer.send(message)
         if self.sms is None:
             raise PermanentDeliveryError("SMS is not configured")
-        await self._acquire("sms")
+        await self._acquire(job, "sms")
         return await self.sms.send(
             SmsMessage(
                 to=job.address,
@@ -460,11 +512,11 @@ class DeliveryWorker:
             )
         )
 
-    async def _acquire(self, channel: str) -> None:
+    async def _acquire(self, job: Job, channel: str) -> None:
         """Wait for the provider's shared budget: the batch's next reserved slot, else a slot
         of its own; a limiter that cannot be reached (its row lives in our database) makes
         the send a transient failure, retried later."""
-        slots = self._slots.get(channel)
+        slots = job.slots
         try:
             if slots:
                 await slots.acquire()
