@@ -182,6 +182,37 @@ async def test_the_next_batch_is_claimed_while_the_last_sends_of_one_are_in_flig
     assert any(sending_at_claims[1:]), sending_at_claims  # claimed with sends in flight
 
 
+async def test_a_failed_claim_lets_the_sends_under_way_finish_then_raises(
+    db: Database, handle: Any, make_drop: Any, make_worker: Any, mailer: RecordingMailer
+) -> None:
+    drop = make_drop(min_orders=100)
+    await handle(drop.published(creator_email=None))
+    await handle(*(drop.confirmed(n, phone=False) for n in range(1, 9)))
+
+    class Slow(RecordingMailer):
+        async def send(self, message: OutgoingEmail) -> str | None:
+            await asyncio.sleep(0.01)
+            return await mailer.send(message)
+
+    worker = make_worker(email=Slow(), batch_size=4, concurrency=2)
+    claim, claims = worker._claim, 0
+
+    async def failing_second_claim() -> Any:
+        nonlocal claims
+        claims += 1
+        if claims == 2:
+            raise ConnectionRefusedError("database away")
+        return await claim()
+
+    worker._claim = failing_second_claim
+    with pytest.raises(ConnectionRefusedError):
+        await worker.drain()
+    await worker.recorded()
+    assert len(mailer.sent) == 4  # the first batch, whole
+    statuses = Counter(r.status for r in await deliveries(db))
+    assert statuses == Counter({"sent": 4, "pending": 4})
+
+
 async def test_transient_failure_is_retried_with_backoff_then_sent(
     db: Database, handle: Any, drop: Any, worker: Any, mailer: RecordingMailer
 ) -> None:

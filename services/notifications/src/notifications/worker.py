@@ -231,29 +231,40 @@ class DeliveryWorker:
         sends, so the claim never leaves connections idle (one batch after another cost
         ~10 % of the fan-out's throughput; issue 15). Sends stay bounded by the one
         semaphore, and the rows still in flight are leased: no claim takes them."""
-        batches: list[asyncio.Task[int]] = []
+        total = 0
+        running: list[asyncio.Task[int]] = []
+        failed: BaseException | None = None
         try:
-            while True:
+            while failed is None:
                 tail = asyncio.Event()
                 batch = asyncio.create_task(self._run_batch(tail))
-                batches.append(batch)
+                running.append(batch)
                 waiting = asyncio.create_task(tail.wait())
                 try:
                     await asyncio.wait([batch, waiting], return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     waiting.cancel()
-                if batch.done() and (batch.exception() is not None or batch.result() == 0):
+                for done in [b for b in running if b.done()]:  # a long run keeps no list
+                    running.remove(done)
+                    if (error := done.exception()) is not None:
+                        failed = error
+                    else:
+                        total += done.result()
+                if batch.done() and batch.exception() is None and batch.result() == 0:
                     break
-        except BaseException:
-            for b in batches:
+        except BaseException:  # cancelled: stop what is in flight
+            for b in running:
                 b.cancel()
-            await asyncio.gather(*batches, return_exceptions=True)
+            await asyncio.gather(*running, return_exceptions=True)
             raise
-        total = 0
-        for result in await asyncio.gather(*batches, return_exceptions=True):
+        # The batches still sending finish (a failed claim stops no send under way).
+        for result in await asyncio.gather(*running, return_exceptions=True):
             if isinstance(result, BaseException):
-                raise result
-            total += result
+                failed = failed or result
+            else:
+                total += result
+        if failed is not None:
+            raise failed
         return total
 
     async def recorded(self) -> None:
