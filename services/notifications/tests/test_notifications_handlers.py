@@ -127,6 +127,17 @@ async def test_duplicate_and_concurrent_events_send_once(
     assert len(await outbox(db)) == 1
 
 
+def slow(mailer: RecordingMailer, seconds: float) -> RecordingMailer:
+    """A mailer that takes ``seconds`` per message and records what it sends in ``mailer``."""
+
+    class Slow(RecordingMailer):
+        async def send(self, message: OutgoingEmail) -> str | None:
+            await asyncio.sleep(seconds)
+            return await mailer.send(message)
+
+    return Slow()
+
+
 async def test_several_workers_share_the_queue_and_send_each_once(
     db: Database, handle: Any, make_drop: Any, make_worker: Any, mailer: RecordingMailer
 ) -> None:
@@ -134,12 +145,8 @@ async def test_several_workers_share_the_queue_and_send_each_once(
     await handle(drop.published(creator_email=None))
     await handle(*(drop.confirmed(n, phone=False) for n in range(1, 121)))
 
-    class Slow(RecordingMailer):
-        async def send(self, message: OutgoingEmail) -> str | None:
-            await asyncio.sleep(0.002)
-            return await mailer.send(message)
-
-    workers = [make_worker(email=Slow(), batch_size=7, concurrency=3) for _ in range(4)]
+    email = slow(mailer, 0.002)
+    workers = [make_worker(email=email, batch_size=7, concurrency=3) for _ in range(4)]
     await asyncio.gather(*(w.drain() for w in workers))
     ids = [delivery_id_of(m) for m in mailer.sent]
     assert len(ids) == 120
@@ -189,12 +196,7 @@ async def test_a_failed_claim_lets_the_sends_under_way_finish_then_raises(
     await handle(drop.published(creator_email=None))
     await handle(*(drop.confirmed(n, phone=False) for n in range(1, 9)))
 
-    class Slow(RecordingMailer):
-        async def send(self, message: OutgoingEmail) -> str | None:
-            await asyncio.sleep(0.01)
-            return await mailer.send(message)
-
-    worker = make_worker(email=Slow(), batch_size=4, concurrency=2)
+    worker = make_worker(email=slow(mailer, 0.01), batch_size=4, concurrency=2)
     claim, claims = worker._claim, 0
 
     async def failing_second_claim() -> Any:
