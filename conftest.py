@@ -71,8 +71,10 @@ def docker_engine() -> bool:
 class PostgresServer:
     """Hands out fresh databases on one server."""
 
-    def __init__(self, url_template: str) -> None:
+    def __init__(self, url_template: str, embedded: EmbeddedPostgres | None = None) -> None:
         self.url_template = url_template
+        self.embedded = embedded
+        """The server itself when the suite started it (stall tests freeze it), else None."""
 
     def create(self, prefix: str = "t") -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
@@ -97,7 +99,7 @@ def postgres_server(
             yield PostgresServer(base + "/{db}")
         return
     with EmbeddedPostgres(tmp_path_factory.mktemp("pg")) as pg:
-        yield PostgresServer(pg.url_template)
+        yield PostgresServer(pg.url_template, embedded=pg)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,8 @@ mailer and the fake carrier. One message per (event, recipient, channel)."""
 
 import asyncio
 import logging
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -213,6 +215,53 @@ async def test_a_failed_claim_lets_the_sends_under_way_finish_then_raises(
     assert len(mailer.sent) == 4  # the first batch, whole
     statuses = Counter(r.status for r in await deliveries(db))
     assert statuses == Counter({"sent": 4, "pending": 4})
+
+
+async def test_every_message_goes_once_when_postgresql_freezes_again_and_again(
+    db: Database,
+    handle: Any,
+    make_drop: Any,
+    make_worker: Any,
+    mailer: RecordingMailer,
+    postgres_server: Any,
+) -> None:
+    """PostgreSQL (every server process) is frozen for 0.15 s in every 0.35 s while two
+    workers drain 120 messages in overlapping batches: claims, slot reservations and grouped
+    records stop at whatever point the signal finds them. Every message still goes once,
+    every row ends sent, and every send has one NotificationSent."""
+    server = postgres_server.embedded
+    if server is None:
+        pytest.skip("needs the suite's embedded PostgreSQL (to freeze it)")
+    drop = make_drop(min_orders=100)
+    await handle(drop.published(creator_email=None))
+    await handle(*(drop.confirmed(n, phone=False) for n in range(1, 121)))
+    stop, freezes = threading.Event(), 0
+
+    def freezing() -> None:
+        nonlocal freezes
+        while not stop.is_set():
+            server.freeze()
+            freezes += 1
+            time.sleep(0.15)
+            server.thaw()
+            stop.wait(0.2)
+
+    freezer = threading.Thread(target=freezing, daemon=True)
+    freezer.start()
+    try:
+        email = slow(mailer, 0.04)
+        workers = [make_worker(email=email, batch_size=7, concurrency=3) for _ in range(2)]
+        await asyncio.wait_for(asyncio.gather(*(w.drain() for w in workers)), 60)
+    finally:
+        stop.set()
+        freezer.join(5)
+        server.thaw()
+    assert freezes >= 3, f"only {freezes} freezes during the drain"
+    ids = [delivery_id_of(m) for m in mailer.sent]
+    assert len(ids) == len(set(ids)) == 120
+    assert {r.status for r in await deliveries(db)} == {"sent"}
+    sent_events = [e.notification_id for e in await outbox(db)]
+    assert len(sent_events) == len(set(sent_events)) == 120
 
 
 async def test_transient_failure_is_retried_with_backoff_then_sent(
