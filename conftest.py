@@ -125,12 +125,8 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory, docker_engine: boo
 @pytest.fixture(scope="session")
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
     """The Stripe emulator (localstripe), one per session (payments' tests, traces)."""
-    emulator = LocalStripe(tmp_path_factory.mktemp("localstripe"))
-    emulator.start()
-    try:
+    with LocalStripe(tmp_path_factory.mktemp("localstripe")) as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture

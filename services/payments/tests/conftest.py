@@ -31,9 +31,14 @@ from sqlalchemy import select
 WEBHOOK_SECRET = "whsec_test_payments"
 
 
+def gateway_on(localstripe: LocalStripe) -> StripeGateway:
+    """Payments' gateway on ``localstripe``, SDK retries off (tests see every attempt)."""
+    return StripeGateway("sk_test_payments", api_base=localstripe.api_base, max_network_retries=0)
+
+
 @pytest.fixture(scope="session")
 async def gateway(localstripe: LocalStripe) -> AsyncIterator[StripeGateway]:
-    gw = StripeGateway("sk_test_payments", api_base=localstripe.api_base, max_network_retries=0)
+    gw = gateway_on(localstripe)
     yield gw
     await gw.aclose()
 

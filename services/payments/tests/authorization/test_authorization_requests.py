@@ -31,7 +31,7 @@ from payments.settlement.worker import SettlementWorker, WorkerConfig
 from payments.stripe_gateway import StripeGateway
 from prometheus_client import REGISTRY
 
-from ..conftest import RunQueue, cancelled, events, payment, placed
+from ..conftest import RunQueue, cancelled, events, gateway_on, payment, placed
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -81,18 +81,14 @@ def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStrip
     """This module's own emulator: ``intents_of`` lists every PaymentIntent it holds, and the
     session's holds thousands late in a run (a test here took 113 s of its 120 s beside the
     e2e tests; 7 s alone). localstripe lists by scanning its whole store for every page."""
-    emulator = LocalStripe(tmp_path_factory.mktemp("localstripe-authorization"))
-    emulator.start()
-    try:
+    with LocalStripe(tmp_path_factory.mktemp("localstripe-authorization")) as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture(scope="module")
 async def gateway(localstripe: LocalStripe) -> AsyncIterator[StripeGateway]:
     """The payments conftest's gateway, on this module's emulator."""
-    gw = StripeGateway("sk_test_payments", api_base=localstripe.api_base, max_network_retries=0)
+    gw = gateway_on(localstripe)
     yield gw
     await gw.aclose()
 
