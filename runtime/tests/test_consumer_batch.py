@@ -1,4 +1,5 @@
-"""Batch handling: different orders of one campaign side by side, everything else in order."""
+"""Batch handling: different orders of one campaign side by side, everything else in order;
+runs of a ``Batched`` type in one unit of work."""
 
 import asyncio
 import uuid
@@ -8,8 +9,9 @@ import pytest
 from dropwave_contracts.envelope import Event
 from dropwave_contracts.events import CampaignTipped, OrderCancelled
 from dropwave_contracts.topics import serialize
-from dropwave_runtime.consumer import EventConsumer, Record
+from dropwave_runtime.consumer import Batched, EventConsumer, Record
 from dropwave_runtime.db import Database, UnitOfWork
+from sqlalchemy import exc as sa_exc
 
 from tests.factories import event
 
@@ -186,3 +188,109 @@ async def test_an_event_type_newer_than_this_build_is_counted_not_dead_lettered(
     assert counted._value.get() == before + 1
     assert sink.dead == [newer_version]
     assert list(timeline.spans) == [good.event_id]
+
+
+class Runs:
+    """A ``Batched`` handler that records each call's events (and can be told to fail)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[uuid.UUID]] = []
+        self.poisoned: set[uuid.UUID] = set()
+        self.outages = 0
+
+    async def handler(self, events: list[OrderCancelled], uow: UnitOfWork) -> None:
+        if self.outages:
+            self.outages -= 1
+            raise sa_exc.TimeoutError("pool")  # as when PostgreSQL does not answer
+        if any(e.order_id in self.poisoned for e in events):
+            raise ValueError("bad order")
+        await asyncio.sleep(0.02)
+        self.calls.append([e.event_id for e in events])
+
+
+async def test_runs_of_a_batched_type_take_one_call_each_in_order_per_order(
+    db: Database,
+) -> None:
+    campaign = uuid.uuid4()
+    order_a, order_b, order_c, order_d = (uuid.uuid4() for _ in range(4))
+    a1, b1, a2, c1 = (cancelled(campaign, o) for o in (order_a, order_b, order_a, order_c))
+    barrier = tipped(campaign)
+    d1 = cancelled(campaign, order_d)
+    runs, timeline = Runs(), Timeline()
+    consumer = EventConsumer(
+        "campaigns",
+        db,
+        {OrderCancelled: Batched(runs.handler), CampaignTipped: timeline.handler},  # type: ignore[dict-item]
+        Sink(),
+    )
+
+    await consumer.handle_batch(records([a1, b1, a2, c1, barrier, d1]), 8)
+
+    # order a twice: its second event starts a new run, which waits for the first
+    assert runs.calls == [[a1.event_id, b1.event_id], [a2.event_id, c1.event_id], [d1.event_id]]
+    assert barrier.event_id in timeline.spans
+
+    # Redelivered with a new one: the inbox keeps the run to what was not handled.
+    e1 = cancelled(campaign, uuid.uuid4())
+    await consumer.handle_batch(records([b1, e1]), 8)
+    assert runs.calls[-1] == [e1.event_id]
+    await consumer.handle_batch(records([a1, b1]), 8)
+    assert len(runs.calls) == 4  # all seen: no call at all
+
+
+async def test_events_without_a_handler_do_not_split_a_run(db: Database) -> None:
+    campaign = uuid.uuid4()
+    first, second = (cancelled(campaign, uuid.uuid4()) for _ in range(2))
+    runs = Runs()
+    consumer = EventConsumer("campaigns", db, {OrderCancelled: Batched(runs.handler)}, Sink())
+
+    await consumer.handle_batch(records([first, tipped(campaign), second]), 8)
+
+    assert runs.calls == [[first.event_id, second.event_id]]
+
+
+async def test_a_failing_run_is_handled_one_event_at_a_time(db: Database) -> None:
+    """One bad event does not take the run down with it: the run's transaction is rolled
+    back and each event goes on its own, the bad one to the dead letters."""
+    campaign = uuid.uuid4()
+    good_1, bad, good_2 = (cancelled(campaign, uuid.uuid4()) for _ in range(3))
+    runs, sink = Runs(), Sink()
+    runs.poisoned.add(bad.order_id)
+    consumer = EventConsumer(
+        "campaigns",
+        db,
+        {OrderCancelled: Batched(runs.handler)},
+        sink,
+        max_attempts=2,
+        backoff_base_s=0.01,
+    )
+
+    await consumer.handle_batch(records([good_1, bad, good_2]), 8)
+
+    assert runs.calls == [[good_1.event_id], [good_2.event_id]]
+    assert sink.dead == [serialize(bad)]
+    again = Runs()  # the bug fixed
+    consumer.handlers["OrderCancelled"] = Batched(again.handler)
+    await consumer.handle_batch(records([good_1, bad, good_2]), 8)
+    # The two handled were claimed; the dead-lettered one was not (a replay handles it).
+    assert again.calls == [[bad.event_id]]
+
+
+async def test_a_run_waits_out_a_database_outage_whole(db: Database) -> None:
+    campaign = uuid.uuid4()
+    batch = [cancelled(campaign, uuid.uuid4()) for _ in range(3)]
+    runs, sink = Runs(), Sink()
+    runs.outages = 2
+    consumer = EventConsumer(
+        "campaigns",
+        db,
+        {OrderCancelled: Batched(runs.handler)},
+        sink,
+        max_attempts=1,
+        backoff_base_s=0.01,
+    )
+
+    await consumer.handle_batch(records(batch), 8)
+
+    assert runs.calls == [[e.event_id for e in batch]]  # no attempt used up, no split
+    assert sink.dead == []

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from dropwave_contracts.envelope import Event
 from fastapi import APIRouter, Depends, Request
 
+from .consumer import Batched
 from .settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -75,7 +76,11 @@ class Service(Generic[S]):
     settings: Callable[[], S]
     migrations: Path
     routers: Sequence[APIRouter] = ()
-    events: Mapping[type[Event], Callable[..., Awaitable[None]]] = field(default_factory=dict)
+    events: Mapping[type[Event], Callable[..., Awaitable[None]] | Batched] = field(
+        default_factory=dict
+    )
+    """Each event type's handler: ``handler(event, uow, **deps)``, or
+    ``Batched(handler)`` for ``handler(events, uow, **deps)`` taking a run of them."""
     jobs: Sequence[Job] = ()
     commands: Mapping[str, "Command"] = field(default_factory=dict)
     webhook_prefixes: Sequence[str] = ()

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from dropwave_contracts.envelope import Event
 from dropwave_contracts.topics import UnknownEventType, dead_letter_topic, parse_event
@@ -29,6 +29,22 @@ from .tracing import Tracing
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
+RunHandler = Callable[[Sequence[Any], UnitOfWork], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Batched:
+    """An event type handled in runs: consecutive events of it (different ordering keys, one
+    partition key) polled together go to ``handler`` as one list in one unit of work, with
+    one inbox claim and one commit for all of them. For the per-order events of a viral
+    drop (``OrderPlaced``), where a transaction per event is what a consumer spends its time
+    on. If a run fails, its events are handled one at a time (``handler([event], uow)``),
+    each with its own retries and dead letter, so one bad event does not fail the others."""
+
+    handler: RunHandler
+    max_events: int = 500
+
+
 Parsed = Event | UnknownEventType | str
 """A record's value read: the event, a type this build doesn't know, or why it's unreadable."""
 
@@ -62,6 +78,39 @@ class _Lane:
     def barrier_list(self) -> list["asyncio.Task[None]"]:
         return [self.barrier] if self.barrier else []
 
+    def after(self, keys: Sequence[str]) -> list["asyncio.Task[None]"]:
+        """What a unit with these ordering keys waits for: each key's last task since the
+        barrier, and the barrier for a key not seen since."""
+        tasks = {self.since_barrier.get(k) for k in keys}
+        if None in tasks:
+            tasks.discard(None)
+            tasks.update(self.barrier_list())
+        return [t for t in tasks if t is not None]
+
+
+@dataclass
+class _Run:
+    """Consecutive events of one batched type in one lane, each of its own ordering key."""
+
+    handler: Batched
+    items: list[tuple[Record, Event]] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+
+    def takes(self, event: Event, handler: Batched) -> bool:
+        return (
+            handler is self.handler
+            and event.event_type == self.items[0][1].event_type
+            and event.ordering_key not in self.keys
+            and len(self.items) < handler.max_events
+        )
+
+
+def _one_at_a_time(batched: Batched) -> Handler:
+    async def handle(event: Event, uow: UnitOfWork) -> None:
+        await batched.handler([event], uow)
+
+    return handle
+
 
 class DeadLetterSink(Protocol):
     async def dead_letter(
@@ -74,7 +123,7 @@ class EventConsumer:
         self,
         service: str,
         db: Database,
-        handlers: Mapping[type[Event], Handler],
+        handlers: Mapping[type[Event], Handler | Batched],
         sink: DeadLetterSink,
         max_attempts: int = 4,
         backoff_base_s: float = 0.2,
@@ -96,27 +145,54 @@ class EventConsumer:
 
         Records of one partition key run in order except that events with different
         ordering keys (different orders of one campaign) run side by side; an event whose
-        ordering key is its partition key (a campaign-wide event) is a barrier. At most
-        `concurrency` handlers run at once. Returns when every record is handled; if one
-        raised (its dead-letter publish failed), re-raises so the batch is redelivered
-        (the inbox absorbs what was already done).
+        ordering key is its partition key (a campaign-wide event) is a barrier. Consecutive
+        events of a :class:`Batched` type form runs, each handled as one unit. Events this
+        service does not handle have no effect and wait for nothing. At most `concurrency`
+        units run at once. Returns when every record is handled; if one raised (its
+        dead-letter publish failed), re-raises so the batch is redelivered (the inbox
+        absorbs what was already done).
         """
         slots = asyncio.Semaphore(concurrency)
         lanes: dict[tuple[str, int, bytes | None], _Lane] = {}
+        runs: dict[tuple[str, int, bytes | None], _Run] = {}
         tasks: list[asyncio.Task[None]] = []
+
+        def close_run(lane_key: tuple[str, int, bytes | None]) -> None:
+            if (run := runs.pop(lane_key, None)) is None:
+                return
+            lane = lanes[lane_key]
+            keys = [str(event.ordering_key) for _, event in run.items]
+            task = self._spawn_run(run, lane.after(keys), slots)
+            lane.since_barrier.update(dict.fromkeys(keys, task))
+            tasks.append(task)
+
         for record in records:
             event = self._parse(record)
-            lane = lanes.setdefault((record.topic, record.partition, record.key), _Lane())
+            if self._without_effect(record, event):
+                continue
+            lane_key = (record.topic, record.partition, record.key)
+            lane = lanes.setdefault(lane_key, _Lane())
             ordering_key = event.ordering_key if isinstance(event, Event) else None
             if not isinstance(event, Event) or ordering_key is None or ordering_key == event.key:
+                close_run(lane_key)
                 after = [*lane.since_barrier.values()] or lane.barrier_list()
                 task = self._spawn(record, event, after, slots)
                 lane.barrier, lane.since_barrier = task, {}
+            elif isinstance(handler := self.handlers[event.event_type], Batched):
+                run = runs.get(lane_key)
+                if run is None or not run.takes(event, handler):
+                    close_run(lane_key)
+                    run = runs[lane_key] = _Run(handler)
+                run.items.append((record, event))
+                run.keys.add(ordering_key)
+                continue
             else:
-                previous = lane.since_barrier.get(ordering_key)
-                after = [previous] if previous else lane.barrier_list()
+                close_run(lane_key)
+                after = lane.after([ordering_key])
                 task = lane.since_barrier[ordering_key] = self._spawn(record, event, after, slots)
             tasks.append(task)
+        for lane_key in list(runs):
+            close_run(lane_key)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -137,6 +213,20 @@ class EventConsumer:
 
         return asyncio.create_task(run())
 
+    def _spawn_run(
+        self, run: _Run, after: list[asyncio.Task[None]], slots: asyncio.Semaphore
+    ) -> asyncio.Task[None]:
+        if len(run.items) == 1:
+            return self._spawn(*run.items[0], after, slots)
+
+        async def go() -> None:
+            for task in after:
+                await asyncio.shield(task)
+            async with slots:
+                await self._handle_run(run)
+
+        return asyncio.create_task(go())
+
     async def handle(self, record: Record) -> None:
         await self._handle_parsed(record, self._parse(record))
 
@@ -150,7 +240,8 @@ class EventConsumer:
         except (ValueError, ValidationError) as exc:
             return f"unparseable: {exc}"
 
-    async def _handle_parsed(self, record: Record, event: Parsed) -> None:
+    def _without_effect(self, record: Record, event: Parsed) -> bool:
+        """Count an event this service has nothing to do for; True if it was one."""
         if isinstance(event, UnknownEventType):
             # A type added to the topic after this build (a minor contract change): this
             # service has no handler for it by definition, so there is nothing to do.
@@ -159,14 +250,22 @@ class EventConsumer:
                 "event type unknown to this build: not handled",
                 extra={"event_type": event.event_type[:64], "topic": record.topic},
             )
+            return True
+        if isinstance(event, Event) and event.event_type not in self.handlers:
+            EVENTS_CONSUMED.labels(self.service, event.event_type, "ignored").inc()
+            return True
+        return False
+
+    async def _handle_parsed(self, record: Record, event: Parsed) -> None:
+        if self._without_effect(record, event):
             return
         if isinstance(event, str):
             await self._dead_letter(record, event, attempts=0)
             return
-        handler = self.handlers.get(event.event_type)
-        if handler is None:
-            EVENTS_CONSUMED.labels(self.service, event.event_type, "ignored").inc()
-            return
+        assert isinstance(event, Event)
+        handler = self.handlers[event.event_type]
+        if isinstance(handler, Batched):
+            handler = _one_at_a_time(handler)
         correlation_id_var.set(event.correlation_id)
         with self.tracing.span(
             f"process {event.event_type}",
@@ -222,6 +321,64 @@ class EventConsumer:
                 )
                 EVENTS_CONSUMED.labels(self.service, event.event_type, outcome).inc()
                 return
+
+    async def _handle_run(self, run: _Run) -> None:
+        """A run in one unit of work: one inbox claim, one handler call, one commit. A
+        database outage waits as for one event; any other failure hands each event to the
+        one-at-a-time path (its own retries and dead letter)."""
+        first, event = run.items[0]
+        correlation_id_var.set(None)  # many events: the logs carry their ids instead
+        with self.tracing.span(
+            f"process {event.event_type}",
+            first.header("traceparent"),
+            SpanKind.CONSUMER,
+            {
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": first.topic,
+                "messaging.consumer.group.name": self.service,
+                "messaging.destination.partition.id": str(first.partition),
+                "messaging.batch.message_count": len(run.items),
+            },
+        ):
+            outages = 0
+            while True:
+                started = time.perf_counter()
+                try:
+                    handled = await self._apply_run(run)
+                except Exception as exc:
+                    if not database_unavailable(exc):
+                        log.warning(
+                            "run of events failed; each is handled on its own",
+                            exc_info=True,
+                            extra={"event_type": event.event_type, "events": len(run.items)},
+                        )
+                        break
+                    outages += 1
+                    outage_s = exponential(outages, self.backoff_base_s, self.backoff_max_s)
+                    log.warning(
+                        "database unavailable; handler retried when it answers",
+                        extra={"event_type": event.event_type, "retry_in_s": outage_s},
+                    )
+                    await asyncio.sleep(outage_s)
+                    continue
+                each = (time.perf_counter() - started) / len(run.items)
+                for _, e in run.items:
+                    HANDLER_SECONDS.labels(self.service, e.event_type).observe(each)
+                    outcome = "handled" if e.event_id in handled else "duplicate"
+                    EVENTS_CONSUMED.labels(self.service, e.event_type, outcome).inc()
+                return
+        for record, e in run.items:
+            await self._handle_parsed(record, e)
+
+    async def _apply_run(self, run: _Run) -> set[Any]:
+        """The run's events not seen before, handled; their ids."""
+        async with self.db.unit_of_work() as uow:
+            fresh = await uow.claim_many(self.service, [e.event_id for _, e in run.items])
+            events = [e for _, e in run.items if e.event_id in fresh]
+            if events:
+                await run.handler.handler(events, uow)
+            return fresh
 
     async def _apply(self, event: Event, handler: Handler) -> str:
         async with self.db.unit_of_work() as uow:

@@ -206,6 +206,16 @@ class UnitOfWork:
         )
         return result.first() is not None
 
+    async def claim_many(self, consumer: str, event_ids: Sequence[Any]) -> set[Any]:
+        """Record consumed events in one statement; the ids not processed before."""
+        result = await self.session.execute(
+            pg_insert(inbox_table)
+            .values([{"consumer": consumer, "event_id": e} for e in event_ids])
+            .on_conflict_do_nothing()
+            .returning(inbox_table.c.event_id)
+        )
+        return set(result.scalars())
+
 
 class Database:
     """Engine and session factory of one service, created on start, never at import."""

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import replace
 from typing import Annotated, Any, Generic, TypeVar, cast
 
 from dropwave_contracts.envelope import Event
@@ -27,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .body_limit import BodyLimit
 from .bootstrap import Job, JobRole, Periodic, Service, inject
-from .consumer import EventConsumer, Handler, Record
+from .consumer import Batched, EventConsumer, Handler, Record
 from .db import Database, DatabaseTimeouts, UnitOfWork, database_unavailable
 from .http_limits import Rate, RateLimited, RouteRateLimit, SharedBuckets, bucket_key, parse_rate
 from .lag import LagProbe
@@ -128,7 +129,7 @@ class ServiceRuntime(Generic[S]):
         """Request budgets shared by the instances (README "Limits"): the API's per-route,
         per-IP limits, and any other named budget a service spends (``limits.take``)."""
         self._background: list[tuple[BackgroundTask[S], JobRole]] = []
-        self._handlers: dict[type[Event], Handler] = {}
+        self._handlers: dict[type[Event], Handler | Batched] = {}
         self.consumer: EventConsumer | None = None
 
     def _on(self, event_cls: type[E], handler: Callable[[E, UnitOfWork], Awaitable[None]]) -> None:
@@ -189,7 +190,12 @@ class ServiceRuntime(Generic[S]):
             **deps,
         }
         for event_cls, handler in spec.events.items():
-            self._on(event_cls, inject(handler, deps, leading=2))
+            if isinstance(handler, Batched):
+                self._handlers[event_cls] = replace(
+                    handler, handler=inject(handler.handler, deps, leading=2)
+                )
+            else:
+                self._on(event_cls, inject(handler, deps, leading=2))
         for job in spec.jobs:
             self._add_background(_job_task(job, deps), job.role)
         app = self.create_app(

@@ -19,7 +19,7 @@ from dropwave_devstack.faults import FaultProxy
 from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database, outbox_table
 from dropwave_runtime.rate_limit import PgRateLimiter
-from payments.authorization.handlers import on_order_placed
+from payments.authorization.handlers import on_orders_placed
 from payments.connect.handlers import on_account_updated, on_campaign_published
 from payments.models import CampaignCreator, Payment
 from payments.settings import Settings
@@ -238,7 +238,7 @@ async def onboarded_campaign(
 async def authorize(db: Database, gateway: StripeGateway, event: OrderPlaced) -> Payment:
     """OrderPlaced handled (recorded, queued), then the worker's lane authorizes it."""
     async with db.unit_of_work() as uow:
-        await on_order_placed(event, uow, platform_fee_bps=500)
+        await on_orders_placed([event], uow, platform_fee_bps=500)
     worker = SettlementWorker(db, gateway, PgRateLimiter(db.engine, "stripe", 10_000))
     while await worker.process_one(event.order_id):
         pass

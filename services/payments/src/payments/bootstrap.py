@@ -17,6 +17,7 @@ from dropwave_contracts.events import (
     OrdersTallied,
 )
 from dropwave_runtime.bootstrap import Periodic, Service, Worker
+from dropwave_runtime.consumer import Batched
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
@@ -49,7 +50,7 @@ SERVICE = Service(
     ],
     webhook_prefixes=(webhooks_routes.STRIPE_WEBHOOKS,),
     events={
-        OrderPlaced: authorization.on_order_placed,
+        OrderPlaced: Batched(authorization.on_orders_placed),
         OrderCancelled: authorization.on_order_cancelled,
         OrdersTallied: settlement.on_orders_tallied,
         CampaignSucceeded: settlement.on_campaign_succeeded,

@@ -1,4 +1,4 @@
-"""on_order_placed on real PostgreSQL: it records and queues (no Stripe call); the worker's
+"""on_orders_placed on real PostgreSQL: it records and queues (no Stripe call); the worker's
 lane authorizes through the real gateway against localstripe."""
 
 import uuid
@@ -14,7 +14,7 @@ from dropwave_contracts.events import (
 )
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
-from payments.authorization.handlers import on_order_cancelled, on_order_placed
+from payments.authorization.handlers import on_order_cancelled, on_orders_placed
 from payments.domain import AuthorizationResult
 from payments.models import Payment, SettlementItem
 from payments.stripe_gateway import AuthorizationRequest, StripeGateway
@@ -51,7 +51,7 @@ def placed(payment_method_id: str | None, order_id: uuid.UUID | None = None) -> 
 
 async def handle(db: Database, event: OrderPlaced) -> None:
     async with db.unit_of_work() as uow:
-        await on_order_placed(event, uow)
+        await on_orders_placed([event], uow)
 
 
 async def outbox(db: Database) -> list[object]:
@@ -172,3 +172,53 @@ async def test_a_cancel_before_its_order_placed_is_never_authorized(db: Database
     async with db.sessions() as s:
         kinds = {i.kind for i in (await s.scalars(select(SettlementItem))).all()}
     assert kinds == {"release"}
+
+
+async def test_a_run_of_orders_records_each_once_in_one_call(db: Database) -> None:
+    """The consumer's run (a drop's orders polled together): each new order recorded and
+    queued, with its own correlation and causation; one already recorded (another event id)
+    left as it was; one cancelled first recorded released and never queued."""
+    known, fresh, cancelled_first = placed("pm_card_visa"), placed("pm_card_visa"), placed(None)
+    await handle(db, known)
+    async with db.unit_of_work() as uow:
+        await on_order_cancelled(
+            OrderCancelled(
+                producer="orders",
+                correlation_id="c",
+                campaign_id=cancelled_first.campaign_id,
+                order_id=cancelled_first.order_id,
+                buyer_number=1,
+                reason="buyer_cancelled",
+                was_confirmed=False,
+            ),
+            uow,
+        )
+    again = placed("pm_card_mastercard", order_id=known.order_id)
+    others = [placed("pm_card_visa") for _ in range(3)]
+
+    async with db.unit_of_work() as uow:
+        await on_orders_placed([again, fresh, cancelled_first, *others], uow)
+
+    assert (await payment(db, known.order_id)).payment_method_id == "pm_card_visa"
+    for event in [fresh, *others]:
+        row = await payment(db, event.order_id)
+        assert (row.status, row.amount_cents, row.correlation_id) == (
+            "pending",
+            4200,
+            event.correlation_id,
+        )
+    row = await payment(db, cancelled_first.order_id)
+    assert (row.status, row.cancel_requested_at is not None) == ("released", True)
+    async with db.sessions() as s:
+        items = (await s.scalars(select(SettlementItem))).all()
+    queued = {(i.order_id, i.kind): i for i in items}
+    assert set(queued) == {
+        *((e.order_id, "authorize") for e in [known, fresh, *others]),
+        (cancelled_first.order_id, "release"),
+    }
+    for event in [fresh, *others]:
+        item = queued[event.order_id, "authorize"]
+        assert (item.correlation_id, item.causation_id) == (
+            event.correlation_id,
+            str(event.event_id),
+        )

@@ -24,7 +24,7 @@ from dropwave_devstack.faults import FaultPlan, FaultProxy
 from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database
 from dropwave_runtime.rate_limit import PgRateLimiter
-from payments.authorization.handlers import on_order_cancelled, on_order_placed
+from payments.authorization.handlers import on_order_cancelled, on_orders_placed
 from payments.models import SettlementItem
 from payments.settlement.queue import AUTHORIZE, RELEASE
 from payments.settlement.worker import SettlementWorker, WorkerConfig
@@ -52,7 +52,7 @@ def order(campaign_id: uuid.UUID, lasts: timedelta, pm: str | None = "pm_card_vi
 async def handle(db: Database, event: OrderPlaced | OrderCancelled) -> None:
     async with db.unit_of_work() as uow:
         if isinstance(event, OrderPlaced):
-            await on_order_placed(event, uow)
+            await on_orders_placed([event], uow)
         else:
             await on_order_cancelled(event, uow)
 

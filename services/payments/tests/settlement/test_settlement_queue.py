@@ -31,7 +31,7 @@ from dropwave_devstack.faults import FaultPlan, FaultProxy
 from dropwave_devstack.stripe_emulator import LocalStripe
 from dropwave_runtime.db import Database, outbox_table
 from dropwave_runtime.rate_limit import PgRateLimiter
-from payments.authorization.handlers import on_order_cancelled, on_order_placed
+from payments.authorization.handlers import on_order_cancelled, on_orders_placed
 from payments.metrics import refresh_queue_gauges
 from payments.models import Payment, SettlementItem
 from payments.settlement.cli import QUEUE_COMMAND
@@ -116,7 +116,7 @@ async def handle(db: Database, event: Event) -> None:
     """One event through its payments handler, in its own unit of work (as the consumer)."""
     async with db.unit_of_work() as uow:
         if isinstance(event, OrderPlaced):
-            await on_order_placed(event, uow)
+            await on_orders_placed([event], uow)
         elif isinstance(event, OrderCancelled):
             await on_order_cancelled(event, uow)
         elif isinstance(event, OrdersTallied):

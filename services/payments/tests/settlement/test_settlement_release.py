@@ -10,7 +10,7 @@ import stripe
 from dropwave_contracts.events import OrderPlaced, PaymentReleased
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
-from payments.authorization.handlers import on_order_cancelled, on_order_placed
+from payments.authorization.handlers import on_order_cancelled, on_orders_placed
 from payments.models import Payment, SettlementItem
 from payments.settlement.worker import WorkerConfig
 from payments.stripe_gateway import AuthorizationRequest, StripeGateway
@@ -69,7 +69,7 @@ async def test_cancelled_order_releases_its_hold_once(
 ) -> None:
     order = placed("pm_card_visa")
     async with db.unit_of_work() as uow:
-        await on_order_placed(order, uow)
+        await on_orders_placed([order], uow)
     await run_queue(order.order_id)
     intent_id = (await status_of(db, order.order_id)).payment_intent_id
     assert intent_id is not None
@@ -97,7 +97,7 @@ async def test_a_failed_payment_has_nothing_to_release(
 ) -> None:
     order = placed("pm_card_chargeCustomerFail")
     async with db.unit_of_work() as uow:
-        await on_order_placed(order, uow)
+        await on_orders_placed([order], uow)
     await run_queue(order.order_id)
     async with db.unit_of_work() as uow:
         await on_order_cancelled(cancelled(order, was_confirmed=False), uow)

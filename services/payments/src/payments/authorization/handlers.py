@@ -1,10 +1,12 @@
-"""Event handlers of an order's authorization: ``OrderPlaced`` records the payment and
-queues its authorization, ``OrderCancelled`` records the cancel and queues the release. Each
-runs in the consumer's unit of work, next to its inbox record; none calls Stripe (the
-settlement worker's lanes do, ADR 0005)."""
+"""Event handlers of an order's authorization: ``OrderPlaced`` (in runs) records the
+payments and queues their authorizations, ``OrderCancelled`` records the cancel and queues
+the release. Each runs in the consumer's unit of work, next to its inbox records; none calls
+Stripe (the settlement worker's lanes do, ADR 0005)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from dropwave_contracts.events import OrderCancelled, OrderPlaced
@@ -21,19 +23,23 @@ from ..domain import (
     platform_fee_cents,
 )
 from ..models import Payment, SettlementItem
-from ..settlement.queue import AUTHORIZE, RELEASE, enqueue_item
+from ..settlement.queue import AUTHORIZE, RELEASE, enqueue_item, enqueue_items
 
 
-async def on_order_placed(
-    event: OrderPlaced,
+async def on_orders_placed(
+    events: Sequence[OrderPlaced],
     uow: UnitOfWork,
     platform_fee_bps: int = 500,
     card_saving: CardSaving = DEFAULT_CARD_SAVING,
 ) -> None:
-    """Record the order's payment (``pending``) and queue its authorization: no Stripe call
+    """Record each order's payment (``pending``) and queue its authorization: no Stripe call
     here, so a handler retried or dead-lettered can never leave a PaymentIntent nothing
     tracks. The settlement worker's lanes authorize it (paced, retried from the durable
     queue, one PaymentIntent per order) and report the outcome.
+
+    A run of orders (the consumer's ``Batched``: a viral drop's orders polled together)
+    takes a handful of statements in all, not a handful each: the consumer spent most of
+    a drop on a transaction per order.
 
     The inbox already drops a redelivery of the same event; this guards against the same
     order arriving again under another event id: an order already recorded is not queued
@@ -44,14 +50,20 @@ async def on_order_placed(
     hold needs one Stripe request per order, the PaymentIntent alone. The deadline also
     orders the queue: authorizations of the drop closing first are sent first.
     """
-    existing = await uow.session.scalar(
-        select(Payment.status).where(Payment.order_id == event.order_id).with_for_update()
+    ids = [e.order_id for e in events]
+    existing = set(
+        await uow.session.scalars(
+            select(Payment.order_id).where(Payment.order_id.in_(ids)).with_for_update()
+        )
     )
-    if existing is not None:
+    events = [e for e in events if e.order_id not in existing]
+    if not events:
         return
-    cancelled_first = await uow.session.scalar(
-        select(SettlementItem.order_id).where(
-            SettlementItem.order_id == event.order_id, SettlementItem.kind == RELEASE
+    cancelled_first = set(
+        await uow.session.scalars(
+            select(SettlementItem.order_id).where(
+                SettlementItem.order_id.in_(ids), SettlementItem.kind == RELEASE
+            )
         )
     )
 
@@ -59,32 +71,49 @@ async def on_order_placed(
     # money stays on the platform (dev without Connect). The creator comes with the order, so
     # an OrderPlaced handled before its campaign's CampaignPublished is routed all the same.
     # Decided once, here: every attempt sends the same parameters under the same key.
-    destination = await payout_account(uow, event.campaign_id, event.creator_id)
-    fee = platform_fee_cents(event.amount_cents, platform_fee_bps) if destination else None
+    destinations: dict[tuple[uuid.UUID, str | None], str | None] = {}
+    for e in events:
+        if (e.campaign_id, e.creator_id) not in destinations:
+            destinations[e.campaign_id, e.creator_id] = await payout_account(
+                uow, e.campaign_id, e.creator_id
+            )
+    now = datetime.now(UTC)
+    rows = []
+    for e in events:
+        destination = destinations[e.campaign_id, e.creator_id]
+        # An order cancelled before this (a dead-lettered OrderPlaced replayed after its
+        # OrderCancelled) is recorded released and never sent to Stripe.
+        cancelled = e.order_id in cancelled_first
+        rows.append(
+            {
+                "order_id": e.order_id,
+                "campaign_id": e.campaign_id,
+                "amount_cents": e.amount_cents,
+                "currency": e.currency,
+                "status": (PaymentStatus.RELEASED if cancelled else PaymentStatus.PENDING).value,
+                "cancel_requested_at": func.now() if cancelled else None,
+                "destination_account": destination,
+                "application_fee_cents": (
+                    platform_fee_cents(e.amount_cents, platform_fee_bps) if destination else None
+                ),
+                # The buyer's card as sent; replaced by the one Stripe confirmed with.
+                "payment_method_id": e.payment_method_id,
+                "save_card": card_saving.needed(e.campaign_deadline, now),
+                "correlation_id": e.correlation_id,
+            }
+        )
     await uow.session.execute(
-        pg_insert(Payment)
-        .values(
-            order_id=event.order_id,
-            campaign_id=event.campaign_id,
-            amount_cents=event.amount_cents,
-            currency=event.currency,
-            # An order cancelled before this (a dead-lettered OrderPlaced replayed after its
-            # OrderCancelled) is recorded released and never sent to Stripe.
-            status=(PaymentStatus.RELEASED if cancelled_first else PaymentStatus.PENDING).value,
-            cancel_requested_at=func.now() if cancelled_first else None,
-            destination_account=destination,
-            application_fee_cents=fee,
-            # The buyer's card as sent; replaced by the one Stripe confirmed with.
-            payment_method_id=event.payment_method_id,
-            save_card=card_saving.needed(event.campaign_deadline, datetime.now(UTC)),
-            correlation_id=event.correlation_id,
-        )
-        .on_conflict_do_nothing(index_elements=[Payment.order_id])
+        pg_insert(Payment).values(rows).on_conflict_do_nothing(index_elements=[Payment.order_id])
     )
-    if not cancelled_first:
-        await enqueue_item(
-            uow, event, AUTHORIZE, event.campaign_id, event.order_id, event.campaign_deadline
-        )
+    await enqueue_items(
+        uow,
+        AUTHORIZE,
+        [
+            (e, e.campaign_id, e.order_id, e.campaign_deadline)
+            for e in events
+            if e.order_id not in cancelled_first
+        ],
+    )
 
 
 async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork) -> None:

@@ -4,6 +4,7 @@ operators' listing and retry of items. Nothing here calls Stripe (the worker doe
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -59,17 +60,35 @@ async def enqueue_item(
     """Queue one item for the settlement worker, due now (none if the order has one of
     that kind already), needed by ``needed_by`` (authorizations: the campaign's deadline).
     ``ON CONFLICT DO NOTHING`` never waits on a lane's row lock."""
+    await enqueue_items(uow, kind, [(cause, campaign_id, order_id, needed_by)])
+
+
+async def enqueue_items(
+    uow: UnitOfWork,
+    kind: str,
+    items: Sequence[tuple[Event, uuid.UUID, uuid.UUID, datetime | None]],
+) -> None:
+    """``enqueue_item`` for many orders in one statement: (cause, campaign, order,
+    needed by) each."""
+    if not items:
+        return
+    traceparent = current_trace_headers()["traceparent"]
     await uow.session.execute(
         pg_insert(SettlementItem)
         .values(
-            order_id=order_id,
-            kind=kind,
-            campaign_id=campaign_id,
-            status=QUEUED,
-            needed_by=needed_by,
-            correlation_id=cause.correlation_id,
-            causation_id=str(cause.event_id),
-            traceparent=current_trace_headers()["traceparent"],
+            [
+                {
+                    "order_id": order_id,
+                    "kind": kind,
+                    "campaign_id": campaign_id,
+                    "status": QUEUED,
+                    "needed_by": needed_by,
+                    "correlation_id": cause.correlation_id,
+                    "causation_id": str(cause.event_id),
+                    "traceparent": traceparent,
+                }
+                for cause, campaign_id, order_id, needed_by in items
+            ]
         )
         .on_conflict_do_nothing()
     )
