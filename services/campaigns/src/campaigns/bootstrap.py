@@ -20,6 +20,7 @@ from dropwave_contracts.events import (
     OrdersTallied,
 )
 from dropwave_runtime.bootstrap import Periodic, Service, Worker
+from dropwave_runtime.consumer import Batched
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
@@ -41,7 +42,7 @@ SERVICE = Service(
     routers=[routes.router, activity_routes.router, stats_routes.router, creator_routes.router],
     events={
         # Confirmations and cancels also reach the stats and the feed (from these handlers).
-        OrderPlaced: stats_handlers.on_order_placed,
+        OrderPlaced: Batched(stats_handlers.on_orders_placed),
         OrderConfirmed: handlers.on_order_confirmed,
         OrderCancelled: handlers.on_order_cancelled,
         OrdersTallied: handlers.on_orders_tallied,

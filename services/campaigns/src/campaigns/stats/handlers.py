@@ -11,6 +11,7 @@ the same row, so concurrent handling counts exactly.
 the core's handlers of those events (one handler per event type, as with the activity feed).
 """
 
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 from uuid import UUID
@@ -35,14 +36,25 @@ async def _upsert(uow: UnitOfWork, order_id: UUID, campaign_id: UUID, **values: 
     )
 
 
-async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
-    await _upsert(
-        uow,
-        event.order_id,
-        event.campaign_id,
-        referral_code=event.referral_code or "",
-        source=source_label(event.source),
-        placed_at=event.occurred_at,
+async def on_orders_placed(events: Sequence[OrderPlaced], uow: UnitOfWork) -> None:
+    """Where each order came from: a run of them (the consumer's ``Batched``: a drop's
+    orders polled together) in one statement. A run never holds one order twice."""
+    rows = [
+        {
+            "order_id": e.order_id,
+            "campaign_id": e.campaign_id,
+            "referral_code": e.referral_code or "",
+            "source": source_label(e.source),
+            "placed_at": e.occurred_at,
+        }
+        for e in events
+    ]
+    stmt = pg_insert(orders_table).values(rows)
+    placed = ("referral_code", "source", "placed_at")
+    await uow.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[orders_table.c.order_id], set_={c: stmt.excluded[c] for c in placed}
+        )
     )
 
 
