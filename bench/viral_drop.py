@@ -25,8 +25,10 @@ client on the same sink, measured after the drop), peak memory (RSS) per process
 nothing was lost (each order's one PaymentIntent captured at the emulator, each buyer's
 messages once by Message-ID, no dead letters). Goal: every stage at 0.8x its limit or better.
 To see where a stage waits, it also prints the CPU each process group used during the
-arrivals (against the box's core-seconds), how long ``OrderPlaced`` took to reach payments
-and each consumer's mean time per ``OrderPlaced``, and samples orders' outbox backlog.
+arrivals (against the box's core-seconds) and per order over the whole drop (with the
+end-to-end rate the box's cores could carry at that cost), how long ``OrderPlaced`` took
+to reach payments and each consumer's mean time per ``OrderPlaced``, and samples orders'
+outbox backlog.
 
 Settings that differ from ``make dev``: requests come from 127.0.0.1 (the gateway), so that
 address is exempt from the per-client budgets (``RATE_LIMIT_EXEMPT``, as a CDN in front would
@@ -482,6 +484,7 @@ async def drop(args: argparse.Namespace, stack: DevStack) -> int:
                 flush=True,
             )
         await asyncio.sleep(1)
+    cpu_end, wall_end = cpu_used(groups), time.monotonic() - wall_before
     await asyncio.sleep(2)  # anything sent twice would arrive now
     sampler.cancel()
     await asyncio.gather(sampler, return_exceptions=True)
@@ -578,6 +581,20 @@ async def drop(args: argparse.Namespace, stack: DevStack) -> int:
             f"OrderPlaced reached payments {pct(lags, 50):.1f} / {pct(lags, 99):.1f} s "
             f"(p50 / p99) after the order was placed"
         )
+    # What the whole drop cost per order (arrivals to the last message), and the rate the
+    # box's cores could carry at that cost: the bound every stage shares on one machine.
+    whole = {name: cpu_end[name] - cpu_before.get(name, 0.0) for name in cpu_end}
+    per_order_ms = sum(whole.values()) / max(accepted, 1) * 1000
+    print(
+        f"CPU per order over the whole drop ({wall_end:.0f} s): {per_order_ms:.1f} ms "
+        f"(at most {cores / per_order_ms * 1000:,.0f} orders/s end to end on {cores} cores); "
+        + ", ".join(
+            f"{name} {used / max(accepted, 1) * 1000:.1f}"
+            for name, used in sorted(whole.items(), key=lambda kv: -kv[1])
+            if used / max(accepted, 1) >= 0.0001
+        )
+        + " ms"
+    )
     handling = await order_placed_handling(stack)
     print(
         "OrderPlaced handled in (mean, per consumer): "

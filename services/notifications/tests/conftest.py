@@ -7,6 +7,7 @@ import dropwave_contracts.events as ev
 import pytest
 from dropwave_devstack.smtp_sink import SmtpSink
 from dropwave_devstack.twilio_emulator import FakeTwilioApi
+from dropwave_runtime.consumer import Batched
 from dropwave_runtime.db import Database
 from dropwave_runtime.rate_limit import PgRateLimiter
 from notifications.bootstrap import SERVICE
@@ -304,7 +305,11 @@ def handle(db: Database) -> Handle:
         for event in events:
             handler = SERVICE.events[type(event)]
             async with db.unit_of_work() as uow:
-                if await uow.claim("notifications", event.event_id):
+                if not await uow.claim("notifications", event.event_id):
+                    continue
+                if isinstance(handler, Batched):
+                    await handler.handler([event], uow)  # a run of one
+                else:
                     await handler(event, uow)
 
     return run

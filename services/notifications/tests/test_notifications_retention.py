@@ -5,18 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 from dropwave_runtime.db import Database
 from dropwave_runtime.retention import erase_due
-from notifications import handlers
 from notifications.models import Buyer, CampaignInfo
 from notifications.retention import erase_round
 from sqlalchemy import select
 
-from .conftest import Drop
-
-
-async def handle(db: Database, *events: object) -> None:
-    for event in events:
-        async with db.unit_of_work() as uow:
-            await handlers.handle(event, uow)  # type: ignore[arg-type]
+from .conftest import Drop, Handle
 
 
 async def buyers(db: Database, drop: Drop) -> list[tuple[str | None, str | None, bool]]:
@@ -28,12 +21,12 @@ async def buyers(db: Database, drop: Drop) -> list[tuple[str | None, str | None,
 
 
 async def test_contacts_are_erased_a_retention_time_after_the_campaign_closed(
-    db: Database,
+    db: Database, handle: Handle
 ) -> None:
     closed, running = Drop(), Drop()
     for drop in (closed, running):
-        await handle(db, drop.published(), drop.placed(1), drop.placed(2, consent=False))
-    await handle(db, closed.succeeded(2))
+        await handle(drop.published(), drop.placed(1), drop.placed(2, consent=False))
+    await handle(closed.succeeded(2))
     async with db.sessions() as session:
         closed_at = await session.scalar(
             select(CampaignInfo.closed_at).where(CampaignInfo.campaign_id == closed.campaign_id)
@@ -51,13 +44,13 @@ async def test_contacts_are_erased_a_retention_time_after_the_campaign_closed(
     assert await erase_due(db, erase_round, 30, now=later) == 0  # once
 
 
-async def test_a_closing_told_twice_keeps_the_first_time(db: Database) -> None:
+async def test_a_closing_told_twice_keeps_the_first_time(db: Database, handle: Handle) -> None:
     drop = Drop()
-    await handle(db, drop.published())
+    await handle(drop.published())
     first = drop.failed(0)
-    await handle(db, first)
+    await handle(first)
     later = datetime(2040, 1, 1, tzinfo=UTC)
-    await handle(db, drop.succeeded(9).model_copy(update={"closed_at": later}))
+    await handle(drop.succeeded(9).model_copy(update={"closed_at": later}))
     async with db.sessions() as session:
         info = await session.get(CampaignInfo, drop.campaign_id)
     assert info is not None

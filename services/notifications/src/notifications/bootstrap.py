@@ -5,8 +5,9 @@ their adapters there, in the event loop."""
 import asyncio
 from pathlib import Path
 
-from dropwave_contracts.events import CreatorSettingsChanged
+from dropwave_contracts.events import CreatorSettingsChanged, OrderPlaced
 from dropwave_runtime.bootstrap import Periodic, Service, Worker
+from dropwave_runtime.consumer import Batched
 from dropwave_runtime.db import Database
 from dropwave_runtime.rate_limit import PgRateLimiter
 from dropwave_runtime.service import configure
@@ -96,6 +97,7 @@ SERVICE = Service(
     # settings (keyed by creator, not campaign) only keep their read model.
     events={
         **dict.fromkeys(handlers.EVENTS, handlers.handle),
+        OrderPlaced: Batched(projections.on_orders_placed),
         CreatorSettingsChanged: projections.on_creator_settings_changed,
     },
     jobs=[
