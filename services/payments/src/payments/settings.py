@@ -78,6 +78,13 @@ class Settings(CreatorAuthSettings):
         description="authorizations a lane claims and sends at once (one claim, one limiter "
         "upsert, one commit of the outcomes)",
     )
+    capture_batch: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="captures a lane claims and sends at once (one claim, one limiter upsert, "
+        "one commit of the outcomes)",
+    )
     settlement_max_attempts: int = Field(
         8, ge=1, le=100, description="attempts of a capture before it is reported failed"
     )

@@ -594,3 +594,41 @@ async def test_idle_lanes_wait_to_be_woken_and_a_backoff_come_due_still_wakes_th
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_lane_claims_captures_in_batches_one_order_skipped_one_done_already(
+    db: Database, gateway: StripeGateway, faulty_gateway: StripeGateway, proxy: FaultProxy
+) -> None:
+    """``capture_batch``: up to ``limit`` due captures per claim, their calls side by side;
+    a cancelled order is skipped, one a webhook captured first is only marked done."""
+    campaign = await authorized_campaign(db, gateway, 12)
+    await succeed(db, campaign)
+    cancelled, webhooked = list(campaign.orders)[:2]
+    async with db.sessions() as s, s.begin():
+        await s.execute(
+            update(Payment)
+            .where(Payment.order_id == cancelled)
+            .values(cancel_requested_at=func.now())
+        )
+        await s.execute(
+            update(Payment).where(Payment.order_id == webhooked).values(status="captured")
+        )
+    lane = worker(db, faulty_gateway)
+
+    assert [await lane.capture_batch(10) for _ in range(3)] == [10, 2, 0]
+
+    executed = proxy.executed(CAPTURE_CALLS)
+    assert set(executed) == {
+        f"/v1/payment_intents/{pi}/capture"
+        for order, pi in campaign.orders.items()
+        if order not in (cancelled, webhooked)
+    }
+    assert max(executed.values()) == 1
+    statuses = await payment_statuses(db, campaign)
+    assert statuses == Counter({"captured": 11, "authorized": 1})
+    async with db.sessions() as s:
+        items = {i.order_id: i.status for i in await s.scalars(select(SettlementItem))}
+    assert (items[cancelled], items[webhooked]) == ("skipped", "done")
+    assert Counter(items.values()) == Counter({"done": 11, "skipped": 1})
+    captured = await event_counts(db, PaymentCaptured)
+    assert sum(captured.values()) == 10  # the webhook's capture had its own event
