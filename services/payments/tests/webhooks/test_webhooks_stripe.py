@@ -236,6 +236,32 @@ async def test_state_never_goes_backwards(
     assert isinstance(parse_event(payload), PaymentReleased)
 
 
+async def test_a_webhook_that_changes_nothing_writes_nothing(
+    client: httpx.AsyncClient, db: Database, sign: Signer
+) -> None:
+    """The drop's usual case: the worker recorded Stripe's answer, and the webhooks of the
+    same change follow. Acknowledged without an inbox row or anything else written."""
+    row = await add_payment(db, "authorized")
+    pi = row.payment_intent_id or ""
+    before = await counts(db)
+    for event_type, status in [
+        ("payment_intent.amount_capturable_updated", "requires_capture"),
+        ("payment_intent.payment_failed", "requires_payment_method"),  # late: backwards
+    ]:
+        body = stripe_event(event_type, intent(pi, status, row.order_id))
+        assert (await post(client, body, sign(body))).status_code == 200
+    charge = {"id": "ch_1", "object": "charge", "payment_intent": pi, "captured": False}
+    body = stripe_event("charge.succeeded", charge)  # no capture_before: nothing new
+    assert (await post(client, body, sign(body))).status_code == 200
+    assert await counts(db) == before
+    assert await status_of(db, row.order_id) == "authorized"
+
+    moved = stripe_event("payment_intent.succeeded", intent(pi, "succeeded", row.order_id))
+    assert (await post(client, moved, sign(moved))).status_code == 200
+    assert await status_of(db, row.order_id) == "captured"
+    assert await counts(db) == (before[0] + 1, before[1] + 1)  # its inbox row, its event
+
+
 async def test_unknown_order_is_retried_later_and_foreign_intents_ignored(
     client: httpx.AsyncClient, db: Database, sign: Signer
 ) -> None:

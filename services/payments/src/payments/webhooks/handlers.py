@@ -27,6 +27,33 @@ class PaymentNotYetKnownError(Exception):
     call's transaction is still open): the caller answers non-2xx so Stripe redelivers."""
 
 
+async def changes_nothing(uow: UnitOfWork, event_type: str, intent: Mapping[str, Any]) -> bool:
+    """Whether a PaymentIntent webhook finds its payment where it would leave it, read
+    without a lock: then the route acknowledges it writing nothing (no inbox row, no row
+    lock, no commit to flush). Most webhooks of a drop repeat what the worker recorded from
+    Stripe's own answer. Safe without the lock: a payment only moves forward, and a webhook
+    that moves it nowhere now moves it nowhere later (``webhook_target``); a payment found
+    only by its order (its answer not recorded yet) takes the locked path."""
+    payment = await uow.session.scalar(
+        select(Payment).where(Payment.payment_intent_id == str(intent.get("id") or ""))
+    )
+    if payment is None:
+        return False
+    status = str(intent.get("status"))
+    if status == "requires_capture" and capture_before_of_charge(
+        intent.get("latest_charge")
+    ) not in (None, payment.capture_before):
+        return False
+    if (
+        status == "canceled"
+        and intent.get("cancellation_reason") == "automatic"
+        and payment.status == PaymentStatus.AUTHORIZED.value
+        and payment.payment_method_id
+    ):
+        return bool(payment.hold_expired)
+    return webhook_target(event_type, status, PaymentStatus(payment.status)) is None
+
+
 async def on_payment_intent_webhook(
     uow: UnitOfWork, stripe_event_id: str, event_type: str, intent: Mapping[str, Any]
 ) -> Event | None:
@@ -35,8 +62,14 @@ async def on_payment_intent_webhook(
     that changes nothing emits nothing."""
     intent_id = str(intent.get("id") or "")
     metadata = intent.get("metadata") or {}
+    # Locked reads see the row as committed, not as an earlier read of this session left it
+    # (``changes_nothing`` reads first, without the lock).
+    locked = {"populate_existing": True}
     payment = await uow.session.scalar(
-        select(Payment).where(Payment.payment_intent_id == intent_id).with_for_update()
+        select(Payment)
+        .where(Payment.payment_intent_id == intent_id)
+        .with_for_update()
+        .execution_options(**locked)
     )
     if payment is None and metadata.get("order_id"):
         try:
@@ -44,7 +77,10 @@ async def on_payment_intent_webhook(
         except ValueError:
             return None
         payment = await uow.session.scalar(
-            select(Payment).where(Payment.order_id == order_id).with_for_update()
+            select(Payment)
+            .where(Payment.order_id == order_id)
+            .with_for_update()
+            .execution_options(**locked)
         )
         if payment is None:
             raise PaymentNotYetKnownError(intent_id)
@@ -128,22 +164,35 @@ async def on_charge_webhook(uow: UnitOfWork, event_type: str, charge: Mapping[st
     client-side flow). ``charge.expired``: the hold is gone; settlement then charges the saved
     card off-session instead of capturing. A charge of no payment of ours (or whose payment
     is not committed yet) changes nothing: settlement still finds out at capture time.
+
+    Read first without a lock: most of these tell what the worker already recorded from
+    Stripe's answer, and then nothing is written (no row lock, no commit to flush).
     """
     intent_id = charge.get("payment_intent")
     if not isinstance(intent_id, str) or not intent_id:
         return False
-    payment = await uow.session.scalar(
-        select(Payment).where(Payment.payment_intent_id == intent_id).with_for_update()
-    )
-    if payment is None or charge.get("captured"):
+    query = select(Payment).where(Payment.payment_intent_id == intent_id)
+    if not _charge_news(await uow.session.scalar(query), event_type, charge):
         return False
+    payment = await uow.session.scalar(
+        query.with_for_update().execution_options(populate_existing=True)
+    )
+    news = _charge_news(payment, event_type, charge)
+    for name, value in news.items():
+        setattr(payment, name, value)
+    return bool(news)
+
+
+def _charge_news(
+    payment: Payment | None, event_type: str, charge: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a charge webhook changes on the payment (nothing: empty)."""
+    if payment is None or charge.get("captured"):
+        return {}
     if event_type == "charge.expired":
-        if payment.status != PaymentStatus.AUTHORIZED.value or payment.hold_expired:
-            return False
-        payment.hold_expired = True
-        return True
+        expired = payment.status == PaymentStatus.AUTHORIZED.value and not payment.hold_expired
+        return {"hold_expired": True} if expired else {}
     capture_before = capture_before_of_charge(charge)
     if capture_before is None or capture_before == payment.capture_before:
-        return False
-    payment.capture_before = capture_before
-    return True
+        return {}
+    return {"capture_before": capture_before}

@@ -16,7 +16,12 @@ from ..connect.handlers import on_account_updated
 from ..domain import CHARGE_WEBHOOK_EVENT_TYPES, WEBHOOK_EVENT_TYPES, stripe_event_uuid
 from ..metrics import WEBHOOKS_UNMATCHED
 from ..settings import Settings
-from .handlers import PaymentNotYetKnownError, on_charge_webhook, on_payment_intent_webhook
+from .handlers import (
+    PaymentNotYetKnownError,
+    changes_nothing,
+    on_charge_webhook,
+    on_payment_intent_webhook,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +92,8 @@ async def stripe_webhook(
         return {"received": True}
     try:
         async with rt.db.unit_of_work() as uow:
+            if await changes_nothing(uow, event["type"], intent):
+                return {"received": True}
             if await uow.claim(WEBHOOK_CONSUMER, stripe_event_uuid(event["id"])):
                 await on_payment_intent_webhook(uow, event["id"], event["type"], intent)
     except PaymentNotYetKnownError as exc:
