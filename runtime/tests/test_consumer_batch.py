@@ -294,3 +294,43 @@ async def test_a_run_waits_out_a_database_outage_whole(db: Database) -> None:
 
     assert runs.calls == [[e.event_id for e in batch]]  # no attempt used up, no split
     assert sink.dead == []
+
+
+async def test_each_calls_the_per_event_handler_in_turn_in_the_runs_unit_of_work(
+    db: Database,
+) -> None:
+    """``Batched(handler, each=True)``: a per-event handler (one that decides per event:
+    counting, tipping) sees the run's events in order, in one unit of work; a failing
+    run goes one event at a time."""
+    campaign = uuid.uuid4()
+    batch = [cancelled(campaign, uuid.uuid4()) for _ in range(4)]
+    seen: list[tuple[uuid.UUID, int]] = []
+    bad: set[uuid.UUID] = set()
+
+    async def handler(event: OrderCancelled, uow: UnitOfWork) -> None:
+        if event.order_id in bad:
+            raise ValueError("bad order")
+        seen.append((event.event_id, id(uow)))
+
+    sink = Sink()
+    consumer = EventConsumer(
+        "campaigns",
+        db,
+        {OrderCancelled: Batched(handler, each=True)},
+        sink,
+        max_attempts=1,
+    )
+
+    await consumer.handle_batch(records(batch), 8)
+
+    assert [e for e, _ in seen] == [e.event_id for e in batch]
+    assert len({u for _, u in seen}) == 1  # one unit of work for the run
+
+    seen.clear()
+    more = [cancelled(campaign, uuid.uuid4()) for _ in range(3)]
+    bad.add(more[1].order_id)
+    await consumer.handle_batch(records(more), 8)
+    # The run got as far as the bad event (rolled back), then each went on its own.
+    assert [e for e, _ in seen] == [more[0].event_id, more[0].event_id, more[2].event_id]
+    assert len({u for _, u in seen}) == 3
+    assert sink.dead == [serialize(more[1])]

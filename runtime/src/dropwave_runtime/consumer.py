@@ -29,20 +29,32 @@ from .tracing import Tracing
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
-RunHandler = Callable[[Sequence[Any], UnitOfWork], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Batched:
     """An event type handled in runs: consecutive events of it (different ordering keys, one
-    partition key) polled together go to ``handler`` as one list in one unit of work, with
-    one inbox claim and one commit for all of them. For the per-order events of a viral
-    drop (``OrderPlaced``), where a transaction per event is what a consumer spends its time
-    on. If a run fails, its events are handled one at a time (``handler([event], uow)``),
-    each with its own retries and dead letter, so one bad event does not fail the others."""
+    partition key) polled together go to ``handler`` as one list (or, with ``each``, to a
+    per-event handler one after another) in one unit of work, with one inbox claim and one
+    commit for all of them. For the per-order floods of a viral drop (``OrderPlaced``,
+    ``OrderConfirmed``, ``PaymentCaptured``), where a transaction per event is what a
+    consumer spends its time on. If a run fails, its events are handled one at a time, each
+    with its own retries and dead letter, so one bad event does not fail the others."""
 
-    handler: RunHandler
+    handler: Callable[..., Awaitable[None]]
     max_events: int = 500
+    each: bool = False
+    """``handler`` is a per-event one, called for each event of the run in turn, all in
+    the run's one unit of work: the inbox claim and the commit (and the row locks a
+    campaign's events take) are shared. For a handler that decides per event (counting,
+    tipping) where the flood, not the statements, is the cost."""
+
+    async def one(self, event: Event, uow: UnitOfWork) -> None:
+        """Handle a single event (a run of one): how a failed run's events are retried."""
+        if self.each:
+            await self.handler(event, uow)
+        else:
+            await self.handler([event], uow)
 
 
 Parsed = Event | UnknownEventType | str
@@ -103,13 +115,6 @@ class _Run:
             and event.ordering_key not in self.keys
             and len(self.items) < handler.max_events
         )
-
-
-def _one_at_a_time(batched: Batched) -> Handler:
-    async def handle(event: Event, uow: UnitOfWork) -> None:
-        await batched.handler([event], uow)
-
-    return handle
 
 
 class DeadLetterSink(Protocol):
@@ -265,7 +270,7 @@ class EventConsumer:
         assert isinstance(event, Event)
         handler = self.handlers[event.event_type]
         if isinstance(handler, Batched):
-            handler = _one_at_a_time(handler)
+            handler = handler.one
         correlation_id_var.set(event.correlation_id)
         with self.tracing.span(
             f"process {event.event_type}",
@@ -376,7 +381,10 @@ class EventConsumer:
         async with self.db.unit_of_work() as uow:
             fresh = await uow.claim_many(self.service, [e.event_id for _, e in run.items])
             events = [e for _, e in run.items if e.event_id in fresh]
-            if events:
+            if run.handler.each:
+                for event in events:
+                    await run.handler.handler(event, uow)
+            elif events:
                 await run.handler.handler(events, uow)
             return fresh
 

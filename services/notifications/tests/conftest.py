@@ -308,7 +308,7 @@ def handle(db: Database) -> Handle:
                 if not await uow.claim("notifications", event.event_id):
                     continue
                 if isinstance(handler, Batched):
-                    await handler.handler([event], uow)  # a run of one
+                    await handler.one(event, uow)
                 else:
                     await handler(event, uow)
 

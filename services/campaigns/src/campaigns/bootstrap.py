@@ -43,7 +43,7 @@ SERVICE = Service(
     events={
         # Confirmations and cancels also reach the stats and the feed (from these handlers).
         OrderPlaced: Batched(stats_handlers.on_orders_placed),
-        OrderConfirmed: handlers.on_order_confirmed,
+        OrderConfirmed: Batched(handlers.on_order_confirmed, each=True),
         OrderCancelled: handlers.on_order_cancelled,
         OrdersTallied: handlers.on_orders_tallied,
         CreatorPayoutsUpdated: handlers.on_creator_payouts_updated,

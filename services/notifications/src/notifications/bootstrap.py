@@ -5,7 +5,12 @@ their adapters there, in the event loop."""
 import asyncio
 from pathlib import Path
 
-from dropwave_contracts.events import CreatorSettingsChanged, OrderPlaced
+from dropwave_contracts.events import (
+    CreatorSettingsChanged,
+    OrderConfirmed,
+    OrderPlaced,
+    PaymentCaptured,
+)
 from dropwave_runtime.bootstrap import Periodic, Service, Worker
 from dropwave_runtime.consumer import Batched
 from dropwave_runtime.db import Database
@@ -98,6 +103,9 @@ SERVICE = Service(
     events={
         **dict.fromkeys(handlers.EVENTS, handlers.handle),
         OrderPlaced: Batched(projections.on_orders_placed),
+        # A drop's per-order floods: in runs, each event still its own messages.
+        OrderConfirmed: Batched(handlers.handle, each=True),
+        PaymentCaptured: Batched(handlers.handle, each=True),
         CreatorSettingsChanged: projections.on_creator_settings_changed,
     },
     jobs=[

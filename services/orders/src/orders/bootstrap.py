@@ -22,6 +22,7 @@ from dropwave_contracts.events import (
     PaymentReleased,
 )
 from dropwave_runtime.bootstrap import Periodic, Service
+from dropwave_runtime.consumer import Batched
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
 
@@ -47,10 +48,10 @@ SERVICE = Service(
         CampaignSucceeded: handlers.on_campaign_succeeded,
         CampaignFailed: handlers.on_campaign_failed,
         CampaignCancelled: handlers.on_campaign_cancelled,
-        PaymentAuthorized: handlers.on_payment_authorized,
+        PaymentAuthorized: Batched(handlers.on_payment_authorized, each=True),
         PaymentActionRequired: handlers.on_payment_action_required,
         PaymentFailed: handlers.on_payment_failed,
-        PaymentCaptured: handlers.on_payment_captured,
+        PaymentCaptured: Batched(handlers.on_payment_captured, each=True),
         PaymentCaptureFailed: handlers.on_payment_capture_failed,
         PaymentReleased: handlers.on_payment_released,
         PaymentRefunded: handlers.on_payment_refunded,

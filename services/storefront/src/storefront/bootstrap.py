@@ -15,6 +15,7 @@ from dropwave_contracts.events import (
     OrderConfirmed,
 )
 from dropwave_runtime.bootstrap import Service, Worker
+from dropwave_runtime.consumer import Batched
 from dropwave_runtime.db import Database
 from dropwave_runtime.service import configure
 from fastapi import FastAPI
@@ -39,7 +40,7 @@ SERVICE = Service(
         CampaignSucceeded: handlers.on_campaign_closed,
         CampaignFailed: handlers.on_campaign_closed,
         CampaignCancelled: handlers.on_campaign_cancelled,
-        OrderConfirmed: handlers.on_order_confirmed,
+        OrderConfirmed: Batched(handlers.on_order_confirmed, each=True),
         OrderCancelled: handlers.on_order_cancelled,
     },
     # Drops this process's cached pages: wherever pages are served.
