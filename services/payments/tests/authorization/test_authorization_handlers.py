@@ -1,10 +1,15 @@
 """on_orders_placed on real PostgreSQL: it records and queues (no Stripe call); the worker's
 lane authorizes through the real gateway against localstripe."""
 
+import asyncio
+import threading
+import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from dropwave_contracts.events import (
     OrderCancelled,
     OrderPlaced,
@@ -12,13 +17,15 @@ from dropwave_contracts.events import (
     PaymentAuthorized,
     PaymentFailed,
 )
-from dropwave_contracts.topics import parse_event
-from dropwave_runtime.db import Database, outbox_table
+from dropwave_contracts.topics import parse_event, serialize
+from dropwave_runtime.consumer import EventConsumer, Record
+from dropwave_runtime.db import Database, inbox_table, outbox_table
 from payments.authorization.handlers import on_order_cancelled, on_orders_placed
+from payments.bootstrap import SERVICE
 from payments.domain import AuthorizationResult
 from payments.models import Payment, SettlementItem
 from payments.stripe_gateway import AuthorizationRequest, StripeGateway
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 
 @dataclass
@@ -222,3 +229,73 @@ async def test_a_run_of_orders_records_each_once_in_one_call(db: Database) -> No
             event.correlation_id,
             str(event.event_id),
         )
+
+
+async def test_runs_record_each_order_once_when_postgresql_freezes_and_a_batch_dies(
+    db: Database, postgres_server: Any
+) -> None:
+    """The consumer's run path under stalls: PostgreSQL (every server process) is frozen
+    for 0.1 s in every 0.2 s while 150 orders of one campaign arrive in polled batches of
+    10, delivered again and again (at least once) until the freezes have caught them several
+    times, and one batch's handling is cancelled mid-way (a consumer that dies). Whatever
+    point a freeze or the cancel finds a run at, each order ends with one payment, one
+    queued authorization and one inbox row."""
+    server = postgres_server.embedded
+    if server is None:
+        pytest.skip("needs the suite's embedded PostgreSQL (to freeze it)")
+    campaign = uuid.uuid4()
+    orders = [
+        placed("pm_card_visa").model_copy(update={"campaign_id": campaign}) for _ in range(150)
+    ]
+    recs = [
+        Record("orders.v1", 0, i, campaign.hex.encode(), serialize(e), [])
+        for i, e in enumerate(orders)
+    ]
+    batches = [recs[i : i + 10] for i in range(0, len(recs), 10)]
+    consumer = EventConsumer("payments", db, SERVICE.events, NoDeadLetters())
+    stop, freezes = threading.Event(), 0
+
+    def freezing() -> None:
+        nonlocal freezes
+        while not stop.is_set():
+            server.freeze()
+            freezes += 1
+            time.sleep(0.1)
+            server.thaw()
+            stop.wait(0.1)
+
+    freezer = threading.Thread(target=freezing, daemon=True)
+    freezer.start()
+    try:
+        dying = asyncio.create_task(consumer.handle_batch(recs[40:80], 8))
+        await asyncio.sleep(0.05)
+        dying.cancel()
+        await asyncio.gather(dying, return_exceptions=True)
+        for _ in range(20):  # bounded: rounds of redelivery until the stalls have bitten
+            for batch in batches:
+                await asyncio.wait_for(consumer.handle_batch(batch, 8), 30)
+            if freezes >= 5:
+                break
+    finally:
+        stop.set()
+        freezer.join(5)
+        server.thaw()
+
+    assert freezes >= 5, f"only {freezes} freezes"
+    async with db.sessions() as s:
+        payments = Counter(await s.scalars(select(Payment.order_id)))
+        authorize = select(SettlementItem.order_id).where(SettlementItem.kind == "authorize")
+        items = Counter(await s.scalars(authorize))
+        claimed = await s.scalar(
+            select(func.count())
+            .select_from(inbox_table)
+            .where(inbox_table.c.consumer == "payments")
+        )
+    assert payments == Counter({o.order_id: 1 for o in orders})
+    assert items == Counter({o.order_id: 1 for o in orders})
+    assert claimed == 150
+
+
+class NoDeadLetters:
+    async def dead_letter(self, *args: Any) -> None:
+        raise AssertionError("nothing here may be dead-lettered")
