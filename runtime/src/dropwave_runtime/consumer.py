@@ -295,16 +295,8 @@ class EventConsumer:
                 outcome = await self._apply(event, handler)
             except Exception as exc:
                 if database_unavailable(exc):
-                    # Not the event's fault: wait for the database without using up the
-                    # attempts (a dead letter per event of an outage would be replayed by
-                    # hand); the partition waits, as every event of it would fail alike.
                     outages += 1
-                    outage_s = exponential(outages, self.backoff_base_s, self.backoff_max_s)
-                    log.warning(
-                        "database unavailable; handler retried when it answers",
-                        extra={"event_type": event.event_type, "retry_in_s": outage_s},
-                    )
-                    await asyncio.sleep(outage_s)
+                    await self._wait_for_database(outages, event.event_type)
                     continue
                 log.warning(
                     "handler failed",
@@ -326,6 +318,17 @@ class EventConsumer:
                 )
                 EVENTS_CONSUMED.labels(self.service, event.event_type, outcome).inc()
                 return
+
+    async def _wait_for_database(self, outages: int, event_type: str) -> None:
+        """Not the event's fault: wait for the database without using up the attempts (a
+        dead letter per event of an outage would be replayed by hand); the partition
+        waits, as every event of it would fail alike."""
+        outage_s = exponential(outages, self.backoff_base_s, self.backoff_max_s)
+        log.warning(
+            "database unavailable; handler retried when it answers",
+            extra={"event_type": event_type, "retry_in_s": outage_s},
+        )
+        await asyncio.sleep(outage_s)
 
     async def _handle_run(self, run: _Run) -> None:
         """A run in one unit of work: one inbox claim, one handler call, one commit. A
@@ -360,12 +363,7 @@ class EventConsumer:
                         )
                         break
                     outages += 1
-                    outage_s = exponential(outages, self.backoff_base_s, self.backoff_max_s)
-                    log.warning(
-                        "database unavailable; handler retried when it answers",
-                        extra={"event_type": event.event_type, "retry_in_s": outage_s},
-                    )
-                    await asyncio.sleep(outage_s)
+                    await self._wait_for_database(outages, event.event_type)
                     continue
                 each = (time.perf_counter() - started) / len(run.items)
                 for _, e in run.items:

@@ -167,6 +167,23 @@ class SettlementGateway(Protocol):
     ) -> OffSessionResult: ...
 
 
+async def _payments_and_runs(
+    uow: UnitOfWork, items: Sequence[SettlementItem]
+) -> tuple[dict[uuid.UUID, Payment], dict[uuid.UUID, Settlement]]:
+    """A batch's payments, locked in one query (item, then payment, in order_id order, as
+    everywhere), and their campaigns' runs, by order and by campaign."""
+    payments = await uow.session.scalars(
+        select(Payment)
+        .where(Payment.order_id.in_([item.order_id for item in items]))
+        .order_by(Payment.order_id)
+        .with_for_update()
+    )
+    runs = await uow.session.scalars(
+        select(Settlement).where(Settlement.campaign_id.in_({item.campaign_id for item in items}))
+    )
+    return {p.order_id: p for p in payments}, {r.campaign_id: r for r in runs}
+
+
 def _requests(payment: Payment) -> int:
     """Stripe requests the payment's authorization makes: the PaymentIntent, and first the
     order's Customer when the card is saved and the Customer is not made yet."""
@@ -415,23 +432,7 @@ class SettlementWorker:
             ).all()
             if not items:
                 return 0
-            orders = [item.order_id for item in items]
-            payments = {
-                p.order_id: p
-                for p in await uow.session.scalars(
-                    select(Payment)
-                    .where(Payment.order_id.in_(orders))
-                    .order_by(Payment.order_id)
-                    .with_for_update()
-                )
-            }
-            campaigns = {item.campaign_id for item in items}
-            runs = {
-                r.campaign_id: r
-                for r in await uow.session.scalars(
-                    select(Settlement).where(Settlement.campaign_id.in_(campaigns))
-                )
-            }
+            payments, runs = await _payments_and_runs(uow, items)
             sending: list[tuple[SettlementItem, Payment, Settlement | None]] = []
             for item in items:
                 payment, run = payments.get(item.order_id), runs.get(item.campaign_id)
@@ -671,23 +672,7 @@ class SettlementWorker:
             ).all()
             if not items:
                 return 0
-            payments = {
-                p.order_id: p
-                for p in await uow.session.scalars(
-                    select(Payment)
-                    .where(Payment.order_id.in_([item.order_id for item in items]))
-                    .order_by(Payment.order_id)
-                    .with_for_update()
-                )
-            }
-            runs = {
-                r.campaign_id: r
-                for r in await uow.session.scalars(
-                    select(Settlement).where(
-                        Settlement.campaign_id.in_({item.campaign_id for item in items})
-                    )
-                )
-            }
+            payments, runs = await _payments_and_runs(uow, items)
             sending: list[tuple[SettlementItem, Payment, Settlement]] = []
             for item in items:
                 payment, run = payments.get(item.order_id), runs[item.campaign_id]
