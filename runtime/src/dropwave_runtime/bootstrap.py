@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from dropwave_contracts.envelope import Event
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from .consumer import Batched
 from .settings import ServiceSettings
@@ -91,6 +91,9 @@ class Service(Generic[S]):
     route_rates: Mapping[str, str] = field(default_factory=dict)
     """The service's own default budget of a route (its endpoint's name -> ``"N/min"``),
     for routes that need more than ``RATE_LIMIT_DEFAULT``; ``RATE_LIMITS`` still wins."""
+    direct_routes: Sequence[Callable[[Request], Awaitable[Response]]] = ()
+    """Hot endpoints (taking the ``Request`` alone) served below the service's middlewares
+    without FastAPI's routing and request handling (``direct_routes.py``)."""
 
 
 class MissingDependency(TypeError):

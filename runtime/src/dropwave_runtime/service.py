@@ -30,6 +30,7 @@ from .body_limit import BodyLimit
 from .bootstrap import Job, JobRole, Periodic, Service, inject
 from .consumer import Batched, EventConsumer, Handler, Record
 from .db import Database, DatabaseTimeouts, UnitOfWork, database_unavailable
+from .direct_routes import DirectEndpoint, DirectRoutes, direct_route
 from .http_limits import Rate, RateLimited, RouteRateLimit, SharedBuckets, bucket_key, parse_rate
 from .lag import LagProbe
 from .metrics import HTTP_REQUESTS, HTTP_SECONDS
@@ -204,6 +205,7 @@ class ServiceRuntime(Generic[S]):
             webhook_prefixes=spec.webhook_prefixes,
             rate_limited_prefix=spec.rate_limited_prefix,
             route_rates=spec.route_rates,
+            direct_routes=spec.direct_routes,
         )
         app.state.deps = deps
         return app
@@ -247,13 +249,15 @@ class ServiceRuntime(Generic[S]):
         webhook_prefixes: Sequence[str] = (),
         rate_limited_prefix: str = "/api/",
         route_rates: Mapping[str, str] | None = None,
+        direct_routes: Sequence[DirectEndpoint] = (),
     ) -> FastAPI:
         """The service's app. Routes under ``webhook_prefixes`` (signed provider callbacks)
         get ``WEBHOOK_MAX_BODY_BYTES`` and ``WEBHOOK_RATE_LIMIT`` instead of the defaults;
         requests under ``rate_limited_prefix`` spend their route's budget (``route_rates``:
         a route's own default, by name), the operations routes (health, metrics) none.
         The operations routes come first: a service's catch-all page route (``/{slug}``)
-        must not answer ``/healthz``."""
+        must not answer ``/healthz``. ``direct_routes`` skip FastAPI's routing below the
+        middlewares (``direct_routes.py``)."""
 
         worker = self.runs("worker")
 
@@ -294,6 +298,10 @@ class ServiceRuntime(Generic[S]):
 
         app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
         app.state.runtime = self
+        # Middlewares added first are innermost: the direct routes below every other one.
+        direct = [direct_route(endpoint, _leaf_routes(routers)) for endpoint in direct_routes]
+        if direct and self.runs("api"):
+            app.add_middleware(DirectRoutes, routes=direct, handlers=app.exception_handlers)
         install_problem_handlers(app, (SQLAlchemyError, OSError), database_problem)
         ops = self._ops_router()
         app.include_router(ops)

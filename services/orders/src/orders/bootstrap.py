@@ -41,6 +41,7 @@ SERVICE = Service(
     migrations=Path(__file__).parent / "migrations",
     commands={"close-now": CLOSE_NOW_COMMAND},
     routers=[routes.router, fulfilment_routes.router],
+    direct_routes=[routes.place_order],  # a drop's every order (ADR 0001, fourth round)
     events={
         CampaignCreated: handlers.on_campaign_created,
         CampaignPublished: handlers.on_campaign_published,
