@@ -104,6 +104,34 @@ async def test_two_instances_spend_one_budget(limiter_db_url: str) -> None:
             await db.dispose()
 
 
+async def test_one_sync_spends_keys_of_several_rates_new_and_already_shared(
+    limiter_db_url: str,
+) -> None:
+    """A sync sends each rate's keys in one upsert: a key new to the table starts at its
+    spending, one another instance already shared moves by it (the same GCRA step)."""
+    dbs = [Database(limiter_db_url, "runtime-tests", pool_size=1) for _ in range(2)]
+    a, b = (SharedBuckets(db.engine) for db in dbs)
+    hourly, daily = Rate(5, 3600.0), Rate(3, 86400.0)  # intervals 720 s and 28,800 s
+    try:
+        for _ in range(2):
+            assert a.take("hourly|x", hourly) == a.take("daily|x", daily) == 0.0
+        await a.sync()  # both keys new to the table
+        assert all(b.take("hourly|x", hourly) == 0.0 for _ in range(3))
+        assert b.take("daily|x", daily) == 0.0
+        await b.sync()  # both keys already there: moved by b's spending
+        # Each budget is spent (2 + 3 of 5, 2 + 1 of 3): the wait is one interval.
+        assert b.take("hourly|x", hourly) == pytest.approx(720.0, abs=5)
+        assert b.take("daily|x", daily) == pytest.approx(28_800.0, abs=5)
+        # a's view is from before b spent: one more goes through (the documented overshoot),
+        # and its sync moves the shared row by one more interval.
+        assert a.take("hourly|x", hourly) == 0.0
+        await a.sync()
+        assert a.take("hourly|x", hourly) == pytest.approx(1440.0, abs=5)
+    finally:
+        for db in dbs:
+            await db.dispose()
+
+
 # -- through a service app -------------------------------------------------------------------
 
 router = APIRouter()

@@ -36,6 +36,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, INTEGER, TEXT
@@ -55,6 +56,9 @@ _PERIODS = {"s": 1.0, "sec": 1.0, "min": 60.0, "hour": 3600.0, "h": 3600.0, "day
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|min|hour|h|day)\s*$")
 MAX_KEY = 64  # rate_limits.name
 MAX_MATCHED = 10_000  # paths whose route RouteRateLimit remembers
+EVICT_EVERY = 10
+"""Syncs between two sweeps of the full buckets (a sweep reads every bucket: under a rush of
+new buyers, tens of thousands); ``max_keys`` still bounds memory in between."""
 
 
 @dataclass(frozen=True)
@@ -117,24 +121,26 @@ class _Bucket:
 
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtext('dropwave_http_rate_limits'))")
-_CREATE = text(
-    "INSERT INTO rate_limits (name, tat) SELECT k, '-infinity' FROM unnest(:names) AS k "
-    "ON CONFLICT (name) DO NOTHING"
-).bindparams(bindparam("names", type_=ARRAY(TEXT)))
+# One statement per rate: a key new to the table is inserted with its spending, one already
+# there moves by it. Both in the transaction's ``now()``, so the spending ``n * interval``
+# is ``EXCLUDED.tat - (now() - tolerance)`` and an existing row becomes
+# ``GREATEST(tat, now() - tolerance) + n * interval``, the same GCRA step as a request's.
 _SPEND = text(
     """
-    UPDATE rate_limits AS r
-    SET tat = GREATEST(r.tat, clock_timestamp() - make_interval(secs => u.tol))
-              + make_interval(secs => u.n * u.t)
-    FROM unnest(:names, :counts, :intervals, :tolerances) AS u(k, n, t, tol)
-    WHERE r.name = u.k
-    RETURNING r.name, EXTRACT(EPOCH FROM r.tat - clock_timestamp())::float8
+    INSERT INTO rate_limits AS r (name, tat)
+    SELECT u.k, now() - make_interval(secs => :tolerance) + make_interval(secs => u.n * :interval)
+    FROM unnest(:names, :counts) AS u(k, n)
+    ON CONFLICT (name) DO UPDATE
+    SET tat = GREATEST(
+        r.tat + (EXCLUDED.tat - (now() - make_interval(secs => :tolerance))), EXCLUDED.tat
+    )
+    RETURNING r.name, EXTRACT(EPOCH FROM r.tat - now())::float8
     """
 ).bindparams(
     bindparam("names", type_=ARRAY(TEXT)),
     bindparam("counts", type_=ARRAY(INTEGER)),
-    bindparam("intervals", type_=ARRAY(DOUBLE_PRECISION)),
-    bindparam("tolerances", type_=ARRAY(DOUBLE_PRECISION)),
+    bindparam("interval", type_=DOUBLE_PRECISION),
+    bindparam("tolerance", type_=DOUBLE_PRECISION),
 )
 _CLEAN = text("DELETE FROM rate_limits WHERE tat < clock_timestamp() - interval '1 day'")
 
@@ -180,38 +186,39 @@ class SharedBuckets:
 
     async def sync(self) -> None:
         """Send what this process allowed since the last sync; take back the shared state."""
-        batch = [(k, b.pending, b.rate) for k, b in self._buckets.items() if b.pending]
-        for key, _, _ in batch:
-            self._buckets[key].pending = 0
+        by_rate: dict[Rate, list[tuple[str, int]]] = {}
+        for key, bucket in self._buckets.items():
+            if bucket.pending:
+                by_rate.setdefault(bucket.rate, []).append((key, bucket.pending))
+                bucket.pending = 0
         self._syncs += 1
-        if self.engine is None or not batch:
+        if self.engine is None or not by_rate:
             self._evict(self.clock())
             return
-        batch.sort()
+        rows: list[Any] = []
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(_LOCK)
-                await conn.execute(_CREATE, {"names": [k for k, _, _ in batch]})
-                rows = (
-                    await conn.execute(
-                        _SPEND,
-                        {
-                            "names": [k for k, _, _ in batch],
-                            "counts": [n for _, n, _ in batch],
-                            "intervals": [r.interval for _, _, r in batch],
-                            "tolerances": [r.tolerance for _, _, r in batch],
-                        },
-                    )
-                ).all()
+                # Keys in one order in every instance: concurrent upserts never deadlock.
+                for rate, spent in sorted(by_rate.items(), key=lambda item: str(item[0])):
+                    spent.sort()
+                    params = {
+                        "names": [k for k, _ in spent],
+                        "counts": [n for _, n in spent],
+                        "interval": rate.interval,
+                        "tolerance": rate.tolerance,
+                    }
+                    rows += (await conn.execute(_SPEND, params)).all()
                 if self._syncs % 600 == 1:
                     await conn.execute(_CLEAN)
         except Exception:
             log.warning(
                 "rate limit sync failed; limits are per process until it works", exc_info=True
             )
-            for key, count, _ in batch:  # sent next time
-                if (bucket := self._buckets.get(key)) is not None:
-                    bucket.pending += count
+            for spent in by_rate.values():  # sent next time
+                for key, count in spent:
+                    if (bucket := self._buckets.get(key)) is not None:
+                        bucket.pending += count
             return
         now = self.clock()
         for key, ahead in rows:
@@ -219,7 +226,8 @@ class SharedBuckets:
             if bucket is not None:
                 shared = now + float(ahead) + bucket.pending * bucket.rate.interval
                 bucket.tat = max(bucket.tat, shared)
-        self._evict(now)
+        if self._syncs % EVICT_EVERY == 0:
+            self._evict(now)
 
     async def run(self, interval_s: float) -> None:
         """Sync every ``interval_s`` until cancelled (a background task of the service); the
