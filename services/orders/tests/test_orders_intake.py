@@ -3,17 +3,18 @@
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from dropwave_contracts.topics import parse_event
 from dropwave_runtime.db import Database, outbox_table
 from dropwave_runtime.errors import Conflict, Invalid
-from orders import domain
+from orders import domain, handlers
 from orders.commands import PlaceOrder
 from orders.handlers import Placed
 from orders.intake import OrderIntake
 from orders.models import CampaignSnapshot, Order
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from .conftest import MakeCampaign
 
@@ -187,3 +188,28 @@ async def test_past_the_deadline_orders_are_refused(
         await OrderIntake(db).place(campaign_id, place_order())
     assert exc.value.code == "deadline_passed"
     assert await orders_of(db, campaign_id) == []
+
+
+def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(n for child in plan.get("Plans", ()) for n in _plan_nodes(child))]
+
+
+async def test_a_batch_looks_up_its_keys_without_reading_the_whole_drop(
+    db: Database, make_campaign: MakeCampaign
+) -> None:
+    """A viral drop outgrows PostgreSQL's statistics (here there are none: the table was never
+    analyzed); the batch's lookup of its idempotency keys must still read one entry of the
+    (campaign, key) unique index per key, not every order of the campaign."""
+    campaign_id = await make_campaign()
+    intake = OrderIntake(db)
+    await asyncio.gather(*(intake.place(campaign_id, place_order(f"k{i}")) for i in range(2000)))
+    keys = sorted([f"new-{i}" for i in range(199)] + ["k1234"])
+    explain = text("EXPLAIN (ANALYZE, FORMAT JSON) " + handlers._PRIOR_ORDERS.text)
+    async with db.sessions() as session:
+        [[result]] = await session.execute(explain, {"keys": keys, "campaign_id": campaign_id})
+    nodes = _plan_nodes(result[0]["Plan"])
+    assert {n["Index Name"] for n in nodes if "Index Name" in n} == {
+        "orders_campaign_id_idempotency_key_key"
+    }
+    assert sum(n.get("Rows Removed by Filter", 0) for n in nodes) == 0
+    assert result[0]["Plan"]["Actual Rows"] == 1  # k1234 found, once

@@ -29,7 +29,7 @@ from dropwave_contracts.events import (
 )
 from dropwave_runtime.db import UnitOfWork
 from dropwave_runtime.errors import DomainError, Invalid, NotFound
-from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy import case, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import abuse, domain
@@ -97,6 +97,17 @@ def _replay(order: OrderSummary, fingerprint: str, prior_fingerprint: str) -> Ou
     return Placed(order, replayed=True) if fingerprint == prior_fingerprint else _key_reused()
 
 
+_PRIOR_ORDERS = text(
+    "SELECT o.* FROM unnest(CAST(:keys AS varchar[])) AS k(key) CROSS JOIN LATERAL"
+    " (SELECT * FROM orders WHERE campaign_id = :campaign_id AND idempotency_key = k.key"
+    " LIMIT 1) AS o"
+)
+"""A batch's orders placed before, by key: one lookup of the (campaign, key) unique index
+per key. An ``IN`` list over the keys let PostgreSQL read every order of the campaign
+instead whenever its statistics still saw the campaign as small: under a viral drop,
+which outgrows them between two analyses, each batch read the whole drop (ADR 0001)."""
+
+
 async def place_orders(
     commands: Sequence[PlaceOrder], uow: UnitOfWork, *, campaign_id: uuid.UUID
 ) -> list[Outcome]:
@@ -116,7 +127,8 @@ async def place_orders(
     prior = {
         o.idempotency_key: o
         for o in await uow.session.scalars(
-            select(Order).where(Order.campaign_id == campaign_id, Order.idempotency_key.in_(keys))
+            select(Order).from_statement(_PRIOR_ORDERS),
+            {"keys": keys, "campaign_id": campaign_id},
         )
     }
     refusal: DomainError | None = None

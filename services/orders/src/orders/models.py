@@ -57,7 +57,9 @@ class Order(Base):
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
-    campaign_id: Mapped[UUID] = mapped_column(index=True)
+    campaign_id: Mapped[UUID] = mapped_column()
+    """Indexed as the first column of both unique constraints (no index of its own: migration
+    0008)."""
     buyer_number: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
     amount_cents: Mapped[int] = mapped_column(Integer)
