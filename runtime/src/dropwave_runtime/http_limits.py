@@ -187,10 +187,10 @@ class SharedBuckets:
     async def sync(self) -> None:
         """Send what this process allowed since the last sync; take back the shared state."""
         by_rate: dict[Rate, list[tuple[str, int]]] = {}
-        for key, bucket in self._buckets.items():
-            if bucket.pending:
-                by_rate.setdefault(bucket.rate, []).append((key, bucket.pending))
-                bucket.pending = 0
+        for key, held in self._buckets.items():
+            if held.pending:
+                by_rate.setdefault(held.rate, []).append((key, held.pending))
+                held.pending = 0
         self._syncs += 1
         if self.engine is None or not by_rate:
             self._evict(self.clock())
