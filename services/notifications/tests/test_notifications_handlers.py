@@ -3,6 +3,7 @@ mailer and the fake carrier. One message per (event, recipient, channel)."""
 
 import asyncio
 import logging
+import re
 import threading
 import time
 import uuid
@@ -29,7 +30,8 @@ from notifications.models import Delivery, OptOut
 from notifications.optouts import opt_out
 from notifications.sms import FileCarrier
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import asyncpg
 
 from .fakes import RecordingMailer
 
@@ -580,3 +582,23 @@ async def test_an_unexpected_error_gives_up_after_the_configured_attempts(
     )
     assert failed_after == (failed_before or 0) + 1
     assert await outbox(db) == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "index"),
+    [(handlers._TO_ORDER_BUYER, "buyers_pkey"), (handlers._TO_CAMPAIGN_BUYERS, "campaign_id")],
+)
+async def test_a_buyer_messages_generic_plan_reads_its_buyers_by_index(
+    db: Database, statement: Any, index: str
+) -> None:
+    """A prepared statement runs on a generic plan from its sixth run: for a drop's every
+    order message, it must find the buyer by index, not read every buyer of the table."""
+    sql = str(statement.compile(dialect=asyncpg.dialect()))
+    nulls = ", ".join(["NULL"] * len(set(re.findall(r"\$(\d+)", sql))))
+    async with db.sessions() as session:
+        await session.execute(text("SET plan_cache_mode = force_generic_plan"))
+        await session.execute(text(f"PREPARE fanout AS {sql}"))
+        rows = await session.execute(text(f"EXPLAIN EXECUTE fanout({nulls})"))
+        plan = "\n".join(row[0] for row in rows)
+    assert "Seq Scan on buyers" not in plan, plan
+    assert index in plan, plan
