@@ -244,12 +244,14 @@ class UnitOfWork:
         return result.first() is not None
 
     async def claim_many(self, consumer: str, event_ids: Sequence[Any]) -> set[Any]:
-        """Record consumed events in one statement; the ids not processed before."""
+        """Record consumed events in one statement; the ids not processed before.
+
+        Rows as parameters (executemany, sent as multi-row batches by SQLAlchemy's
+        "insertmanyvalues"), never ``.values(rows)``: a statement with its rows inside is
+        compiled anew on every call, row by row (ADR 0000)."""
         result = await self.session.execute(
-            pg_insert(inbox_table)
-            .values([{"consumer": consumer, "event_id": e} for e in event_ids])
-            .on_conflict_do_nothing()
-            .returning(inbox_table.c.event_id)
+            pg_insert(inbox_table).on_conflict_do_nothing().returning(inbox_table.c.event_id),
+            [{"consumer": consumer, "event_id": e} for e in event_ids],
         )
         return set(result.scalars())
 

@@ -122,12 +122,13 @@ async def on_orders_placed(events: Sequence[OrderPlaced], uow: UnitOfWork) -> No
         }
         for e in events
     ]
-    stmt = pg_insert(Buyer).values(rows)
+    stmt = pg_insert(Buyer)
     await uow.session.execute(
         stmt.on_conflict_do_update(
             index_elements=[Buyer.order_id],
             set_={k: stmt.excluded[k] for k in rows[0] if k != "order_id"},
-        )
+        ),
+        rows,
     )
 
 

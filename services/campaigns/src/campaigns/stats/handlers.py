@@ -49,12 +49,13 @@ async def on_orders_placed(events: Sequence[OrderPlaced], uow: UnitOfWork) -> No
         }
         for e in events
     ]
-    stmt = pg_insert(orders_table).values(rows)
+    stmt = pg_insert(orders_table)
     placed = ("referral_code", "source", "placed_at")
     await uow.session.execute(
         stmt.on_conflict_do_update(
             index_elements=[orders_table.c.order_id], set_={c: stmt.excluded[c] for c in placed}
-        )
+        ),
+        rows,
     )
 
 

@@ -91,7 +91,7 @@ async def on_orders_placed(
                 "amount_cents": e.amount_cents,
                 "currency": e.currency,
                 "status": (PaymentStatus.RELEASED if cancelled else PaymentStatus.PENDING).value,
-                "cancel_requested_at": func.now() if cancelled else None,
+                "cancel_requested_at": now if cancelled else None,
                 "destination_account": destination,
                 "application_fee_cents": (
                     platform_fee_cents(e.amount_cents, platform_fee_bps) if destination else None
@@ -103,7 +103,7 @@ async def on_orders_placed(
             }
         )
     await uow.session.execute(
-        pg_insert(Payment).values(rows).on_conflict_do_nothing(index_elements=[Payment.order_id])
+        pg_insert(Payment).on_conflict_do_nothing(index_elements=[Payment.order_id]), rows
     )
     await enqueue_items(
         uow,

@@ -74,23 +74,20 @@ async def enqueue_items(
         return
     traceparent = current_trace_headers()["traceparent"]
     await uow.session.execute(
-        pg_insert(SettlementItem)
-        .values(
-            [
-                {
-                    "order_id": order_id,
-                    "kind": kind,
-                    "campaign_id": campaign_id,
-                    "status": QUEUED,
-                    "needed_by": needed_by,
-                    "correlation_id": cause.correlation_id,
-                    "causation_id": str(cause.event_id),
-                    "traceparent": traceparent,
-                }
-                for cause, campaign_id, order_id, needed_by in items
-            ]
-        )
-        .on_conflict_do_nothing()
+        pg_insert(SettlementItem).on_conflict_do_nothing(),
+        [
+            {
+                "order_id": order_id,
+                "kind": kind,
+                "campaign_id": campaign_id,
+                "status": QUEUED,
+                "needed_by": needed_by,
+                "correlation_id": cause.correlation_id,
+                "causation_id": str(cause.event_id),
+                "traceparent": traceparent,
+            }
+            for cause, campaign_id, order_id, needed_by in items
+        ],
     )
 
 

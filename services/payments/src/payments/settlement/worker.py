@@ -584,9 +584,8 @@ class SettlementWorker:
         lost (a crash), a cancel still knows Stripe may hold a PaymentIntent for them."""
         async with self.db.engine.begin() as conn:
             await conn.execute(
-                pg_insert(AuthorizationAttempt)
-                .values([{"order_id": order_id} for order_id in order_ids])
-                .on_conflict_do_nothing()
+                pg_insert(AuthorizationAttempt).on_conflict_do_nothing(),
+                [{"order_id": order_id} for order_id in order_ids],
             )
 
     async def _release_unknown_intents(
