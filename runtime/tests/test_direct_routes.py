@@ -157,3 +157,36 @@ async def test_only_an_endpoint_that_takes_the_request_alone_can_be_direct() -> 
     with pytest.raises(ValueError, match="Request alone"):
         rt.create_app([needing], title="probe", direct_routes=[needs_runtime])
     assert direct_route(make_direct, router.routes).path == "/api/v1/direct/{name}"
+
+
+async def test_a_catch_all_direct_route_answers_only_what_no_route_before_it_matches() -> None:
+    """As FastAPI would route: the operations routes (first) and a fixed path before the
+    catch-all keep their answers; every other single-segment path is the catch-all's."""
+    pages = APIRouter()
+
+    @pages.get("/static/{name}")
+    async def asset(name: str) -> dict[str, str]:
+        return {"asset": name}
+
+    @pages.get("/{slug}")
+    async def page(request: Request) -> Response:
+        served.append(dict(request.scope))
+        return Response(f"page {request.path_params['slug']}", media_type="text/plain")
+
+    served.clear()
+    app = ServiceRuntime("probe", _settings()).create_app(
+        [pages], title="probe", direct_routes=[page]
+    )
+    async with _client(app) as client:
+        health = await client.get("/healthz")
+        metrics = await client.get("/metrics")
+        asset_answer = await client.get("/static/app.js")
+        pages_answers = [await client.get("/viral-lamp") for _ in range(2)]
+        posted = await client.post("/viral-lamp")
+    assert health.json()["status"] == "ok"
+    assert metrics.text.startswith("#")
+    assert asset_answer.json() == {"asset": "app.js"}
+    assert [p.text for p in pages_answers] == ["page viral-lamp"] * 2
+    assert posted.status_code == 405  # FastAPI's answer: the page is GET only
+    assert len(served) == 2  # both page views, remembered or not, were served directly
+    assert all("router" not in scope for scope in served)

@@ -21,13 +21,13 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["DirectEndpoint", "DirectRoutes", "direct_route"]
+__all__ = ["DirectEndpoint", "DirectRoutes", "direct_route", "leaf_routes"]
 
 DirectEndpoint = Callable[[Request], Awaitable[Response]]
 ExceptionHandler = Callable[[Request, Any], Response | Awaitable[Response]]
@@ -49,27 +49,76 @@ def direct_route(endpoint: DirectEndpoint, routes: Sequence[BaseRoute]) -> APIRo
     return found[0]
 
 
-class DirectRoutes:
-    """Pure ASGI, the innermost of a service's middlewares: serves ``routes`` itself."""
+def leaf_routes(routers: Sequence[APIRouter]) -> list[BaseRoute]:
+    """The routes of these routers in matching order, nested routers' too (each knows its
+    full path)."""
+    out: list[BaseRoute] = []
+    for router in routers:
+        for route in router.routes:
+            nested = getattr(route, "original_router", None)
+            out += leaf_routes([nested]) if isinstance(nested, APIRouter) else [route]
+    return out
 
-    def __init__(self, app: ASGIApp, routes: Sequence[APIRoute], handlers: ExceptionHandlers):
+
+MAX_DECIDED = 10_000
+"""(method, path) pairs whose route :class:`DirectRoutes` remembers (a drop is one path)."""
+
+
+class DirectRoutes:
+    """Pure ASGI, the innermost of a service's middlewares: serves ``routes`` itself.
+
+    A request goes to a direct route only where FastAPI would have sent it: the route
+    matches, and no route before it in the app's order does (a catch-all ``/{slug}`` must
+    not answer ``/healthz``). The decision is remembered per method and path."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: Sequence[APIRoute],
+        handlers: ExceptionHandlers,
+        router: APIRouter,
+    ) -> None:
         self.app = app
+        order = leaf_routes([router])  # built at the first request: every router included
         # Plain Starlette routes match exactly as FastAPI's (same path template, methods).
         self.routes = [
-            (Route(r.path, r.endpoint, methods=list(r.methods or ())), r) for r in routes
+            (
+                Route(r.path, r.endpoint, methods=list(r.methods or ())),
+                r,
+                order[: next(i for i, o in enumerate(order) if o is r)],
+            )
+            for r in routes
         ]
         self.handlers = handlers  # the app's dict: handlers installed later are seen too
+        self._decided: dict[tuple[str, str], int | None] = {}
+
+    def _decide(self, scope: Scope) -> int | None:
+        for i, (plain, _, before) in enumerate(self.routes):
+            if plain.matches(scope)[0] is Match.FULL:
+                if any(other.matches(scope)[0] is Match.FULL for other in before):
+                    return None
+                return i
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for plain, route in self.routes:
-                match, child = plain.matches(scope)
-                if match is Match.FULL:
-                    scope.update(child)
-                    scope["route"] = route  # the metrics' label, as FastAPI sets it
-                    await self._serve(route.endpoint, scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        key = (scope["method"], scope["path"])
+        if key in self._decided:
+            chosen = self._decided[key]
+        else:
+            chosen = self._decide(scope)
+            if len(self._decided) >= MAX_DECIDED:
+                self._decided.clear()
+            self._decided[key] = chosen
+        if chosen is None:
+            await self.app(scope, receive, send)
+            return
+        plain, route, _ = self.routes[chosen]
+        scope.update(plain.matches(scope)[1])
+        scope["route"] = route  # the metrics' label, as FastAPI sets it
+        await self._serve(route.endpoint, scope, receive, send)
 
     async def _serve(
         self, endpoint: DirectEndpoint, scope: Scope, receive: Receive, send: Send

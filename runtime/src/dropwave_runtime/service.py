@@ -30,7 +30,7 @@ from .body_limit import BodyLimit
 from .bootstrap import Job, JobRole, Periodic, Service, inject
 from .consumer import Batched, EventConsumer, Handler, Record
 from .db import Database, DatabaseTimeouts, UnitOfWork, database_unavailable
-from .direct_routes import DirectEndpoint, DirectRoutes, direct_route
+from .direct_routes import DirectEndpoint, DirectRoutes, direct_route, leaf_routes
 from .http_limits import Rate, RateLimited, RouteRateLimit, SharedBuckets, bucket_key, parse_rate
 from .lag import LagProbe
 from .metrics import HTTP_REQUESTS, HTTP_SECONDS
@@ -299,9 +299,11 @@ class ServiceRuntime(Generic[S]):
         app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
         app.state.runtime = self
         # Middlewares added first are innermost: the direct routes below every other one.
-        direct = [direct_route(endpoint, _leaf_routes(routers)) for endpoint in direct_routes]
+        direct = [direct_route(endpoint, leaf_routes(routers)) for endpoint in direct_routes]
         if direct and self.runs("api"):
-            app.add_middleware(DirectRoutes, routes=direct, handlers=app.exception_handlers)
+            app.add_middleware(
+                DirectRoutes, routes=direct, handlers=app.exception_handlers, router=app.router
+            )
         install_problem_handlers(app, (SQLAlchemyError, OSError), database_problem)
         ops = self._ops_router()
         app.include_router(ops)
@@ -317,10 +319,10 @@ class ServiceRuntime(Generic[S]):
             per_prefix=dict.fromkeys(webhook_prefixes, s.webhook_max_body_bytes),
         )
         table: list[tuple[BaseRoute, Rate | None, str]] = [
-            (route, None, getattr(route, "name", "")) for route in _leaf_routes([ops])
+            (route, None, getattr(route, "name", "")) for route in leaf_routes([ops])
         ]
         own = route_rates or {}
-        for route in _leaf_routes(routers):
+        for route in leaf_routes(routers):
             name, path = getattr(route, "name", ""), getattr(route, "path", "")
             webhook = any(path.startswith(p) for p in webhook_prefixes)
             default = s.webhook_rate_limit if webhook else own.get(name)
@@ -413,16 +415,6 @@ def _job_task(job: Job, deps: Mapping[str, object]) -> BackgroundTask[Any]:
 
     task.__name__ = job.name
     return task
-
-
-def _leaf_routes(routers: Sequence[APIRouter]) -> list[BaseRoute]:
-    """The routes of these routers, nested routers' too (each knows its full path)."""
-    out: list[BaseRoute] = []
-    for router in routers:
-        for route in router.routes:
-            nested = getattr(route, "original_router", None)
-            out += _leaf_routes([nested]) if isinstance(nested, APIRouter) else [route]
-    return out
 
 
 class _RequestContext:

@@ -32,6 +32,7 @@ SERVICE = Service(
     settings=Settings,
     migrations=Path(__file__).parent / "migrations",
     routers=[routes.router],
+    direct_routes=[routes.campaign_page],  # a drop's page views (ADR 0011)
     events={
         CampaignPublished: handlers.on_campaign_published,
         CampaignUpdated: handlers.on_campaign_updated,

@@ -38,10 +38,15 @@ async def pay_page(order_id: str, storefront: StorefrontDep) -> Response:
 
 
 @router.get("/{slug}")
-async def campaign_page(slug: str, request: Request, storefront: StorefrontDep) -> Response:
+async def campaign_page(request: Request) -> Response:
     """The drop's page; ``?ref=<code>`` and where the visitor came from (``?utm_source=``
     or ``?source=``, else the ``Referer``'s site) are carried into it for its view, share
-    and checkout (the creator's stats)."""
+    and checkout (the creator's stats).
+
+    Served directly (``Service.direct_routes``: ten views per order in a drop), so it reads
+    its path and dependency itself."""
+    slug: str = request.path_params["slug"]
+    storefront: Storefront = request.app.state.deps["storefront"]
     query = request.query_params
     source = domain.visitor_source(
         query.get("utm_source") or query.get("source"),
