@@ -299,7 +299,8 @@ class ServiceRuntime(Generic[S]):
         app = FastAPI(title=title, lifespan=lifespan, version="1.0.0")
         app.state.runtime = self
         # Middlewares added first are innermost: the direct routes below every other one.
-        direct = [direct_route(endpoint, leaf_routes(routers)) for endpoint in direct_routes]
+        leaves = leaf_routes(routers)
+        direct = [direct_route(endpoint, leaves) for endpoint in direct_routes]
         if direct and self.runs("api"):
             app.add_middleware(
                 DirectRoutes, routes=direct, handlers=app.exception_handlers, router=app.router
@@ -322,7 +323,7 @@ class ServiceRuntime(Generic[S]):
             (route, None, getattr(route, "name", "")) for route in leaf_routes([ops])
         ]
         own = route_rates or {}
-        for route in leaf_routes(routers):
+        for route in leaves:
             name, path = getattr(route, "name", ""), getattr(route, "path", "")
             webhook = any(path.startswith(p) for p in webhook_prefixes)
             default = s.webhook_rate_limit if webhook else own.get(name)
